@@ -1,0 +1,16 @@
+//! Tabular data: CSV files with a header row, numeric feature columns and an
+//! optional label column, validated against a model's input and reshaped to
+//! its declared per-record shape (64 columns feed a [N,1,8,8] input).
+//!
+//! Contract:
+//! - [`read_csv`] parses bytes into a [`Dataset`] (f32 features in column
+//!   order, optional integer labels) and names the row and column of any
+//!   problem (wrong column count, non-numeric cell, NaN/inf, missing label).
+//! - [`Dataset::to_batch`] checks the feature count against the model input
+//!   and returns the batch tensor in the model's input shape.
+
+mod csv_reader;
+mod error;
+
+pub use csv_reader::{read_csv, CsvOptions, Dataset};
+pub use error::DataError;

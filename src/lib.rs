@@ -1,0 +1,25 @@
+//! privacy-inspector: a model privacy inspector whose core runs both natively
+//! (the `privacy-inspector` CLI) and in the browser (WebAssembly).
+//!
+//! The crate is a pure core plus one boundary module:
+//! - [`onnx`]: protobuf types generated once from `onnx-ml.proto` and the
+//!   importer that turns a `ModelProto` into the engine's [`engine::Graph`].
+//! - [`engine`]: the graph IR, every operator's forward and backward pass,
+//!   reverse-mode autodiff, and training of fresh copies of a graph.
+//! - [`data`]: CSV/tabular datasets, validated against a model's input.
+//! - [`summary`]: the model summary shown by `inspect` and the page.
+//! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
+//!   wasm-bindgen, js-sys or web-sys.
+//!
+//! See ARCHITECTURE.md for the codemap, invariants and data flow.
+
+pub mod data;
+pub mod engine;
+pub mod onnx;
+pub mod summary;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+/// The tool version recorded in every summary and report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

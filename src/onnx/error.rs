@@ -1,0 +1,79 @@
+//! Import errors. Each names what is wrong in the file; `code()` is stable.
+
+use thiserror::Error;
+
+/// One unsupported node, for [`OnnxError::Unsupported`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsupportedOp {
+    pub op_type: String,
+    pub domain: String,
+    pub node: String,
+    pub opset: i64,
+}
+
+impl std::fmt::Display for UnsupportedOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dom = if self.domain.is_empty() { "ai.onnx" } else { &self.domain };
+        write!(f, "{} (node '{}', {} opset {})", self.op_type, self.node, dom, self.opset)
+    }
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum OnnxError {
+    #[error("the file is empty (0 bytes)")]
+    Empty,
+    #[error("not an ONNX model: the file could not be decoded as ONNX protobuf ({0}); it may be truncated or another kind of file")]
+    Decode(String),
+    #[error("not an ONNX model: the protobuf decodes but has no graph")]
+    NoGraph,
+    #[error("the model has {0} data inputs; the inspector supports models with exactly one")]
+    InputCount(usize),
+    #[error("unsupported opset {version} for domain '{domain}' (supported: ai.onnx 9-21, ai.onnx.ml 1-5)")]
+    Opset { domain: String, version: i64 },
+    #[error("unsupported operator{}: {}", if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|u| u.to_string()).collect::<Vec<_>>().join("; "))]
+    Unsupported(Vec<UnsupportedOp>),
+    #[error("tensor '{name}' uses external data ({location}); re-export the model with all weights inside the file")]
+    ExternalData { name: String, location: String },
+    #[error("tensor '{name}' declares {elements} elements, over the limit of {limit}")]
+    TooLarge { name: String, elements: u128, limit: u128 },
+    #[error("tensor '{name}' holds {got} values but its shape {shape:?} needs {expected}")]
+    TensorData { name: String, shape: Vec<i64>, expected: u128, got: usize },
+    #[error("tensor '{name}' has data type {data_type}, which is not supported here")]
+    DataType { name: String, data_type: i32 },
+    #[error("weight '{name}' contains {count} NaN or infinite values")]
+    NonFinite { name: String, count: usize },
+    #[error("node '{node}' ({op}): {message}")]
+    BadNode { node: String, op: String, message: String },
+    #[error("no output holds class probabilities or logits (outputs: {0})")]
+    NoScoreOutput(String),
+    #[error("output '{0}' does not exist in the model")]
+    UnknownOutput(String),
+    #[error("value '{0}' is used but never produced")]
+    Dangling(String),
+    #[error("the graph has a cycle")]
+    Cycle,
+}
+
+impl OnnxError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OnnxError::Empty => "empty_file",
+            OnnxError::Decode(_) => "not_onnx",
+            OnnxError::NoGraph => "not_a_model",
+            OnnxError::InputCount(_) => "input_count",
+            OnnxError::Opset { .. } => "unsupported_opset",
+            OnnxError::Unsupported(_) => "unsupported_op",
+            OnnxError::ExternalData { .. } => "external_data",
+            OnnxError::TooLarge { .. } => "too_large",
+            OnnxError::TensorData { .. } => "bad_tensor",
+            OnnxError::DataType { .. } => "bad_dtype",
+            OnnxError::NonFinite { .. } => "non_finite_weights",
+            OnnxError::BadNode { .. } => "bad_node",
+            OnnxError::NoScoreOutput(_) => "no_score_output",
+            OnnxError::UnknownOutput(_) => "unknown_output",
+            OnnxError::Dangling(_) => "bad_graph",
+            OnnxError::Cycle => "bad_graph",
+        }
+    }
+}

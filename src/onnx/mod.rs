@@ -1,0 +1,44 @@
+//! ONNX import: protobuf types generated once from the official
+//! `onnx-ml.proto` (checked in as `proto.rs`, no protoc at build time) and
+//! the importer that turns a `ModelProto` into an engine [`Graph`] with its
+//! [`ParamSet`].
+//!
+//! Contract of [`load`]:
+//! - accepts default-domain opsets 9-21 (duplicated opset entries tolerated)
+//!   and the `ai.onnx.ml` domain;
+//! - initializers in raw_data, float_data, int64_data or double_data;
+//!   external data is an error;
+//! - picks the output holding class probabilities or logits (or the one the
+//!   caller names), prunes everything the output does not need (label paths:
+//!   ArgMax, ArrayFeatureExtractor, int casts), treats ZipMap as identity;
+//! - folds shape subgraphs (Shape/Gather/Unsqueeze/Concat feeding Reshape)
+//!   and Constant nodes at import;
+//! - lowers ai.onnx.ml LinearClassifier / LinearRegressor / Scaler to core
+//!   ops with parameters, so they run, differentiate and train like the rest;
+//! - lists every unsupported operator at once (op, node, opset);
+//! - enforces size limits and rejects NaN/inf weights.
+
+pub mod error;
+pub mod import;
+#[allow(clippy::all, missing_docs)]
+pub mod proto;
+
+pub use error::OnnxError;
+pub use import::{load, load_with, ImportOptions};
+
+use crate::engine::{Graph, ParamSet};
+
+/// A loaded model: the pruned graph, its weights and file-level facts.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub graph: Graph,
+    pub params: ParamSet,
+    /// Hex SHA-256 of the file bytes.
+    pub sha256: String,
+    pub file_size: usize,
+    pub producer_name: String,
+    pub producer_version: String,
+    pub ir_version: i64,
+    /// Every output the file declares (the chosen one is `graph.output_name`).
+    pub declared_outputs: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! THE JS boundary (to be written).
