@@ -19,6 +19,7 @@ pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod ops;
+pub mod proba;
 pub mod train;
 
 pub use error::EngineError;
