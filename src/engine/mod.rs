@@ -15,6 +15,7 @@
 //!
 //! Nothing here knows about JS, files, clocks or OS randomness.
 
+pub mod bench_data;
 pub mod error;
 pub mod exec;
 pub mod graph;
