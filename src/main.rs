@@ -27,8 +27,9 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use clap::{Args, Parser, Subcommand, ValueEnum};
+    use ndarray::Array2;
     use privacy_inspector::data::{CsvOptions, CsvStream, DataError};
-    use privacy_inspector::engine::{EngineError, OutputKind, Tensor};
+    use privacy_inspector::engine::{proba, EngineError, OutputKind, Tensor};
     use privacy_inspector::onnx::{self, ImportOptions, Model, OnnxError};
     use privacy_inspector::summary::{self, ModelSummary};
     use std::fmt;
@@ -556,7 +557,7 @@ Examples:
                     message,
                 }
             })?;
-            let k = probs.first().map_or(0, Vec::len);
+            let k = probs.ncols();
             match classes {
                 None => {
                     let header: Vec<String> = (0..k).map(|i| format!("class_{i}")).collect();
@@ -575,7 +576,7 @@ Examples:
                 }
                 Some(_) => {}
             }
-            for row in &probs {
+            for row in probs.rows() {
                 line.clear();
                 for (j, p) in row.iter().enumerate() {
                     if j > 0 {
@@ -591,30 +592,32 @@ Examples:
         sink.flush()
     }
 
-    /// Turn one batch of model output into rows of class probabilities.
-    /// `offset` is the number of records before this batch (for messages).
+    /// Turn one batch of model output into rows of class probabilities with
+    /// the engine's convention (`engine::proba`), after checking that the
+    /// scores are finite and, for probabilities, inside [0, 1] (a model whose
+    /// "probabilities" are not is more likely emitting logits: clamping them
+    /// would print nonsense). `offset` is the number of records before this
+    /// batch (for messages).
     fn to_probabilities(
         y: &Tensor,
         n: usize,
         kind: OutputKind,
         offset: usize,
-    ) -> Result<Vec<Vec<f32>>, String> {
+    ) -> Result<Array2<f32>, String> {
         if y.ndim() == 0 || y.shape()[0] != n {
             return Err(format!(
                 "the output has shape {:?} for a batch of {n} records",
                 y.shape()
             ));
         }
-        let k = y.len().checked_div(n).unwrap_or(0);
-        if k == 0 {
+        let m = proba::as_matrix(y).map_err(|e| e.to_string())?;
+        if m.ncols() == 0 {
             return Err(format!(
                 "the output has shape {:?}: no class scores",
                 y.shape()
             ));
         }
-        let flat: Vec<f32> = y.iter().copied().collect();
-        let mut rows = Vec::with_capacity(n);
-        for (i, scores) in flat.chunks(k).enumerate() {
+        for (i, scores) in m.rows().into_iter().enumerate() {
             let record = offset + i + 1;
             if scores.iter().any(|v| !v.is_finite()) {
                 return Err(format!("the scores of record {record} are NaN or infinite"));
@@ -627,39 +630,8 @@ Examples:
                     ));
                 }
             }
-            let row = match (k, kind) {
-                (1, OutputKind::Logits) => {
-                    let p = sigmoid(scores[0]);
-                    vec![1.0 - p, p]
-                }
-                (1, OutputKind::Probabilities) => {
-                    let p = scores[0].clamp(0.0, 1.0);
-                    vec![1.0 - p, p]
-                }
-                (_, OutputKind::Logits) => softmax(scores),
-                (_, OutputKind::Probabilities) => scores.to_vec(),
-            };
-            rows.push(row);
         }
-        Ok(rows)
-    }
-
-    fn sigmoid(x: f32) -> f32 {
-        let x = f64::from(x);
-        let p = if x >= 0.0 {
-            1.0 / (1.0 + (-x).exp())
-        } else {
-            let e = x.exp();
-            e / (1.0 + e)
-        };
-        p as f32
-    }
-
-    fn softmax(z: &[f32]) -> Vec<f32> {
-        let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e: Vec<f64> = z.iter().map(|&v| f64::from(v - m).exp()).collect();
-        let s: f64 = e.iter().sum();
-        e.iter().map(|v| (v / s) as f32).collect()
+        proba::probabilities(y, kind).map_err(|e| e.to_string())
     }
 
     #[cfg(test)]
@@ -668,33 +640,21 @@ Examples:
         use ndarray::{arr1, arr2};
 
         #[test]
-        fn softmax_and_sigmoid() {
-            let p = softmax(&[1.0, 2.0, 3.0]);
-            let e: Vec<f64> = [1.0f64, 2.0, 3.0].iter().map(|v| v.exp()).collect();
-            let s: f64 = e.iter().sum();
-            for (a, b) in p.iter().zip(&e) {
-                assert!((f64::from(*a) - b / s).abs() < 1e-7);
-            }
-            // large logits stay finite
-            let p = softmax(&[1000.0, 0.0]);
-            assert_eq!(p, vec![1.0, 0.0]);
-            assert!((sigmoid(0.0) - 0.5).abs() < 1e-7);
-            assert!((sigmoid(2.0) - 0.880_797).abs() < 1e-6);
-            assert_eq!(sigmoid(-1000.0), 0.0);
-        }
-
-        #[test]
         fn probabilities_from_outputs() {
             let y = arr2(&[[0.25f32, 0.75], [1.0, 0.0]]).into_dyn();
             let r = to_probabilities(&y, 2, OutputKind::Probabilities, 0).unwrap();
-            assert_eq!(r, vec![vec![0.25, 0.75], vec![1.0, 0.0]]);
+            assert_eq!(r, arr2(&[[0.25, 0.75], [1.0, 0.0]]));
             // single binary score, probability or logit
             let y = arr2(&[[0.25f32]]).into_dyn();
             let r = to_probabilities(&y, 1, OutputKind::Probabilities, 0).unwrap();
-            assert_eq!(r, vec![vec![0.75, 0.25]]);
+            assert_eq!(r, arr2(&[[0.75, 0.25]]));
             let y = arr1(&[0.0f32]).into_dyn();
             let r = to_probabilities(&y, 1, OutputKind::Logits, 0).unwrap();
-            assert_eq!(r, vec![vec![0.5, 0.5]]);
+            assert_eq!(r, arr2(&[[0.5, 0.5]]));
+            // logits go through softmax
+            let y = arr2(&[[1.0f32, 2.0, 3.0]]).into_dyn();
+            let r = to_probabilities(&y, 1, OutputKind::Logits, 0).unwrap();
+            assert!((r[[0, 2]] - 0.665_240_96).abs() < 1e-6);
         }
 
         #[test]
