@@ -300,12 +300,15 @@ Examples:
     }
 
     fn load_model(args: &ModelArgs) -> Result<Model, CliError> {
-        let bytes = read_model_bytes(&args.model)?;
+        parse_model(args, &read_model_bytes(&args.model)?)
+    }
+
+    fn parse_model(args: &ModelArgs, bytes: &[u8]) -> Result<Model, CliError> {
         let opts = ImportOptions {
             output: args.output.clone(),
             ..ImportOptions::default()
         };
-        onnx::load_with(&bytes, &opts).map_err(|source| CliError::Model {
+        onnx::load_with(bytes, &opts).map_err(|source| CliError::Model {
             path: show(&args.model),
             source,
         })
@@ -494,7 +497,11 @@ Examples:
     }
 
     fn predict(args: &PredictArgs) -> Result<(), CliError> {
-        let model = load_model(&args.model)?;
+        // both files must be readable before any work is done
+        let bytes = read_model_bytes(&args.model.model)?;
+        let data = open_data(&args.data)?;
+        let model = parse_model(&args.model, &bytes)?;
+        drop(bytes);
         let kind = args
             .model
             .output_kind
@@ -509,7 +516,7 @@ Examples:
             label_column: args.label_column.clone(),
             ..CsvOptions::default()
         };
-        let mut stream = CsvStream::new(open_data(&args.data)?, &opts).map_err(data_err)?;
+        let mut stream = CsvStream::new(data, &opts).map_err(data_err)?;
         let mut sink = Sink::open(args.out.as_deref())?;
         match run_batches(
             &model,
