@@ -129,6 +129,14 @@ impl<R: Read> CsvStream<R> {
                 break;
             }
         }
+        if record.len() == 1 {
+            if let Some(sep) = [b';', b'\t', b'|']
+                .into_iter()
+                .find(|c| record[0].contains(c))
+            {
+                return Err(DataError::Separator(sep as char));
+            }
+        }
         let mut columns = Vec::with_capacity(record.len());
         for (i, field) in record.iter().enumerate() {
             let name = std::str::from_utf8(field)
@@ -490,6 +498,14 @@ mod tests {
     }
 
     #[test]
+    fn other_separators_are_named() {
+        assert_eq!(err("a;b\n1;2\n"), DataError::Separator(';'));
+        assert_eq!(err("a\tb\n1\t2\n"), DataError::Separator('\t'));
+        // a single column without separators is fine
+        assert!(read("a\n1\n").is_ok());
+    }
+
+    #[test]
     fn header_problems() {
         assert_eq!(err("a,a\n1,2\n"), DataError::DuplicateColumn("a".into()));
         assert!(matches!(err("label\n1\n"), DataError::NoFeatures(c) if c == "label"));
@@ -764,6 +780,7 @@ mod tests {
             DataError::Empty,
             DataError::NoRows,
             DataError::NoFeatures(String::new()),
+            DataError::Separator(';'),
             DataError::DuplicateColumn(String::new()),
             DataError::RaggedRow {
                 row: 1,

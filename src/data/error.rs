@@ -11,6 +11,8 @@ pub enum DataError {
     NoRows,
     #[error("the CSV header has no feature columns (columns: {0})")]
     NoFeatures(String),
+    #[error("the CSV header is one column containing {}: values must be separated by commas", separator_name(*.0))]
+    Separator(char),
     #[error("the CSV header names column '{0}' more than once")]
     DuplicateColumn(String),
     #[error("CSV row {row} has {got} values, the header has {expected}")]
@@ -59,12 +61,20 @@ pub enum DataError {
     Parse(String),
 }
 
+fn separator_name(c: char) -> String {
+    match c {
+        '\t' => "tabs".to_string(),
+        c => format!("'{c}'"),
+    }
+}
+
 impl DataError {
     pub fn code(&self) -> &'static str {
         match self {
             DataError::Empty => "csv_empty",
             DataError::NoRows => "csv_no_rows",
             DataError::NoFeatures(_) => "csv_no_features",
+            DataError::Separator(_) => "csv_separator",
             DataError::DuplicateColumn(_) => "csv_duplicate_column",
             DataError::RaggedRow { .. } => "csv_ragged",
             DataError::EmptyCell { .. } => "csv_empty_cell",
