@@ -645,7 +645,7 @@ fn bad_model_files_each_have_their_own_error() {
         let csv = tmp_file("bad-model-data.csv", RECORDS.as_bytes());
         let o2 = run_p(&[&"predict", &p, &"--data", &csv]);
         fails(&o2, 2, &all);
-        messages.push(stderr(&o));
+        messages.push(stderr(&o).replace(&p.display().to_string(), "FILE"));
     }
     // the nine inputs give at least seven distinct messages (truncation,
     // random bytes and an image may all be undecodable protobuf)
@@ -660,17 +660,16 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn manifest() -> Vec<Value> {
+/// The `section` list of tests/fixtures/manifest.json ("models",
+/// "bad_inputs", ...).
+fn manifest(section: &str) -> Vec<Value> {
     let path = fixtures_dir().join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (fixtures not generated?)", path.display()));
-    match serde_json::from_str::<Value>(&text).expect("manifest is JSON") {
-        Value::Array(a) => a,
-        Value::Object(mut o) => match o.remove("fixtures") {
-            Some(Value::Array(a)) => a,
-            _ => panic!("manifest has no fixtures list"),
-        },
-        _ => panic!("manifest must be a list"),
+    let mut v: Value = serde_json::from_str(&text).expect("manifest is JSON");
+    match v.get_mut(section).map(Value::take) {
+        Some(Value::Array(a)) => a,
+        _ => panic!("manifest has no '{section}' list"),
     }
 }
 
@@ -691,8 +690,12 @@ fn expected_probabilities(raw: &[Vec<f64>], kind: &str) -> Vec<Vec<f64>> {
 
 #[test]
 fn fixtures_inspect_and_predict_match_onnxruntime() {
-    let fixtures = manifest();
-    assert!(!fixtures.is_empty(), "no fixtures");
+    let fixtures = manifest("models");
+    assert!(
+        fixtures.len() >= 10,
+        "only {} fixture models",
+        fixtures.len()
+    );
     for f in &fixtures {
         let name = f["name"].as_str().expect("name");
         let model = fixtures_dir().join(f["file"].as_str().expect("file"));
@@ -754,4 +757,49 @@ fn fixtures_inspect_and_predict_match_onnxruntime() {
         assert_eq!(header, names, "{name}: header");
         assert_close(&got, &want, 1e-4, name);
     }
+}
+
+/// The model the bad CSV fixtures are written for (64 features).
+const BAD_CSV_MODEL: &str = "sk_mlp_relu_nozipmap.onnx";
+
+#[test]
+fn fixture_bad_inputs_fail_with_the_library_error() {
+    use privacy_inspector::data::{read_csv, CsvOptions};
+    let bad = manifest("bad_inputs");
+    assert!(bad.len() >= 10, "only {} bad inputs", bad.len());
+    let digits = fixtures_dir().join(BAD_CSV_MODEL);
+    let digits_model =
+        privacy_inspector::onnx::load(&std::fs::read(&digits).expect("digits model"))
+            .expect("load");
+    let mut messages = Vec::new();
+    for b in &bad {
+        let file = b["file"].as_str().expect("file");
+        let code = b["expected_code"].as_str().expect("expected_code");
+        let path = fixtures_dir().join(file);
+        let bytes = std::fs::read(&path).expect("bad input file");
+        // what the library says about this input
+        let (o, lib_message, lib_code) = if b["kind"] == "csv" {
+            let e = read_csv(&bytes, &CsvOptions::default())
+                .and_then(|ds| ds.to_batch(&digits_model.graph.input))
+                .expect_err(file);
+            let o = run_p(&[&"predict", &digits, &"--data", &path]);
+            (o, e.to_string(), e.code())
+        } else {
+            let e = privacy_inspector::onnx::load(&bytes).expect_err(file);
+            let o = run_p(&[&"inspect", &path]);
+            (o, e.to_string(), e.code())
+        };
+        assert_eq!(lib_code, code, "{file}: library error code ({lib_message})");
+        let context = if b["kind"] == "csv" {
+            "bad data in"
+        } else {
+            "cannot load model"
+        };
+        fails(&o, 2, &[context, &lib_message]);
+        messages.push(stderr(&o).replace(&path.display().to_string(), "FILE"));
+    }
+    let n = messages.len();
+    messages.sort();
+    messages.dedup();
+    assert_eq!(messages.len(), n, "two bad inputs share a message");
 }
