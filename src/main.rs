@@ -27,9 +27,9 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use clap::{Args, Parser, Subcommand, ValueEnum};
-    use ndarray::Array2;
+    use ndarray::{Array2, Axis, IxDyn, Slice};
     use privacy_inspector::data::{CsvOptions, CsvStream, DataError};
-    use privacy_inspector::engine::{proba, EngineError, OutputKind, Tensor};
+    use privacy_inspector::engine::{proba, Dim, EngineError, OutputKind, Tensor};
     use privacy_inspector::onnx::{self, ImportOptions, Model, OnnxError};
     use privacy_inspector::summary::{self, ModelSummary};
     use std::fmt;
@@ -546,11 +546,21 @@ Examples:
             path: data_name.to_string(),
             source,
         };
+        // a model declaring a fixed batch size gets exactly that many rows
+        // per pass (the last batch padded with zero rows, dropped after)
+        let fixed_batch = match model.graph.input.shape.first() {
+            Some(Dim::Fixed(b)) if *b >= 1 => Some(*b),
+            _ => None,
+        };
+        let batch_size = fixed_batch.unwrap_or(batch_size);
         let mut classes: Option<usize> = None;
         let mut done = 0usize;
         let mut line = String::new();
         while let Some(chunk) = stream.next_chunk(batch_size).map_err(data_err)? {
-            let x = chunk.to_batch(&model.graph.input).map_err(data_err)?;
+            let mut x = chunk.to_batch(&model.graph.input).map_err(data_err)?;
+            if let Some(b) = fixed_batch {
+                x = pad_batch(x, b);
+            }
             let y = model
                 .graph
                 .forward(&model.params, &x)
@@ -558,6 +568,12 @@ Examples:
                     path: data_name.to_string(),
                     source,
                 })?;
+            let y = match fixed_batch {
+                Some(_) if y.ndim() > 0 && y.shape()[0] > chunk.len() => y
+                    .slice_axis(Axis(0), Slice::from(0..chunk.len()))
+                    .to_owned(),
+                _ => y,
+            };
             let probs = to_probabilities(&y, chunk.len(), kind, done).map_err(|message| {
                 CliError::Output {
                     path: data_name.to_string(),
@@ -597,6 +613,18 @@ Examples:
             done += chunk.len();
         }
         sink.flush()
+    }
+
+    /// Pad a batch with zero records up to `b` rows.
+    fn pad_batch(x: Tensor, b: usize) -> Tensor {
+        let n = x.shape().first().copied().unwrap_or(0);
+        if n >= b {
+            return x;
+        }
+        let mut shape = x.shape().to_vec();
+        shape[0] = b - n;
+        let pad = Tensor::zeros(IxDyn(&shape));
+        ndarray::concatenate(Axis(0), &[x.view(), pad.view()]).unwrap_or(x)
     }
 
     /// Turn one batch of model output into rows of class probabilities with
@@ -698,6 +726,14 @@ Examples:
                 source: EngineError::op("Conv", "bad"),
             };
             assert_eq!(e.exit_code(), 1);
+        }
+
+        #[test]
+        fn padding_to_a_fixed_batch() {
+            let x = arr2(&[[1.0f32, 2.0]]).into_dyn();
+            let p = pad_batch(x.clone(), 3);
+            assert_eq!(p, arr2(&[[1.0f32, 2.0], [0.0, 0.0], [0.0, 0.0]]).into_dyn());
+            assert_eq!(pad_batch(x.clone(), 1), x);
         }
 
         #[test]
