@@ -696,68 +696,83 @@ fn fixtures_inspect_and_predict_match_onnxruntime() {
         "only {} fixture models",
         fixtures.len()
     );
+    // every fixture is checked; the failures are listed together at the end
+    let mut failed = Vec::new();
     for f in &fixtures {
         let name = f["name"].as_str().expect("name");
-        let model = fixtures_dir().join(f["file"].as_str().expect("file"));
-        let kind = f["output_kind"].as_str().expect("output_kind");
-        let v: Value = serde_json::from_str(&ok(&run_p(&[&"inspect", &model, &"--json"])))
-            .unwrap_or_else(|e| panic!("{name}: inspect --json: {e}"));
-        assert_eq!(v["output"]["kind"], kind, "{name}: output kind");
-        if let Some(k) = f.get("num_classes").and_then(Value::as_u64) {
-            // a single binary score is reported as two classes
-            assert_eq!(v["output"]["numClasses"], k.max(2), "{name}: classes");
+        let r = std::panic::catch_unwind(|| check_fixture(f, name));
+        if r.is_err() {
+            failed.push(name.to_string());
         }
-        let batch_dim = v["input"]["shape"][0].as_str().unwrap_or("?").to_string();
-        match f.get("fixed_batch").and_then(Value::as_u64) {
-            Some(b) => assert_eq!(batch_dim, b.to_string(), "{name}: fixed batch"),
-            None => assert!(
-                batch_dim.parse::<usize>().is_err(),
-                "{name}: the batch dimension should be symbolic: {batch_dim}"
-            ),
-        }
-        if let Some(shape) = f.get("input_shape").and_then(Value::as_array) {
-            let rest: Vec<String> = shape[1..]
-                .iter()
-                .map(|d| match d {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect();
-            let got: Vec<String> = v["input"]["shape"]
-                .as_array()
-                .expect("shape")
-                .iter()
-                .skip(1)
-                .map(|d| d.as_str().unwrap_or("?").to_string())
-                .collect();
-            assert_eq!(got, rest, "{name}: input shape");
-        }
-        let text = ok(&run_p(&[&"inspect", &model]));
-        assert!(
-            text.contains(&format!("{kind} (detected)")),
-            "{name}: {text}"
-        );
-
-        let csv = fixtures_dir().join(f["input_csv"].as_str().expect("input_csv"));
-        let raw_text = std::fs::read_to_string(
-            fixtures_dir().join(f["expected_csv"].as_str().expect("expected_csv")),
-        )
-        .expect("expected csv");
-        let (_, raw) = parse_csv(&raw_text);
-        let want = expected_probabilities(&raw, kind);
-        let (header, got) = parse_csv(&ok(&run_p(&[
-            &"predict",
-            &model,
-            &"--data",
-            &csv,
-            &"--batch-size",
-            &"7",
-        ])));
-        let k = want.first().map_or(0, Vec::len);
-        let names: Vec<String> = (0..k).map(|i| format!("class_{i}")).collect();
-        assert_eq!(header, names, "{name}: header");
-        assert_close(&got, &want, 1e-4, name);
     }
+    assert!(
+        failed.is_empty(),
+        "{} of {} fixtures failed: {failed:?}",
+        failed.len(),
+        fixtures.len()
+    );
+}
+
+fn check_fixture(f: &Value, name: &str) {
+    let model = fixtures_dir().join(f["file"].as_str().expect("file"));
+    let kind = f["output_kind"].as_str().expect("output_kind");
+    let v: Value = serde_json::from_str(&ok(&run_p(&[&"inspect", &model, &"--json"])))
+        .unwrap_or_else(|e| panic!("{name}: inspect --json: {e}"));
+    assert_eq!(v["output"]["kind"], kind, "{name}: output kind");
+    if let Some(k) = f.get("num_classes").and_then(Value::as_u64) {
+        // a single binary score is reported as two classes
+        assert_eq!(v["output"]["numClasses"], k.max(2), "{name}: classes");
+    }
+    let batch_dim = v["input"]["shape"][0].as_str().unwrap_or("?").to_string();
+    match f.get("fixed_batch").and_then(Value::as_u64) {
+        Some(b) => assert_eq!(batch_dim, b.to_string(), "{name}: fixed batch"),
+        None => assert!(
+            batch_dim.parse::<usize>().is_err(),
+            "{name}: the batch dimension should be symbolic: {batch_dim}"
+        ),
+    }
+    if let Some(shape) = f.get("input_shape").and_then(Value::as_array) {
+        let rest: Vec<String> = shape[1..]
+            .iter()
+            .map(|d| match d {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let got: Vec<String> = v["input"]["shape"]
+            .as_array()
+            .expect("shape")
+            .iter()
+            .skip(1)
+            .map(|d| d.as_str().unwrap_or("?").to_string())
+            .collect();
+        assert_eq!(got, rest, "{name}: input shape");
+    }
+    let text = ok(&run_p(&[&"inspect", &model]));
+    assert!(
+        text.contains(&format!("{kind} (detected)")),
+        "{name}: {text}"
+    );
+
+    let csv = fixtures_dir().join(f["input_csv"].as_str().expect("input_csv"));
+    let raw_text = std::fs::read_to_string(
+        fixtures_dir().join(f["expected_csv"].as_str().expect("expected_csv")),
+    )
+    .expect("expected csv");
+    let (_, raw) = parse_csv(&raw_text);
+    let want = expected_probabilities(&raw, kind);
+    let (header, got) = parse_csv(&ok(&run_p(&[
+        &"predict",
+        &model,
+        &"--data",
+        &csv,
+        &"--batch-size",
+        &"7",
+    ])));
+    let k = want.first().map_or(0, Vec::len);
+    let names: Vec<String> = (0..k).map(|i| format!("class_{i}")).collect();
+    assert_eq!(header, names, "{name}: header");
+    assert_close(&got, &want, 1e-4, name);
 }
 
 /// The model the bad CSV fixtures are written for (64 features).
