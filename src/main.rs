@@ -605,7 +605,7 @@ Examples:
                     if j > 0 {
                         line.push(',');
                     }
-                    line.push_str(&p.to_string());
+                    push_number(&mut line, *p);
                 }
                 line.push('\n');
                 sink.write(&line)?;
@@ -613,6 +613,17 @@ Examples:
             done += chunk.len();
         }
         sink.flush()
+    }
+
+    /// The shortest text that reads back as the same f32, in exponent form
+    /// for tiny values (`1.0110959e-10`, not `0.000000000101109586`).
+    fn push_number(line: &mut String, v: f32) {
+        use std::fmt::Write as _;
+        let _ = if v != 0.0 && v.abs() < 1e-4 {
+            write!(line, "{v:e}")
+        } else {
+            write!(line, "{v}")
+        };
     }
 
     /// Pad a batch with zero records up to `b` rows.
@@ -734,6 +745,26 @@ Examples:
             let p = pad_batch(x.clone(), 3);
             assert_eq!(p, arr2(&[[1.0f32, 2.0], [0.0, 0.0], [0.0, 0.0]]).into_dyn());
             assert_eq!(pad_batch(x.clone(), 1), x);
+        }
+
+        #[test]
+        fn numbers_round_trip() {
+            for v in [
+                0.0f32,
+                1.0,
+                0.5,
+                1.0110959e-10,
+                0.99964535,
+                3.4183264e-5,
+                1e-4,
+            ] {
+                let mut s = String::new();
+                push_number(&mut s, v);
+                assert_eq!(s.parse::<f32>().unwrap(), v, "{s}");
+            }
+            let mut s = String::new();
+            push_number(&mut s, 1.0110959e-10);
+            assert_eq!(s, "1.0110959e-10");
         }
 
         #[test]

@@ -350,8 +350,8 @@ impl Dataset {
                  name it with --label-column NAME"
             ),
             Some(label) if got + 1 == expected => format!(
-                "; column '{label}' was read as the label, not as a feature: if the labels are \
-                 in another column, name it with --label-column NAME"
+                " (column '{label}' is read as the label and not counted; if it is a feature, \
+                 name the real label column with --label-column NAME)"
             ),
             Some(label) if got == expected + 1 => format!(
                 "; column '{label}' is the label: is there another extra column (an index or ID)?"
@@ -741,7 +741,7 @@ mod tests {
         let d = read("a,label\n1,2\n").unwrap();
         let msg = d.to_batch(&inp(2)).unwrap_err().to_string();
         assert!(
-            msg.contains("column 'label' was read as the label"),
+            msg.contains("column 'label' is read as the label and not counted"),
             "{msg}"
         );
         assert!(msg.contains("--label-column"), "{msg}");
