@@ -62,6 +62,15 @@ fn axis_geometry(
             format!("{what}: kernel {k}, stride {s} and dilation {d} must all be positive"),
         ));
     }
+    // Bounding every attribute keeps all index arithmetic below 2^31, so it
+    // cannot overflow even with a 32-bit usize (wasm32).
+    let limit = super::MAX_ELEMENTS;
+    if [k, s, d, pad.0, pad.1].iter().any(|&v| v > limit) {
+        return Err(EngineError::op(
+            name,
+            format!("{what}: kernel {k}, stride {s}, dilation {d} or pads {pad:?} exceed {limit}"),
+        ));
+    }
     let dk = (k - 1)
         .checked_mul(d)
         .and_then(|v| v.checked_add(1))
@@ -78,7 +87,10 @@ fn axis_geometry(
     };
     match auto_pad {
         AutoPad::NotSet => {
-            let padded = i + pad.0 + pad.1;
+            let padded = i
+                .checked_add(pad.0)
+                .and_then(|v| v.checked_add(pad.1))
+                .ok_or_else(|| EngineError::op(name, format!("{what}: pads {pad:?} overflow")))?;
             if padded < dk {
                 return Err(too_small(padded));
             }
@@ -157,6 +169,7 @@ pub fn geometry(
         window.auto_pad,
         window.ceil_mode,
     )?;
+    super::checked_len(&[shape[0], shape[1], oh, ow])?;
     Ok(Geometry {
         n: shape[0],
         c: shape[1],
@@ -301,6 +314,8 @@ fn conv_shape(window: &Window, group: usize, inputs: &[&Tensor]) -> Result<ConvS
         ));
     }
     let m = ws[0];
+    super::checked_len(&[geo.n, m, geo.oh, geo.ow])?;
+    super::checked_len(&[cg, geo.kh, geo.kw, geo.oh, geo.ow])?;
     if let Some(b) = inputs.get(2) {
         if b.ndim() != 1 || b.len() != m {
             return Err(EngineError::op(

@@ -94,6 +94,25 @@ pub fn sum_to_shape(
             ),
         ));
     }
+    // Fast path: `shape` (without leading 1s) is the trailing part of the
+    // gradient's shape, so the result sums contiguous blocks.
+    let lead = shape.iter().take_while(|&&d| d == 1).count();
+    let tail = &shape[lead..];
+    if grad.shape().ends_with(tail) {
+        if let Some(gs) = grad.as_slice() {
+            let inner: usize = tail.iter().product();
+            let mut acc = vec![0.0f32; inner];
+            if inner > 0 {
+                for block in gs.chunks_exact(inner) {
+                    for (a, &v) in acc.iter_mut().zip(block) {
+                        *a += v;
+                    }
+                }
+            }
+            return Tensor::from_shape_vec(IxDyn(shape), acc)
+                .map_err(|e| EngineError::op(name, e.to_string()));
+        }
+    }
     let mut r = grad;
     while r.ndim() > shape.len() {
         r = r.sum_axis(Axis(0));
@@ -130,6 +149,7 @@ fn zip_broadcast(
         }
     }
     let shape = broadcast_shape(name, a.shape(), b.shape())?;
+    super::checked_len(&shape)?;
     let dim = IxDyn(&shape);
     let bad = || {
         EngineError::op(

@@ -49,22 +49,24 @@ pub fn gemm_forward(
         ));
     }
     let (m, n) = (a.nrows(), b.ncols());
+    super::checked_len(&[m, n])?;
     let mut y = match inputs.get(2) {
         Some(c) => {
-            let cb = c.broadcast(IxDyn(&[m, n])).ok_or_else(|| {
-                EngineError::op(
-                    "Gemm",
-                    format!(
-                        "C of shape {:?} does not broadcast to [{m}, {n}]",
-                        c.shape()
-                    ),
-                )
-            })?;
+            let cb = c
+                .broadcast(IxDyn(&[m, n]))
+                .and_then(|v| v.into_dimensionality::<Ix2>().ok())
+                .ok_or_else(|| {
+                    EngineError::op(
+                        "Gemm",
+                        format!(
+                            "C of shape {:?} does not broadcast to [{m}, {n}]",
+                            c.shape()
+                        ),
+                    )
+                })?;
             let mut y = Array2::<f32>::zeros((m, n));
             if beta != 0.0 {
-                for (dst, &src) in y.iter_mut().zip(cb.iter()) {
-                    *dst = beta * src;
-                }
+                y.zip_mut_with(&cb, |dst, &src| *dst = beta * src);
             }
             y
         }
@@ -165,6 +167,11 @@ fn matmul_shape(a: &[usize], b: &[usize]) -> Result<MatMulShape, EngineError> {
         &a_prom[..a_prom.len() - 2],
         &b_prom[..b_prom.len() - 2],
     )?;
+    for tail in [[n, k], [k, m], [n, m]] {
+        let mut full = batch.clone();
+        full.extend_from_slice(&tail);
+        super::checked_len(&full)?;
+    }
     let mut out = batch.clone();
     if a.len() > 1 {
         out.push(n);

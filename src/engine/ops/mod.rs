@@ -40,6 +40,29 @@ mod tests;
 
 use elementwise::{Binary, Unary};
 
+/// The largest tensor (in elements) an operator may allocate: 2^28 f32 =
+/// 1 GiB, a quarter of the wasm32 address space. Shapes come from an
+/// untrusted file, so a product of dimensions can be huge or overflow.
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// The number of elements of `dims`, or [`EngineError::TooLarge`].
+pub(crate) fn checked_len(dims: &[usize]) -> Result<usize, EngineError> {
+    let mut n: usize = 1;
+    for &d in dims {
+        n = n.checked_mul(d).ok_or(EngineError::TooLarge {
+            elements: usize::MAX,
+            limit: MAX_ELEMENTS,
+        })?;
+    }
+    if n > MAX_ELEMENTS {
+        return Err(EngineError::TooLarge {
+            elements: n,
+            limit: MAX_ELEMENTS,
+        });
+    }
+    Ok(n)
+}
+
 /// Checks the number of inputs of `op`.
 fn arity(op: &Op, inputs: &[&Tensor], min: usize, max: usize) -> Result<(), EngineError> {
     if inputs.len() < min || inputs.len() > max {

@@ -17,47 +17,64 @@ use super::super::graph::Window;
 use super::super::{EngineError, Tensor};
 use super::conv::{geometry, Geometry};
 
-/// For every output index along one axis: the in-image input indices of its
-/// window, and the number of window positions inside the padded input.
+/// For every output index along one axis: its window's in-image input
+/// indices `first[o] + t * step` for `t < count[o]`, and the number of
+/// window positions inside the padded input.
 struct AxisTaps {
-    taps: Vec<Vec<usize>>,
+    first: Vec<usize>,
+    count: Vec<usize>,
+    step: usize,
     padded_count: Vec<usize>,
 }
 
-fn axis_taps(
-    out: usize,
-    size: usize,
-    k: usize,
-    s: usize,
-    d: usize,
-    pad_b: usize,
-    pad_e: usize,
-) -> AxisTaps {
-    let mut taps = Vec::with_capacity(out);
-    let mut padded_count = Vec::with_capacity(out);
-    for o in 0..out {
-        let mut t = Vec::with_capacity(k);
-        let mut pc = 0;
-        for ki in 0..k {
-            // position in padded coordinates
-            let p = o * s + ki * d;
-            if p < size + pad_b + pad_e {
-                pc += 1;
+impl AxisTaps {
+    fn new(
+        out: usize,
+        size: usize,
+        k: usize,
+        s: usize,
+        d: usize,
+        pad_b: usize,
+        pad_e: usize,
+    ) -> Self {
+        let mut t = AxisTaps {
+            first: Vec::with_capacity(out),
+            count: Vec::with_capacity(out),
+            step: d,
+            padded_count: Vec::with_capacity(out),
+        };
+        for o in 0..out {
+            let (mut first, mut count, mut pc) = (0, 0, 0);
+            for ki in 0..k {
+                // position in padded coordinates
+                let p = o * s + ki * d;
+                if p < size + pad_b + pad_e {
+                    pc += 1;
+                }
+                if p >= pad_b && p - pad_b < size {
+                    if count == 0 {
+                        first = p - pad_b;
+                    }
+                    count += 1;
+                }
             }
-            if p >= pad_b && p - pad_b < size {
-                t.push(p - pad_b);
-            }
+            t.first.push(first);
+            t.count.push(count);
+            t.padded_count.push(pc);
         }
-        taps.push(t);
-        padded_count.push(pc);
+        t
     }
-    AxisTaps { taps, padded_count }
+
+    fn iter(&self, o: usize) -> impl Iterator<Item = usize> {
+        let (first, step) = (self.first[o], self.step);
+        (0..self.count[o]).map(move |t| first + t * step)
+    }
 }
 
 fn taps(g: &Geometry) -> (AxisTaps, AxisTaps) {
     (
-        axis_taps(g.oh, g.h, g.kh, g.sh, g.dh, g.pt, g.pb),
-        axis_taps(g.ow, g.w, g.kw, g.sw, g.dw, g.pl, g.pr),
+        AxisTaps::new(g.oh, g.h, g.kh, g.sh, g.dh, g.pt, g.pb),
+        AxisTaps::new(g.ow, g.w, g.kw, g.sw, g.dw, g.pl, g.pr),
     )
 }
 
@@ -79,19 +96,29 @@ fn check_grad_shape(name: &'static str, g: &Geometry, grad: &Tensor) -> Result<(
     Ok(())
 }
 
-/// Index (within the plane) of the first maximum of window (oh, ow).
-fn argmax(plane: &[f32], w: usize, th: &[usize], tw: &[usize]) -> Option<(usize, f32)> {
-    let mut best: Option<(usize, f32)> = None;
-    for &ih in th {
+/// Index (within the plane) and value of the first maximum of window
+/// (oh, ow); `None` when the window has no in-image position.
+fn argmax(
+    plane: &[f32],
+    w: usize,
+    th: &AxisTaps,
+    tw: &AxisTaps,
+    oh: usize,
+    ow: usize,
+) -> Option<(usize, f32)> {
+    let mut best_i = usize::MAX;
+    let mut best_v = f32::NEG_INFINITY;
+    for ih in th.iter(oh) {
         let row = &plane[ih * w..(ih + 1) * w];
-        for &iw in tw {
+        for iw in tw.iter(ow) {
             let v = row[iw];
-            if best.map_or(true, |(_, b)| v > b) {
-                best = Some((ih * w + iw, v));
+            if v > best_v || best_i == usize::MAX {
+                best_i = ih * w + iw;
+                best_v = v;
             }
         }
     }
-    best
+    (best_i != usize::MAX).then_some((best_i, best_v))
 }
 
 pub fn max_pool_forward(window: &Window, x: &Tensor) -> Result<Tensor, EngineError> {
@@ -104,7 +131,7 @@ pub fn max_pool_forward(window: &Window, x: &Tensor) -> Result<Tensor, EngineErr
     for (plane, dst) in xs.chunks_exact(hw).zip(out.chunks_exact_mut(ohw)) {
         for (oh, drow) in dst.chunks_exact_mut(g.ow).enumerate() {
             for (ow, d) in drow.iter_mut().enumerate() {
-                *d = argmax(plane, g.w, &th.taps[oh], &tw.taps[ow]).map_or(f32::MIN, |(_, v)| v);
+                *d = argmax(plane, g.w, &th, &tw, oh, ow).map_or(f32::MIN, |(_, v)| v);
             }
         }
     }
@@ -132,7 +159,7 @@ pub fn max_pool_backward(
     {
         for (oh, grow) in gplane.chunks_exact(g.ow).enumerate() {
             for (ow, &gv) in grow.iter().enumerate() {
-                if let Some((i, _)) = argmax(plane, g.w, &th.taps[oh], &tw.taps[ow]) {
+                if let Some((i, _)) = argmax(plane, g.w, &th, &tw, oh, ow) {
                     gxp[i] += gv;
                 }
             }
@@ -145,7 +172,7 @@ fn divisor(th: &AxisTaps, tw: &AxisTaps, oh: usize, ow: usize, include_pad: bool
     let n = if include_pad {
         th.padded_count[oh] * tw.padded_count[ow]
     } else {
-        th.taps[oh].len() * tw.taps[ow].len()
+        th.count[oh] * tw.count[ow]
     };
     n as f32
 }
@@ -165,9 +192,9 @@ pub fn avg_pool_forward(
         for (oh, drow) in dst.chunks_exact_mut(g.ow).enumerate() {
             for (ow, d) in drow.iter_mut().enumerate() {
                 let mut sum = 0.0f32;
-                for &ih in &th.taps[oh] {
+                for ih in th.iter(oh) {
                     let row = &plane[ih * g.w..(ih + 1) * g.w];
-                    for &iw in &tw.taps[ow] {
+                    for iw in tw.iter(ow) {
                         sum += row[iw];
                     }
                 }
@@ -200,9 +227,9 @@ pub fn avg_pool_backward(
                     continue;
                 }
                 let v = gv / n;
-                for &ih in &th.taps[oh] {
+                for ih in th.iter(oh) {
                     let row = &mut gxp[ih * g.w..(ih + 1) * g.w];
-                    for &iw in &tw.taps[ow] {
+                    for iw in tw.iter(ow) {
                         row[iw] += v;
                     }
                 }

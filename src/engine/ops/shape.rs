@@ -13,8 +13,8 @@ use ndarray::{Axis, IxDyn, Slice};
 
 /// Copies `t` to standard layout and gives it `shape` (same element count).
 pub fn reshape_to(name: &'static str, t: &Tensor, shape: &[usize]) -> Result<Tensor, EngineError> {
-    let n: usize = shape.iter().product();
-    if n != t.len() {
+    let n = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if n != Some(t.len()) {
         return Err(EngineError::op(
             name,
             format!(
@@ -81,13 +81,16 @@ pub fn reshape_shape(
                     )))
                 }
             },
-            d if d >= 0 => out.push(d as usize),
+            d if d >= 0 => out.push(usize::try_from(d).unwrap_or(usize::MAX)),
             _ => return Err(bad(format!("target shape {target:?} has a negative dimension {d}"))),
         }
     }
     let total: usize = input.iter().product();
     if let Some(i) = infer {
-        let known: usize = out.iter().product();
+        let known = out
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .unwrap_or(0);
         if known == 0 || total % known != 0 {
             return Err(bad(format!(
                 "cannot infer the -1 in target shape {target:?} for input shape {input:?}"
@@ -95,7 +98,7 @@ pub fn reshape_shape(
         }
         out[i] = total / known;
     }
-    if out.iter().product::<usize>() != total {
+    if out.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) != Some(total) {
         return Err(bad(format!(
             "cannot reshape input shape {input:?} ({total} elements) to {target:?}"
         )));

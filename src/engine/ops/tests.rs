@@ -655,6 +655,65 @@ fn bad_shapes_are_errors_not_panics() {
         "out of range",
     );
     assert_op_err(&Op::Flatten { axis: 3 }, &[&a23], "out of range");
+    // sizes from an untrusted file: too large or overflowing, never a panic
+    let tall = Tensor::zeros(IxDyn(&[100_000, 1]));
+    let wide = Tensor::zeros(IxDyn(&[100_000]));
+    assert!(matches!(
+        forward(&Op::Add, &[&tall, &wide]),
+        Err(EngineError::TooLarge {
+            elements: 10_000_000_000,
+            ..
+        })
+    ));
+    let col = Tensor::zeros(IxDyn(&[20_000, 1]));
+    let row = Tensor::zeros(IxDyn(&[1, 20_000]));
+    assert!(matches!(
+        forward(&gemm, &[&col, &row]),
+        Err(EngineError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        forward(&Op::MatMul, &[&col, &row]),
+        Err(EngineError::TooLarge { .. })
+    ));
+    assert_op_err(
+        &Op::Reshape {
+            shape: vec![i64::MAX, 4],
+            allowzero: false,
+        },
+        &[&a23],
+        "cannot reshape",
+    );
+    let huge_pad = Op::MaxPool {
+        window: win(
+            [2, 2],
+            [usize::MAX, 0, usize::MAX, 0],
+            [1, 1],
+            [1, 1],
+            AutoPad::NotSet,
+            false,
+        ),
+    };
+    assert_op_err(&huge_pad, &[&x], "exceed");
+    let huge_dil = Op::Conv {
+        window: win([3, 3], [0; 4], [1, 1], [1 << 27, 1], AutoPad::NotSet, false),
+        group: 1,
+    };
+    assert_op_err(&huge_dil, &[&x, &w], "smaller than the dilated kernel");
+    let many = Op::AveragePool {
+        window: win(
+            [1, 1],
+            [1 << 20, 1 << 20, 1 << 20, 1 << 20],
+            [1, 1],
+            [1, 1],
+            AutoPad::NotSet,
+            false,
+        ),
+        count_include_pad: true,
+    };
+    assert!(matches!(
+        forward(&many, &[&x]),
+        Err(EngineError::TooLarge { .. })
+    ));
     // backward with a gradient of the wrong shape
     let out = fwd(&Op::Relu, &[&a23]);
     assert!(backward(&Op::Relu, &[&a23], &out, &a24).is_err());
@@ -951,5 +1010,106 @@ fn non_standard_layout_inputs() {
     assert_eq!(
         fwd(&Op::MatMul, &[&xt, &w]),
         fwd(&Op::MatMul, &[&xt_std, &w])
+    );
+}
+
+// ------------------------------------------------------------ timing smoke
+
+/// Forward + backward through one layer sequence, returning the output.
+fn run_layers(layers: &[(Op, Vec<Tensor>)], x: &Tensor) -> Tensor {
+    let mut acts = vec![x.clone()];
+    for (op, params) in layers {
+        let mut ins: Vec<&Tensor> = vec![acts.last().unwrap()];
+        ins.extend(params.iter());
+        let y = fwd(op, &ins);
+        acts.push(y);
+    }
+    let mut g = acts.last().unwrap().mapv(|_| 1.0);
+    for (i, (op, params)) in layers.iter().enumerate().rev() {
+        let mut ins: Vec<&Tensor> = vec![&acts[i]];
+        ins.extend(params.iter());
+        let gs = backward(op, &ins, &acts[i + 1], &g).unwrap();
+        g = gs.into_iter().next().unwrap().unwrap();
+    }
+    g
+}
+
+/// Timings of an MLP (64-128-10, 10,000 rows) and a small CNN. Run with
+/// `cargo test --release --lib ops::tests::timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_mlp_and_cnn() {
+    let mlp = vec![
+        (
+            Op::Gemm {
+                alpha: 1.0,
+                beta: 1.0,
+                trans_a: false,
+                trans_b: true,
+            },
+            vec![rand_t(&[128, 64], 1), rand_t(&[128], 2)],
+        ),
+        (Op::Relu, vec![]),
+        (Op::MatMul, vec![rand_t(&[128, 10], 3)]),
+        (Op::Add, vec![rand_t(&[10], 4)]),
+        (
+            Op::Softmax {
+                axis: -1,
+                coerce_2d: false,
+            },
+            vec![],
+        ),
+    ];
+    let data = rand_t(&[10_000, 64], 5);
+    let start = std::time::Instant::now();
+    for chunk in data.axis_chunks_iter(ndarray::Axis(0), 128) {
+        run_layers(&mlp, &chunk.to_owned());
+    }
+    println!(
+        "MLP 64-128-10, 10k rows, batch 128, fwd+bwd: {:?}",
+        start.elapsed()
+    );
+    let pool = Op::MaxPool {
+        window: win([2, 2], [0; 4], [2, 2], [1, 1], AutoPad::NotSet, false),
+    };
+    let cw = win([3, 3], [1, 1, 1, 1], [1, 1], [1, 1], AutoPad::NotSet, false);
+    let cnn = vec![
+        (
+            Op::Conv {
+                window: cw.clone(),
+                group: 1,
+            },
+            vec![rand_t(&[8, 1, 3, 3], 6), rand_t(&[8], 7)],
+        ),
+        (Op::Relu, vec![]),
+        (pool.clone(), vec![]),
+        (
+            Op::Conv {
+                window: cw,
+                group: 1,
+            },
+            vec![rand_t(&[16, 8, 3, 3], 8), rand_t(&[16], 9)],
+        ),
+        (Op::Relu, vec![]),
+        (pool, vec![]),
+        (Op::Flatten { axis: 1 }, vec![]),
+        (
+            Op::Gemm {
+                alpha: 1.0,
+                beta: 1.0,
+                trans_a: false,
+                trans_b: true,
+            },
+            vec![rand_t(&[10, 784], 10), rand_t(&[10], 11)],
+        ),
+    ];
+    let images = rand_t(&[1024, 1, 28, 28], 12);
+    let start = std::time::Instant::now();
+    for chunk in images.axis_chunks_iter(ndarray::Axis(0), 64) {
+        run_layers(&cnn, &chunk.to_owned());
+    }
+    println!(
+        "CNN 28x28 (8, 16 channels), 1024 images, batch 64, fwd+bwd: {:?}",
+        start.elapsed()
     );
 }
