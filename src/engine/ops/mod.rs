@@ -91,41 +91,25 @@ fn input_range(op: &Op) -> (usize, usize) {
     }
 }
 
-fn unary_kind(op: &Op) -> Option<Unary> {
-    Some(match op {
-        Op::Neg => Unary::Neg,
-        Op::Exp => Unary::Exp,
-        Op::Log => Unary::Log,
-        Op::Sqrt => Unary::Sqrt,
-        Op::Relu => Unary::Relu,
-        Op::LeakyRelu { alpha } => Unary::LeakyRelu(*alpha),
-        Op::Sigmoid => Unary::Sigmoid,
-        Op::Tanh => Unary::Tanh,
-        _ => return None,
-    })
-}
-
-fn binary_kind(op: &Op) -> Option<Binary> {
-    Some(match op {
-        Op::Add => Binary::Add,
-        Op::Sub => Binary::Sub,
-        Op::Mul => Binary::Mul,
-        Op::Div => Binary::Div,
-        _ => return None,
-    })
-}
-
 /// Forward pass of one operator.
 pub fn forward(op: &Op, inputs: &[&Tensor]) -> Result<Tensor, EngineError> {
     let (min, max) = input_range(op);
     arity(op, inputs, min, max)?;
-    if let Some(kind) = unary_kind(op) {
-        return Ok(elementwise::unary_forward(kind, inputs[0]));
-    }
-    if let Some(kind) = binary_kind(op) {
-        return elementwise::binary_forward(kind, inputs[0], inputs[1]);
-    }
+    let unary = |kind| Ok(elementwise::unary_forward(kind, inputs[0]));
+    let binary = |kind| elementwise::binary_forward(kind, inputs[0], inputs[1]);
     match op {
+        Op::Neg => unary(Unary::Neg),
+        Op::Exp => unary(Unary::Exp),
+        Op::Log => unary(Unary::Log),
+        Op::Sqrt => unary(Unary::Sqrt),
+        Op::Relu => unary(Unary::Relu),
+        Op::LeakyRelu { alpha } => unary(Unary::LeakyRelu(*alpha)),
+        Op::Sigmoid => unary(Unary::Sigmoid),
+        Op::Tanh => unary(Unary::Tanh),
+        Op::Add => binary(Binary::Add),
+        Op::Sub => binary(Binary::Sub),
+        Op::Mul => binary(Binary::Mul),
+        Op::Div => binary(Binary::Div),
         Op::Gemm {
             alpha,
             beta,
@@ -156,18 +140,6 @@ pub fn forward(op: &Op, inputs: &[&Tensor]) -> Result<Tensor, EngineError> {
         Op::Unsqueeze { axes } => shape::unsqueeze_forward(inputs[0], axes),
         Op::Concat { axis } => shape::concat_forward(inputs, *axis),
         Op::Identity => Ok(inputs[0].as_standard_layout().into_owned()),
-        Op::Neg
-        | Op::Exp
-        | Op::Log
-        | Op::Sqrt
-        | Op::Relu
-        | Op::LeakyRelu { .. }
-        | Op::Sigmoid
-        | Op::Tanh
-        | Op::Add
-        | Op::Sub
-        | Op::Mul
-        | Op::Div => unreachable!("handled above"),
     }
 }
 
@@ -190,18 +162,26 @@ pub fn backward(
             ),
         ));
     }
-    if let Some(kind) = unary_kind(op) {
-        return Ok(vec![Some(elementwise::unary_backward(
-            kind, inputs[0], output, grad_out,
-        )?)]);
-    }
-    if let Some(kind) = binary_kind(op) {
-        let (ga, gb) = elementwise::binary_backward(kind, inputs[0], inputs[1], output, grad_out)?;
-        return Ok(vec![Some(ga), Some(gb)]);
-    }
     let x = inputs[0];
     let one = |t: Tensor| Ok(vec![Some(t)]);
+    let unary = |kind| one(elementwise::unary_backward(kind, x, output, grad_out)?);
+    let binary = |kind| {
+        let (ga, gb) = elementwise::binary_backward(kind, x, inputs[1], output, grad_out)?;
+        Ok(vec![Some(ga), Some(gb)])
+    };
     match op {
+        Op::Neg => unary(Unary::Neg),
+        Op::Exp => unary(Unary::Exp),
+        Op::Log => unary(Unary::Log),
+        Op::Sqrt => unary(Unary::Sqrt),
+        Op::Relu => unary(Unary::Relu),
+        Op::LeakyRelu { alpha } => unary(Unary::LeakyRelu(*alpha)),
+        Op::Sigmoid => unary(Unary::Sigmoid),
+        Op::Tanh => unary(Unary::Tanh),
+        Op::Add => binary(Binary::Add),
+        Op::Sub => binary(Binary::Sub),
+        Op::Mul => binary(Binary::Mul),
+        Op::Div => binary(Binary::Div),
         Op::Gemm {
             alpha,
             beta,
@@ -247,17 +227,5 @@ pub fn backward(
         | Op::Identity => one(shape::reshape_to(op.name(), grad_out, x.shape())?),
         Op::Transpose { perm } => one(shape::transpose_backward(x, perm.as_deref(), grad_out)?),
         Op::Concat { axis } => shape::concat_backward(inputs, *axis, grad_out),
-        Op::Neg
-        | Op::Exp
-        | Op::Log
-        | Op::Sqrt
-        | Op::Relu
-        | Op::LeakyRelu { .. }
-        | Op::Sigmoid
-        | Op::Tanh
-        | Op::Add
-        | Op::Sub
-        | Op::Mul
-        | Op::Div => unreachable!("handled above"),
     }
 }
