@@ -628,10 +628,10 @@ Examples:
 
     /// Pad a batch with zero records up to `b` rows.
     fn pad_batch(x: Tensor, b: usize) -> Tensor {
-        let n = x.shape().first().copied().unwrap_or(0);
-        if n >= b {
-            return x;
-        }
+        let n = match x.shape().first() {
+            Some(&n) if n < b => n,
+            _ => return x,
+        };
         let mut shape = x.shape().to_vec();
         shape[0] = b - n;
         let pad = Tensor::zeros(IxDyn(&shape));
