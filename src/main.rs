@@ -399,7 +399,10 @@ Examples:
         }
         let classes = match s.output.num_classes {
             Some(k) => k.to_string(),
-            None => "unknown (the input shape is not fixed)".to_string(),
+            None if s.input.features.is_none() => {
+                "unknown (the input shape is not fixed)".to_string()
+            }
+            None => "unknown (the model did not run on a record of zeros)".to_string(),
         };
         let _ = writeln!(o, "Classes     {classes}");
         let _ = writeln!(
