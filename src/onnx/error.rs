@@ -13,8 +13,16 @@ pub struct UnsupportedOp {
 
 impl std::fmt::Display for UnsupportedOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let dom = if self.domain.is_empty() { "ai.onnx" } else { &self.domain };
-        write!(f, "{} (node '{}', {} opset {})", self.op_type, self.node, dom, self.opset)
+        let dom = if self.domain.is_empty() {
+            "ai.onnx"
+        } else {
+            &self.domain
+        };
+        write!(
+            f,
+            "{} (node '{}', {} opset {})",
+            self.op_type, self.node, dom, self.opset
+        )
     }
 }
 
@@ -35,15 +43,28 @@ pub enum OnnxError {
     #[error("tensor '{name}' uses external data ({location}); re-export the model with all weights inside the file")]
     ExternalData { name: String, location: String },
     #[error("tensor '{name}' declares {elements} elements, over the limit of {limit}")]
-    TooLarge { name: String, elements: u128, limit: u128 },
+    TooLarge {
+        name: String,
+        elements: u128,
+        limit: u128,
+    },
     #[error("tensor '{name}' holds {got} values but its shape {shape:?} needs {expected}")]
-    TensorData { name: String, shape: Vec<i64>, expected: u128, got: usize },
+    TensorData {
+        name: String,
+        shape: Vec<i64>,
+        expected: u128,
+        got: usize,
+    },
     #[error("tensor '{name}' has data type {data_type}, which is not supported here")]
     DataType { name: String, data_type: i32 },
     #[error("weight '{name}' contains {count} NaN or infinite values")]
     NonFinite { name: String, count: usize },
     #[error("node '{node}' ({op}): {message}")]
-    BadNode { node: String, op: String, message: String },
+    BadNode {
+        node: String,
+        op: String,
+        message: String,
+    },
     #[error("no output holds class probabilities or logits (outputs: {0})")]
     NoScoreOutput(String),
     #[error("output '{0}' does not exist in the model")]
