@@ -103,7 +103,12 @@ pub fn summarize(model: &Model, kind_override: Option<OutputKind>) -> ModelSumma
         output: OutputSummary {
             name: g.output_name.clone(),
             kind: kind_override.unwrap_or(g.output_kind),
-            kind_source: if kind_override.is_some() { "override" } else { "detected" }.to_string(),
+            kind_source: if kind_override.is_some() {
+                "override"
+            } else {
+                "detected"
+            }
+            .to_string(),
             num_classes: num_classes(model),
             declared: model.declared_outputs.clone(),
         },

@@ -9,9 +9,17 @@ pub enum DataError {
     #[error("the CSV has a header but no data rows")]
     NoRows,
     #[error("CSV row {row} has {got} values, the header has {expected}")]
-    RaggedRow { row: usize, got: usize, expected: usize },
+    RaggedRow {
+        row: usize,
+        got: usize,
+        expected: usize,
+    },
     #[error("CSV row {row}, column '{column}': '{value}' is not a number")]
-    NotNumeric { row: usize, column: String, value: String },
+    NotNumeric {
+        row: usize,
+        column: String,
+        value: String,
+    },
     #[error("CSV row {row}, column '{column}': value is NaN or infinite")]
     NonFinite { row: usize, column: String },
     #[error("CSV row {row}: label '{value}' is not a non-negative integer class index")]
@@ -19,9 +27,17 @@ pub enum DataError {
     #[error("label column '{0}' is not in the CSV header")]
     NoLabelColumn(String),
     #[error("the CSV has {got} feature columns, the model expects {expected}{hint}")]
-    FeatureCount { got: usize, expected: usize, hint: String },
+    FeatureCount {
+        got: usize,
+        expected: usize,
+        hint: String,
+    },
     #[error("the CSV has {rows} rows x {cols} columns, over the limit of {limit} cells")]
-    TooLarge { rows: usize, cols: usize, limit: usize },
+    TooLarge {
+        rows: usize,
+        cols: usize,
+        limit: usize,
+    },
     #[error("CSV parse error: {0}")]
     Parse(String),
 }

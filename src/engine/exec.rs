@@ -147,7 +147,8 @@ impl Graph {
             };
             let inputs: Vec<&Tensor> = node.inputs.iter().map(|&i| tape.get(i)).collect();
             let out = tape.get(node.output);
-            let gin = ops::backward(&node.op, &inputs, out, &g).map_err(|e| with_node(e, &node.name))?;
+            let gin =
+                ops::backward(&node.op, &inputs, out, &g).map_err(|e| with_node(e, &node.name))?;
             for (&vid, gi) in node.inputs.iter().zip(gin) {
                 if let Some(gi) = gi {
                     match &mut grads[vid] {

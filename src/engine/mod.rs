@@ -15,10 +15,12 @@
 //!
 //! Nothing here knows about JS, files, clocks or OS randomness.
 
+pub mod bench_data;
 pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod ops;
+pub mod proba;
 pub mod train;
 
 pub use error::EngineError;

@@ -1,9 +1,465 @@
-//! Training fresh copies of a graph (to be written).
+//! Training fresh copies of a graph: the reference (shadow) models of the
+//! membership attacks are the target's own graph with re-initialised weights.
+//!
+//! Contract:
+//! - [`init_params`] re-initialises every trainable parameter of a
+//!   [`ParamSet`] from a seed: weights He-uniform, U(-b, b) with
+//!   b = sqrt(6 / fan_in); biases zero; constants (scalers, BN statistics,
+//!   folded constants) are kept from the file.
+//! - [`train`] fits the trainable parameters with minibatch SGD (momentum) or
+//!   Adam on the mean cross-entropy of the labels plus `l2/2 * sum w^2` over
+//!   weights (not biases). The loss is computed from logits whenever the graph
+//!   exposes them (a final Softmax/LogSoftmax is stripped and the loss taken
+//!   on its input; a logit output is used directly), otherwise from the
+//!   probability output with p clamped to [1e-7, 1].
+//! - Training stops after `epochs`, or as soon as the accuracy on the
+//!   training data reaches `target_accuracy`, or when the progress callback
+//!   asks to stop. Same graph, data, config and seed on the same build give
+//!   bit-identical parameters (ChaCha8 for all randomness, no threads).
+//! - [`check_trainable`] says why a graph cannot be trained.
 
-use super::{EngineError, Graph};
+use super::proba::{argmax_rows, probabilities};
+use super::{EngineError, Graph, Op, OutputKind, ParamRole, ParamSet, Tensor, ValueId};
+use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The optimiser and its hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Optimizer {
+    Sgd {
+        lr: f32,
+        momentum: f32,
+    },
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    },
+}
+
+impl Optimizer {
+    /// Adam with the usual defaults and the given learning rate.
+    pub fn adam(lr: f32) -> Self {
+        Optimizer::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// A training recipe. Check it with [`TrainConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainConfig {
+    pub optimizer: Optimizer,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// L2 penalty coefficient on weights (`l2/2 * ||w||^2` added to the loss).
+    pub l2: f32,
+    /// Stop as soon as the training accuracy reaches this fraction.
+    pub target_accuracy: Option<f64>,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            optimizer: Optimizer::adam(1e-3),
+            epochs: 50,
+            batch_size: 64,
+            l2: 0.0,
+            target_accuracy: None,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Reject settings that cannot train.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        let bad = |m: String| Err(EngineError::Config(m));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch size must be at least 1".into());
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return bad(format!("L2 must be a finite number >= 0, got {}", self.l2));
+        }
+        if let Some(t) = self.target_accuracy {
+            if !(0.0..=1.0).contains(&t) {
+                return bad(format!("target accuracy must be in [0, 1], got {t}"));
+            }
+        }
+        let lr = match self.optimizer {
+            Optimizer::Sgd { lr, momentum } => {
+                if !(0.0..1.0).contains(&momentum) {
+                    return bad(format!("momentum must be in [0, 1), got {momentum}"));
+                }
+                lr
+            }
+            Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
+                if !(0.0..1.0).contains(&beta1)
+                    || !(0.0..1.0).contains(&beta2)
+                    || eps.is_nan()
+                    || eps <= 0.0
+                {
+                    return bad("Adam needs 0 <= beta1, beta2 < 1 and eps > 0".into());
+                }
+                lr
+            }
+        };
+        if !(lr.is_finite() && lr > 0.0) {
+            return bad(format!("learning rate must be > 0, got {lr}"));
+        }
+        Ok(())
+    }
+}
+
+/// Progress of one epoch, given to the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochProgress {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub loss: f64,
+    pub train_accuracy: f64,
+}
+
+/// What a training run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainReport {
+    pub epochs_run: usize,
+    pub final_loss: f64,
+    pub train_accuracy: f64,
+    /// "epochs", "target_accuracy" or "cancelled".
+    pub stopped_by: String,
+    pub loss_history: Vec<f64>,
+}
+
+/// Where the loss is taken.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LossOn {
+    /// Softmax cross-entropy on this logit value ([N, K]).
+    Logits(ValueId),
+    /// Log-probabilities (output of a LogSoftmax).
+    LogProbs(ValueId),
+    /// -log(clamp(p_y)) on the probability output.
+    Probs(ValueId),
+}
+
+/// The value the loss is computed on, and which nodes are needed for it.
+fn loss_target(graph: &Graph) -> LossOn {
+    let producer = graph.nodes.iter().find(|n| n.output == graph.output);
+    if let Some(node) = producer {
+        match &node.op {
+            Op::Softmax { axis, coerce_2d } if is_last_axis(*axis, *coerce_2d) => {
+                return LossOn::Logits(node.inputs[0]);
+            }
+            Op::LogSoftmax { axis, coerce_2d } if is_last_axis(*axis, *coerce_2d) => {
+                return LossOn::LogProbs(graph.output);
+            }
+            _ => {}
+        }
+    }
+    match graph.output_kind {
+        OutputKind::Logits => LossOn::Logits(graph.output),
+        OutputKind::Probabilities => LossOn::Probs(graph.output),
+    }
+}
+
+fn is_last_axis(axis: i64, _coerce_2d: bool) -> bool {
+    // For [N, K] outputs, axis 1 and -1 are the class axis under both the
+    // opset < 13 (coerce to 2-D) and the opset >= 13 semantics.
+    axis == -1 || axis == 1
+}
 
 /// Whether the graph can be trained, and if not, why.
 pub fn check_trainable(graph: &Graph) -> Result<(), EngineError> {
-    let _ = graph;
+    if !graph.params.iter().any(|p| p.trainable()) {
+        return Err(EngineError::NotTrainable(
+            "it has no trainable weights (every parameter is a fixed constant)".into(),
+        ));
+    }
     Ok(())
+}
+
+/// Fresh parameters: trainable ones re-initialised from `seed`, constants
+/// copied from `template`.
+pub fn init_params(graph: &Graph, template: &ParamSet, seed: u64) -> ParamSet {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    graph
+        .params
+        .iter()
+        .zip(template)
+        .map(|(p, t)| match p.role {
+            ParamRole::Weight { fan_in, .. } => {
+                let b = (6.0 / fan_in.max(1) as f32).sqrt();
+                ArrayD::from_shape_simple_fn(t.raw_dim(), || rng.gen_range(-b..=b))
+            }
+            ParamRole::Bias => ArrayD::zeros(t.raw_dim()),
+            ParamRole::Constant => t.clone(),
+        })
+        .collect()
+}
+
+/// Rows `idx` of a batch tensor.
+fn take_rows(x: &Tensor, idx: &[usize]) -> Tensor {
+    x.select(Axis(0), idx)
+}
+
+/// Mean loss over the batch and dLoss/dValue for the loss target.
+fn loss_and_grad(on: LossOn, value: &Tensor, y: &[usize]) -> Result<(f64, Tensor), EngineError> {
+    let n = y.len();
+    let nf = n as f32;
+    let m = super::proba::as_matrix(value)?;
+    let k = m.ncols();
+    let check_label = |label: usize, classes: usize| {
+        if label >= classes {
+            Err(EngineError::Config(format!(
+                "label {label} is outside the model's {classes} classes"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let mut grad = Array2::<f32>::zeros((n, k));
+    let mut loss = 0.0f64;
+    match on {
+        LossOn::Logits(_) if k >= 2 => {
+            let p = probabilities(value, OutputKind::Logits)?;
+            for i in 0..n {
+                check_label(y[i], k)?;
+                loss -= (p[[i, y[i]]].max(1e-30) as f64).ln();
+                for j in 0..k {
+                    let t = if j == y[i] { 1.0 } else { 0.0 };
+                    grad[[i, j]] = (p[[i, j]] - t) / nf;
+                }
+            }
+        }
+        LossOn::Logits(_) => {
+            for i in 0..n {
+                check_label(y[i], 2)?;
+                let s = m[[i, 0]] as f64;
+                let t = y[i] as f64;
+                // BCE with logits, stable: max(s,0) - s t + log(1 + e^-|s|)
+                loss += s.max(0.0) - s * t + (-s.abs()).exp().ln_1p();
+                let sig = 1.0 / (1.0 + (-s).exp());
+                grad[[i, 0]] = ((sig - t) / n as f64) as f32;
+            }
+        }
+        LossOn::LogProbs(_) => {
+            for i in 0..n {
+                check_label(y[i], k)?;
+                loss -= m[[i, y[i]]] as f64;
+                grad[[i, y[i]]] = -1.0 / nf;
+            }
+        }
+        LossOn::Probs(_) => {
+            for i in 0..n {
+                if k == 1 {
+                    check_label(y[i], 2)?;
+                    let p = m[[i, 0]].clamp(1e-7, 1.0 - 1e-7);
+                    let (py, dp) = if y[i] == 1 {
+                        (p, -1.0 / p)
+                    } else {
+                        (1.0 - p, 1.0 / (1.0 - p))
+                    };
+                    loss -= (py as f64).ln();
+                    grad[[i, 0]] = dp / nf;
+                } else {
+                    check_label(y[i], k)?;
+                    let p = m[[i, y[i]]];
+                    let pc = p.clamp(1e-7, 1.0);
+                    loss -= (pc as f64).ln();
+                    if p > 1e-7 {
+                        grad[[i, y[i]]] = -1.0 / (pc * nf);
+                    }
+                }
+            }
+        }
+    }
+    let grad = grad
+        .into_shape_with_order(IxDyn(value.shape()))
+        .map_err(|e| EngineError::op("Loss", e.to_string()))?;
+    Ok((loss / n.max(1) as f64, grad))
+}
+
+/// Accuracy of `params` on (x, y), evaluated in batches.
+pub fn accuracy(
+    graph: &Graph,
+    params: &ParamSet,
+    x: &Tensor,
+    y: &[usize],
+    batch_size: usize,
+) -> Result<f64, EngineError> {
+    let n = y.len();
+    if n == 0 {
+        return Ok(0.0);
+    }
+    let mut correct = 0usize;
+    let bs = batch_size.max(1);
+    for start in (0..n).step_by(bs) {
+        let end = (start + bs).min(n);
+        let idx: Vec<usize> = (start..end).collect();
+        let out = graph.forward(params, &take_rows(x, &idx))?;
+        let p = probabilities(&out, graph.output_kind)?;
+        correct += argmax_rows(&p)
+            .iter()
+            .zip(&y[start..end])
+            .filter(|(a, b)| a == b)
+            .count();
+    }
+    Ok(correct as f64 / n as f64)
+}
+
+/// A graph that ends at the loss target (the output, or the logits before a
+/// final Softmax).
+fn truncated_graph(graph: &Graph, on: LossOn) -> Graph {
+    let target = match on {
+        LossOn::Logits(v) | LossOn::LogProbs(v) | LossOn::Probs(v) => v,
+    };
+    if target == graph.output {
+        return graph.clone();
+    }
+    let mut g = graph.clone();
+    g.nodes.retain(|n| n.output != graph.output);
+    g.output = target;
+    g
+}
+
+/// Fit the trainable parameters of `params` (in place) on (x, y).
+/// `progress` is called after every epoch; returning `false` cancels.
+pub fn train(
+    graph: &Graph,
+    params: &mut ParamSet,
+    x: &Tensor,
+    y: &[usize],
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(EpochProgress) -> bool,
+) -> Result<TrainReport, EngineError> {
+    cfg.validate()?;
+    check_trainable(graph)?;
+    let n = y.len();
+    if n == 0 || x.shape().first() != Some(&n) {
+        return Err(EngineError::Config(format!(
+            "training needs as many labels as rows: {} rows, {} labels",
+            x.shape().first().copied().unwrap_or(0),
+            n
+        )));
+    }
+    let on = loss_target(graph);
+    let g = truncated_graph(graph, on);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_7a11);
+    let mut order: Vec<usize> = (0..n).collect();
+    let trainable: Vec<bool> = graph.params.iter().map(|p| p.trainable()).collect();
+    let is_weight: Vec<bool> = graph
+        .params
+        .iter()
+        .map(|p| matches!(p.role, ParamRole::Weight { .. }))
+        .collect();
+    let mut m1: Vec<Tensor> = params.iter().map(|t| ArrayD::zeros(t.raw_dim())).collect();
+    let mut m2: Vec<Tensor> = m1.clone();
+    let mut step = 0i32;
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut train_accuracy = 0.0;
+    let mut stopped_by = "epochs";
+    let mut epochs_run = 0;
+    for epoch in 1..=cfg.epochs {
+        order.shuffle(&mut rng);
+        let mut epoch_loss = 0.0;
+        for chunk in order.chunks(cfg.batch_size) {
+            let xb = take_rows(x, chunk);
+            let yb: Vec<usize> = chunk.iter().map(|&i| y[i]).collect();
+            let tape = g.forward_tape(params, &xb)?;
+            let (loss, grad) = loss_and_grad(on, tape.get(g.output), &yb)?;
+            if !loss.is_finite() {
+                return Err(EngineError::Diverged { epoch, loss });
+            }
+            epoch_loss += loss * chunk.len() as f64;
+            let grads = g.backward(&tape, grad)?;
+            step += 1;
+            for (i, mut gp) in grads.params.into_iter().enumerate() {
+                if !trainable[i] {
+                    continue;
+                }
+                if is_weight[i] && cfg.l2 > 0.0 {
+                    gp.scaled_add(cfg.l2, &params[i]);
+                }
+                match cfg.optimizer {
+                    Optimizer::Sgd { lr, momentum } => {
+                        if momentum > 0.0 {
+                            m1[i].mapv_inplace(|v| v * momentum);
+                            m1[i] += &gp;
+                            params[i].scaled_add(-lr, &m1[i]);
+                        } else {
+                            params[i].scaled_add(-lr, &gp);
+                        }
+                    }
+                    Optimizer::Adam {
+                        lr,
+                        beta1,
+                        beta2,
+                        eps,
+                    } => {
+                        let bc1 = 1.0 - beta1.powi(step);
+                        let bc2 = 1.0 - beta2.powi(step);
+                        let (p, a, b) = (&mut params[i], &mut m1[i], &mut m2[i]);
+                        ndarray::Zip::from(p)
+                            .and(a)
+                            .and(b)
+                            .and(&gp)
+                            .for_each(|p, a, b, &g| {
+                                *a = beta1 * *a + (1.0 - beta1) * g;
+                                *b = beta2 * *b + (1.0 - beta2) * g * g;
+                                let mhat = *a / bc1;
+                                let vhat = *b / bc2;
+                                *p -= lr * mhat / (vhat.sqrt() + eps);
+                            });
+                    }
+                }
+            }
+        }
+        let loss = epoch_loss / n as f64;
+        history.push(loss);
+        epochs_run = epoch;
+        train_accuracy = accuracy(graph, params, x, y, 1024)?;
+        let go_on = progress(EpochProgress {
+            epoch,
+            epochs: cfg.epochs,
+            loss,
+            train_accuracy,
+        });
+        if let Some(t) = cfg.target_accuracy {
+            if train_accuracy >= t {
+                stopped_by = "target_accuracy";
+                break;
+            }
+        }
+        if !go_on {
+            stopped_by = "cancelled";
+            break;
+        }
+    }
+    Ok(TrainReport {
+        epochs_run,
+        final_loss: history.last().copied().unwrap_or(f64::NAN),
+        train_accuracy,
+        stopped_by: stopped_by.to_string(),
+        loss_history: history,
+    })
 }
