@@ -1,6 +1,85 @@
-//! ModelProto -> engine Graph. (to be written)
+//! `ModelProto` bytes -> engine [`Graph`] + [`ParamSet`].
+//!
+//! Steps of [`load_with`], each failing with its own [`OnnxError`]:
+//! 1. decode (empty file, undecodable bytes, no graph, no nodes);
+//! 2. opsets: every `ai.onnx` entry in [`OPSET_RANGE`] and every
+//!    `ai.onnx.ml` entry in [`ML_OPSET_RANGE`] (duplicated entries are
+//!    tolerated; the highest is used);
+//! 3. initializers: no external data, declared element counts within the
+//!    limit (checked overflow-safe before anything is allocated);
+//! 4. output choice: `ImportOptions::output`, else the declared float output
+//!    holding class scores (names containing "prob" first; integer labels,
+//!    ArgMax and LinearClassifier label outputs are skipped; a ZipMap
+//!    sequence-of-maps output counts, ZipMap being identity);
+//! 5. pruning: only nodes the chosen output needs, in topological order;
+//! 6. every unsupported operator of the pruned graph is listed at once;
+//! 7. lowering to engine ops with constant folding: `Constant`, `Shape`,
+//!    `Gather`, `Slice`, `Cast`, `Unsqueeze`, `Concat`, arithmetic ... on
+//!    values known at import are evaluated here. `Shape` of a run-time
+//!    value uses static shape inference ([`super::infer`]) with the batch
+//!    dimension carried as the sentinel [`BATCH`]; in a Reshape target an
+//!    entry equal to the sentinel becomes 0 (copy) and a multiple of it
+//!    becomes -1. A constant Reshape target whose first entry equals a
+//!    fixed batch size declared by the input (PyTorch exports without
+//!    dynamic axes) also gets 0 there, so larger batches run.
+//!
+//! Parameter roles (how a fresh copy re-initialises them) are decided by the
+//! consumer, whether the value came from an initializer or a `Constant`:
+//! - `Weight{fan_in, fan_out}`: Gemm B (fan_in = K, respecting transB) and a
+//!   constant Gemm A; 2-D MatMul operands; Conv W (fan_in = C/group*kh*kw,
+//!   fan_out = M*kh*kw/group); LinearClassifier/LinearRegressor coefficients.
+//! - `Bias`: Gemm C, Conv B, the constant operand of an Add whose other
+//!   operand comes straight from MatMul/Gemm/Conv, and LinearClassifier/
+//!   LinearRegressor intercepts.
+//! - `Constant`: everything else (BatchNormalization scale/B/mean/var,
+//!   Scaler offset/scale, Sub/Mul/Div operands, Concat operands, ...).
+//!
+//! ai.onnx.ml lowering (matches onnxruntime, checked against it):
+//! - `Scaler`: `(x - offset) * scale` as Sub and Mul with constant params.
+//! - `LinearClassifier`: `Gemm(x, coefficients[rows, F], intercepts,
+//!   transB)` then NONE: nothing, LOGISTIC: Sigmoid, SOFTMAX:
+//!   Softmax(axis -1), SOFTMAX_ZERO: SoftmaxZero. With one coefficient row
+//!   and two class labels onnxruntime emits two columns `[1 - s, s]` where
+//!   `s` is the sigmoid of the score for LOGISTIC and the raw score
+//!   otherwise: lowered as `Concat(Sub(1, s), s)`. PROBIT is an error.
+//! - `LinearRegressor`: Gemm with post_transform NONE only.
+//!
+//! The output kind is `Probabilities` when the output comes (through
+//! identity-like ops) from Softmax, Sigmoid, a Sigmoid complement Concat,
+//! a LinearClassifier with LOGISTIC (or SOFTMAX/SOFTMAX_ZERO over several
+//! rows), or a Normalizer over one of those; otherwise `Logits`.
 
+use super::error::UnsupportedOp;
+use super::infer::infer;
+use super::proto::{
+    tensor_shape_proto::dimension, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
+    TensorProto, TypeProto, ValueInfoProto,
+};
+use super::tensor::{declared_elements, CData, Const};
 use super::{Model, OnnxError};
+use crate::engine::graph::{AutoPad, Norm, Window};
+use crate::engine::{
+    Dim, Graph, Input, Node, Op, OutputKind, Param, ParamRole, ParamSet, Tensor, ValueId,
+};
+use ndarray::{ArrayD, IxDyn};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::ops::RangeInclusive;
+use std::rc::Rc;
+
+/// Accepted versions of the default (`ai.onnx`) domain. 22 only widened
+/// types (bfloat16) of Conv/pooling/Dropout, so its semantics for the
+/// operators here equal 21; skl2onnx 1.20 emits 22 for `zipmap=False`.
+pub const OPSET_RANGE: RangeInclusive<i64> = 9..=22;
+/// Accepted versions of `ai.onnx.ml`.
+pub const ML_OPSET_RANGE: RangeInclusive<i64> = 1..=5;
+/// Default limit on the elements of any one tensor.
+pub const DEFAULT_MAX_TENSOR_ELEMENTS: u128 = 1 << 28;
+/// Stand-in for the symbolic batch size during import-time shape folding.
+pub const BATCH: i64 = 1_000_003;
+
+const ML: &str = "ai.onnx.ml";
 
 /// Import options.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +97,1565 @@ pub fn load(bytes: &[u8]) -> Result<Model, OnnxError> {
 
 /// Load a model.
 pub fn load_with(bytes: &[u8], opts: &ImportOptions) -> Result<Model, OnnxError> {
-    let _ = (bytes, opts);
-    todo!("onnx import")
+    if bytes.is_empty() {
+        return Err(OnnxError::Empty);
+    }
+    let m = ModelProto::decode(bytes).map_err(|e| OnnxError::Decode(e.to_string()))?;
+    let g = m.graph.as_ref().ok_or(OnnxError::NoGraph)?;
+    if g.node.is_empty() {
+        return Err(OnnxError::NoNodes);
+    }
+    let opsets = Opsets::from_model(&m)?;
+    let graph_out = import_graph(g, &opsets, opts)?;
+    let sha256 = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Model {
+        graph: graph_out.0,
+        params: graph_out.1,
+        sha256,
+        file_size: bytes.len(),
+        producer_name: m.producer_name().to_string(),
+        producer_version: m.producer_version().to_string(),
+        ir_version: m.ir_version(),
+        declared_outputs: g.output.iter().map(|o| o.name().to_string()).collect(),
+    })
+}
+
+/// Declared opset versions.
+struct Opsets {
+    default: Option<i64>,
+    ml: Option<i64>,
+    others: HashMap<String, i64>,
+}
+
+fn norm_domain(d: &str) -> &str {
+    if d == "ai.onnx" {
+        ""
+    } else {
+        d
+    }
+}
+
+impl Opsets {
+    fn from_model(m: &ModelProto) -> Result<Opsets, OnnxError> {
+        let mut o = Opsets {
+            default: None,
+            ml: None,
+            others: HashMap::new(),
+        };
+        for e in &m.opset_import {
+            let v = e.version();
+            match norm_domain(e.domain()) {
+                "" => {
+                    if !OPSET_RANGE.contains(&v) {
+                        return Err(OnnxError::Opset {
+                            domain: "ai.onnx".into(),
+                            version: v,
+                        });
+                    }
+                    o.default = o.default.max(Some(v));
+                }
+                ML => {
+                    if !ML_OPSET_RANGE.contains(&v) {
+                        return Err(OnnxError::Opset {
+                            domain: ML.into(),
+                            version: v,
+                        });
+                    }
+                    o.ml = o.ml.max(Some(v));
+                }
+                d => {
+                    let cur = o.others.entry(d.to_string()).or_insert(v);
+                    *cur = (*cur).max(v);
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    fn version(&self, domain: &str) -> Option<i64> {
+        match domain {
+            "" => self.default,
+            ML => self.ml,
+            d => self.others.get(d).copied(),
+        }
+    }
+}
+
+fn is_supported(domain: &str, op: &str) -> bool {
+    match domain {
+        "" => matches!(
+            op,
+            "Gemm"
+                | "MatMul"
+                | "Add"
+                | "Sub"
+                | "Mul"
+                | "Div"
+                | "Neg"
+                | "Exp"
+                | "Log"
+                | "Sqrt"
+                | "Relu"
+                | "LeakyRelu"
+                | "Sigmoid"
+                | "Tanh"
+                | "Softmax"
+                | "LogSoftmax"
+                | "Conv"
+                | "MaxPool"
+                | "AveragePool"
+                | "GlobalAveragePool"
+                | "BatchNormalization"
+                | "Flatten"
+                | "Reshape"
+                | "Transpose"
+                | "Squeeze"
+                | "Unsqueeze"
+                | "Concat"
+                | "Dropout"
+                | "Identity"
+                | "Cast"
+                | "Constant"
+                | "Shape"
+                | "Gather"
+                | "Slice"
+        ),
+        ML => matches!(
+            op,
+            "ZipMap" | "Scaler" | "Normalizer" | "LinearClassifier" | "LinearRegressor"
+        ),
+        _ => false,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Attributes.
+
+fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
+    n.attribute.iter().find(|a| a.name() == name)
+}
+fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
+    attr(n, name).and_then(|a| a.i).unwrap_or(default)
+}
+fn attr_f(n: &NodeProto, name: &str, default: f32) -> f32 {
+    attr(n, name).and_then(|a| a.f).unwrap_or(default)
+}
+fn attr_ints(n: &NodeProto, name: &str) -> Option<Vec<i64>> {
+    attr(n, name).map(|a| a.ints.clone())
+}
+fn attr_floats(n: &NodeProto, name: &str) -> Option<Vec<f32>> {
+    attr(n, name).map(|a| a.floats.clone())
+}
+fn attr_s(n: &NodeProto, name: &str) -> Option<String> {
+    attr(n, name)
+        .and_then(|a| a.s.as_ref())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+}
+
+/// Is `to` (a TensorProto data type) a float type?
+fn float_type(t: i64) -> bool {
+    matches!(t, 1 | 10 | 11 | 16)
+}
+
+fn type_name(t: i64) -> String {
+    super::proto::tensor_proto::DataType::try_from(t as i32)
+        .map(|d| d.as_str_name().to_string())
+        .unwrap_or_else(|_| format!("type {t}"))
+}
+
+// ---------------------------------------------------------------------------
+// Output choice.
+
+#[derive(PartialEq)]
+enum OutClass {
+    Score,
+    Label,
+    Unknown,
+}
+
+fn classify_type(t: Option<&TypeProto>) -> OutClass {
+    match t.and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(tt)) => match tt.elem_type {
+            Some(e) if float_type(e as i64) => OutClass::Score,
+            Some(_) => OutClass::Label,
+            None => OutClass::Unknown,
+        },
+        Some(type_proto::Value::SequenceType(s)) => {
+            match s.elem_type.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(type_proto::Value::MapType(m)) => classify_type(m.value_type.as_deref()),
+                _ => OutClass::Label,
+            }
+        }
+        Some(_) => OutClass::Label,
+        None => OutClass::Unknown,
+    }
+}
+
+fn choose_output(
+    g: &GraphProto,
+    producers: &HashMap<&str, usize>,
+    opts: &ImportOptions,
+) -> Result<String, OnnxError> {
+    if let Some(o) = &opts.output {
+        let known = g.output.iter().any(|v| v.name() == o) || producers.contains_key(o.as_str());
+        return if known {
+            Ok(o.clone())
+        } else {
+            Err(OnnxError::UnknownOutput(o.clone()))
+        };
+    }
+    let mut scores = Vec::new();
+    for vi in &g.output {
+        let name = vi.name();
+        let mut class = classify_type(vi.r#type.as_ref());
+        if let Some(&p) = producers.get(name) {
+            let n = &g.node[p];
+            let slot = n.output.iter().position(|o| o == name).unwrap_or(0);
+            match n.op_type() {
+                "ArgMax" | "ArgMin" | "ArrayFeatureExtractor" => class = OutClass::Label,
+                "LinearClassifier" if slot == 0 => class = OutClass::Label,
+                "Cast" if !float_type(attr_i(n, "to", 1)) => class = OutClass::Label,
+                _ if class == OutClass::Unknown => class = OutClass::Score,
+                _ => {}
+            }
+        }
+        if class == OutClass::Score {
+            scores.push(name.to_string());
+        }
+    }
+    if let Some(p) = scores.iter().find(|s| s.to_lowercase().contains("prob")) {
+        return Ok(p.clone());
+    }
+    scores.into_iter().next().ok_or_else(|| {
+        OnnxError::NoScoreOutput(
+            g.output
+                .iter()
+                .map(|o| o.name().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Pruning.
+
+/// Node indices the value `output` depends on, in topological order.
+fn prune(
+    g: &GraphProto,
+    producers: &HashMap<&str, usize>,
+    known: &HashSet<&str>,
+    output: &str,
+) -> Result<Vec<usize>, OnnxError> {
+    let mut state = vec![0u8; g.node.len()];
+    let mut order = Vec::new();
+    let Some(&start) = producers.get(output) else {
+        return if known.contains(output) {
+            Ok(order)
+        } else {
+            Err(OnnxError::Dangling(output.to_string()))
+        };
+    };
+    let mut stack = vec![(start, 0usize)];
+    state[start] = 1;
+    while let Some(top) = stack.last_mut() {
+        let (n, i) = *top;
+        if let Some(name) = g.node[n].input.get(i) {
+            top.1 += 1;
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(&p) = producers.get(name.as_str()) {
+                match state[p] {
+                    0 => {
+                        state[p] = 1;
+                        stack.push((p, 0));
+                    }
+                    1 => return Err(OnnxError::Cycle),
+                    _ => {}
+                }
+            } else if !known.contains(name.as_str()) {
+                return Err(OnnxError::Dangling(name.clone()));
+            }
+        } else {
+            stack.pop();
+            state[n] = 2;
+            order.push(n);
+        }
+    }
+    Ok(order)
+}
+
+// ---------------------------------------------------------------------------
+// Lowering.
+
+#[derive(Clone)]
+enum Val {
+    Dyn(ValueId),
+    Const(Rc<Const>),
+}
+
+struct Builder<'g> {
+    limit: u128,
+    opset: i64,
+    inits: HashMap<&'g str, &'g TensorProto>,
+    env: HashMap<String, Val>,
+    value_names: Vec<String>,
+    shapes: Vec<Option<Vec<i64>>>,
+    params: Vec<Param>,
+    param_data: ParamSet,
+    param_of: HashMap<String, usize>,
+    nodes: Vec<Node>,
+    producer: HashMap<ValueId, usize>,
+    fixed_batch: Option<i64>,
+    /// (node name, op type) of the node being lowered, for errors.
+    cur: (String, String),
+}
+
+fn rank_of(role: ParamRole) -> u8 {
+    match role {
+        ParamRole::Weight { .. } => 2,
+        ParamRole::Bias => 1,
+        ParamRole::Constant => 0,
+    }
+}
+
+fn weight(fan_in: usize, fan_out: usize) -> ParamRole {
+    ParamRole::Weight { fan_in, fan_out }
+}
+
+impl<'g> Builder<'g> {
+    fn err(&self, message: impl Into<String>) -> OnnxError {
+        OnnxError::BadNode {
+            node: self.cur.0.clone(),
+            op: self.cur.1.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn new_value(&mut self, name: String, shape: Option<Vec<i64>>) -> ValueId {
+        self.value_names.push(name);
+        self.shapes.push(shape);
+        self.value_names.len() - 1
+    }
+
+    fn get(&mut self, name: &str) -> Result<Val, OnnxError> {
+        if let Some(v) = self.env.get(name) {
+            return Ok(v.clone());
+        }
+        if let Some(t) = self.inits.get(name) {
+            let c = Rc::new(Const::from_proto(t, self.limit)?);
+            self.env.insert(name.to_string(), Val::Const(c.clone()));
+            return Ok(Val::Const(c));
+        }
+        Err(OnnxError::Dangling(name.to_string()))
+    }
+
+    fn get_const(&mut self, name: &str, what: &str) -> Result<Rc<Const>, OnnxError> {
+        match self.get(name)? {
+            Val::Const(c) => Ok(c),
+            Val::Dyn(_) => Err(self.err(format!(
+                "{what} '{name}' is computed at run time; only values known at import are supported here"
+            ))),
+        }
+    }
+
+    /// A const as a parameter (created once per name; the strongest role wins).
+    fn param(&mut self, name: &str, c: &Const, role: ParamRole) -> Result<ValueId, OnnxError> {
+        if c.batch_dependent {
+            return Err(self.err(format!(
+                "value '{name}' depends on the batch size, which is only known at run time"
+            )));
+        }
+        if let Some(&i) = self.param_of.get(name) {
+            if rank_of(role) > rank_of(self.params[i].role) {
+                self.params[i].role = role;
+            }
+            return Ok(self.params[i].value);
+        }
+        let data: Tensor = c.to_f32();
+        let bad = data.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(OnnxError::NonFinite {
+                name: name.to_string(),
+                count: bad,
+            });
+        }
+        let shape = data.shape().iter().map(|&d| d as i64).collect();
+        let id = self.new_value(name.to_string(), Some(shape));
+        self.param_of.insert(name.to_string(), self.params.len());
+        self.params.push(Param {
+            name: name.to_string(),
+            value: id,
+            role,
+        });
+        self.param_data.push(data);
+        Ok(id)
+    }
+
+    /// A new parameter from attribute data, under a unique name.
+    fn new_param(
+        &mut self,
+        name: String,
+        shape: &[usize],
+        data: Vec<f32>,
+        role: ParamRole,
+    ) -> Result<ValueId, OnnxError> {
+        let mut unique = name.clone();
+        let mut k = 1;
+        while self.param_of.contains_key(&unique) || self.env.contains_key(&unique) {
+            unique = format!("{name}_{k}");
+            k += 1;
+        }
+        let arr = ArrayD::from_shape_vec(IxDyn(shape), data)
+            .map_err(|e| self.err(format!("bad attribute data for {name}: {e}")))?;
+        self.param(&unique, &Const::f(arr), role)
+    }
+
+    /// The value of input `name` as an engine operand; a const becomes a
+    /// parameter with the role `role(shape)`.
+    fn operand(
+        &mut self,
+        name: &str,
+        role: impl FnOnce(&[usize]) -> ParamRole,
+    ) -> Result<ValueId, OnnxError> {
+        match self.get(name)? {
+            Val::Dyn(id) => Ok(id),
+            Val::Const(c) => {
+                let r = role(c.shape());
+                self.param(name, &c, r)
+            }
+        }
+    }
+
+    fn emit(
+        &mut self,
+        name: String,
+        source_op: &str,
+        op: Op,
+        inputs: Vec<ValueId>,
+        out_name: String,
+    ) -> ValueId {
+        let shapes: Vec<Option<&Vec<i64>>> =
+            inputs.iter().map(|&i| self.shapes[i].as_ref()).collect();
+        let shape = infer(&op, &shapes);
+        let out = self.new_value(out_name, shape);
+        self.producer.insert(out, self.nodes.len());
+        self.nodes.push(Node {
+            name,
+            source_op: source_op.to_string(),
+            op,
+            inputs,
+            output: out,
+        });
+        out
+    }
+
+    fn producer_op(&self, v: ValueId) -> Option<&Op> {
+        self.producer.get(&v).map(|&i| &self.nodes[i].op)
+    }
+}
+
+fn constant_role(_: &[usize]) -> ParamRole {
+    ParamRole::Constant
+}
+
+fn window(b: &Builder, n: &NodeProto, kernel: [usize; 2]) -> Result<Window, OnnxError> {
+    let to_us = |v: Vec<i64>, what: &str, len: usize, min: i64| -> Result<Vec<usize>, OnnxError> {
+        if v.len() != len || v.iter().any(|&x| x < min) {
+            return Err(b.err(format!(
+                "{what} {v:?} must be {len} values >= {min} for a 2-D window"
+            )));
+        }
+        Ok(v.into_iter().map(|x| x as usize).collect())
+    };
+    let pads = to_us(attr_ints(n, "pads").unwrap_or(vec![0; 4]), "pads", 4, 0)?;
+    let strides = to_us(
+        attr_ints(n, "strides").unwrap_or(vec![1; 2]),
+        "strides",
+        2,
+        1,
+    )?;
+    let dil = to_us(
+        attr_ints(n, "dilations").unwrap_or(vec![1; 2]),
+        "dilations",
+        2,
+        1,
+    )?;
+    let auto_pad = match attr_s(n, "auto_pad").as_deref().unwrap_or("NOTSET") {
+        "NOTSET" | "" => AutoPad::NotSet,
+        "SAME_UPPER" => AutoPad::SameUpper,
+        "SAME_LOWER" => AutoPad::SameLower,
+        "VALID" => AutoPad::Valid,
+        other => return Err(b.err(format!("unknown auto_pad '{other}'"))),
+    };
+    Ok(Window {
+        kernel,
+        pads: [pads[0], pads[1], pads[2], pads[3]],
+        strides: [strides[0], strides[1]],
+        dilations: [dil[0], dil[1]],
+        auto_pad,
+        ceil_mode: attr_i(n, "ceil_mode", 0) != 0,
+    })
+}
+
+fn kernel2(b: &Builder, k: &[i64]) -> Result<[usize; 2], OnnxError> {
+    match k {
+        [h, w] if *h > 0 && *w > 0 => Ok([*h as usize, *w as usize]),
+        [_, _] => Err(b.err(format!("kernel_shape {k:?} must be positive"))),
+        _ => Err(b.err(format!(
+            "only 2-D windows are supported; this node is {}-D (kernel_shape {k:?})",
+            k.len()
+        ))),
+    }
+}
+
+/// Lower one ONNX node.
+fn lower(b: &mut Builder, n: &NodeProto, needed: &HashSet<&str>) -> Result<(), OnnxError> {
+    let op_type = n.op_type();
+    let domain = norm_domain(n.domain());
+    let name = b.cur.0.clone();
+    let out0 = n.output.first().cloned().unwrap_or_default();
+    // Extra outputs (Dropout mask, MaxPool indices, BN running stats ...)
+    // are not produced; any use of them is an error.
+    let first_extra = if domain == ML && op_type == "LinearClassifier" {
+        0
+    } else {
+        1
+    };
+    for (i, o) in n.output.iter().enumerate().skip(first_extra) {
+        if domain == ML && op_type == "LinearClassifier" && i == 1 {
+            continue;
+        }
+        if !o.is_empty() && needed.contains(o.as_str()) {
+            return Err(b.err(format!(
+                "output #{i} ('{o}') is used, but only the main output is supported"
+            )));
+        }
+    }
+    let input = |i: usize| n.input.get(i).filter(|s| !s.is_empty()).cloned();
+    let req = |b: &Builder, i: usize| input(i).ok_or_else(|| b.err(format!("missing input #{i}")));
+
+    // Fold nodes whose inputs are all known at import.
+    let foldable = domain.is_empty()
+        && matches!(
+            op_type,
+            "Identity"
+                | "Dropout"
+                | "Cast"
+                | "Reshape"
+                | "Flatten"
+                | "Transpose"
+                | "Squeeze"
+                | "Unsqueeze"
+                | "Concat"
+                | "Gather"
+                | "Slice"
+                | "Add"
+                | "Sub"
+                | "Mul"
+                | "Div"
+                | "Neg"
+                | "Exp"
+                | "Log"
+                | "Sqrt"
+                | "Relu"
+                | "Sigmoid"
+                | "Tanh"
+        );
+    if domain.is_empty() && op_type == "Constant" {
+        let c = constant_attr(b, n)?;
+        b.env.insert(out0, Val::Const(Rc::new(c)));
+        return Ok(());
+    }
+    if domain.is_empty() && op_type == "Shape" {
+        let x = req(b, 0)?;
+        let dims: Vec<i64> = match b.get(&x)? {
+            Val::Const(c) => c.shape().iter().map(|&d| d as i64).collect(),
+            Val::Dyn(id) => b.shapes[id].clone().ok_or_else(|| {
+                b.err(format!(
+                    "the shape of '{x}' is not known at import, so Shape cannot be folded"
+                ))
+            })?,
+        };
+        let r = dims.len() as i64;
+        let clampi = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+        let start = clampi(attr_i(n, "start", 0));
+        let end = clampi(attr_i(n, "end", r));
+        let sel: Vec<i64> = if start < end {
+            dims[start..end].to_vec()
+        } else {
+            vec![]
+        };
+        let dep = sel
+            .iter()
+            .any(|&d| d == BATCH || (d != 0 && d % BATCH == 0));
+        let len = sel.len();
+        let mut c =
+            Const::i(ArrayD::from_shape_vec(IxDyn(&[len]), sel).map_err(|e| b.err(e.to_string()))?);
+        c.batch_dependent = dep;
+        b.env.insert(out0, Val::Const(Rc::new(c)));
+        return Ok(());
+    }
+    if foldable {
+        let mut vals = Vec::new();
+        let mut all_const = true;
+        for i in n.input.iter().filter(|s| !s.is_empty()) {
+            match b.get(i)? {
+                Val::Const(c) => vals.push(c),
+                Val::Dyn(_) => all_const = false,
+            }
+        }
+        if all_const && !vals.is_empty() {
+            let c = fold(b, n, &vals)?;
+            b.env.insert(out0, Val::Const(Rc::new(c)));
+            return Ok(());
+        }
+    }
+
+    let bind = |b: &mut Builder, v: ValueId| {
+        b.env
+            .insert(n.output.first().cloned().unwrap_or_default(), Val::Dyn(v));
+    };
+    let emit1 = |b: &mut Builder, op: Op, inputs: Vec<ValueId>| {
+        let v = b.emit(name.clone(), op_type, op, inputs, out0.clone());
+        bind(b, v);
+    };
+
+    match (domain, op_type) {
+        ("", "Gemm") => {
+            let trans_a = attr_i(n, "transA", 0) != 0;
+            let trans_b = attr_i(n, "transB", 0) != 0;
+            let a = b.operand(&req(b, 0)?, |s| match s {
+                [r, c] if trans_a => weight(*r, *c),
+                [r, c] => weight(*c, *r),
+                _ => ParamRole::Constant,
+            })?;
+            let bb = b.operand(&req(b, 1)?, |s| match s {
+                [r, c] if trans_b => weight(*c, *r),
+                [r, c] => weight(*r, *c),
+                _ => ParamRole::Constant,
+            })?;
+            let mut ins = vec![a, bb];
+            if let Some(c) = input(2) {
+                ins.push(b.operand(&c, |_| ParamRole::Bias)?);
+            }
+            let op = Op::Gemm {
+                alpha: attr_f(n, "alpha", 1.0),
+                beta: attr_f(n, "beta", 1.0),
+                trans_a,
+                trans_b,
+            };
+            emit1(b, op, ins);
+        }
+        ("", "MatMul") => {
+            let a = b.operand(&req(b, 0)?, |s| match s {
+                [r, c] => weight(*c, *r),
+                _ => ParamRole::Constant,
+            })?;
+            let bb = b.operand(&req(b, 1)?, |s| match s {
+                [r, c] => weight(*r, *c),
+                _ => ParamRole::Constant,
+            })?;
+            emit1(b, Op::MatMul, vec![a, bb]);
+        }
+        ("", "Add" | "Sub" | "Mul" | "Div") => {
+            let (x, y) = (req(b, 0)?, req(b, 1)?);
+            let (vx, vy) = (b.get(&x)?, b.get(&y)?);
+            let after_linear = |b: &Builder, v: &Val| match v {
+                Val::Dyn(id) => matches!(
+                    b.producer_op(*id),
+                    Some(Op::MatMul | Op::Gemm { .. } | Op::Conv { .. })
+                ),
+                Val::Const(_) => false,
+            };
+            let role_x = if op_type == "Add" && after_linear(b, &vy) {
+                ParamRole::Bias
+            } else {
+                ParamRole::Constant
+            };
+            let role_y = if op_type == "Add" && after_linear(b, &vx) {
+                ParamRole::Bias
+            } else {
+                ParamRole::Constant
+            };
+            let ix = b.operand(&x, |_| role_x)?;
+            let iy = b.operand(&y, |_| role_y)?;
+            let op = match op_type {
+                "Add" => Op::Add,
+                "Sub" => Op::Sub,
+                "Mul" => Op::Mul,
+                _ => Op::Div,
+            };
+            emit1(b, op, vec![ix, iy]);
+        }
+        (
+            "",
+            "Neg" | "Exp" | "Log" | "Sqrt" | "Relu" | "Sigmoid" | "Tanh" | "GlobalAveragePool",
+        ) => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            let op = match op_type {
+                "Neg" => Op::Neg,
+                "Exp" => Op::Exp,
+                "Log" => Op::Log,
+                "Sqrt" => Op::Sqrt,
+                "Relu" => Op::Relu,
+                "Sigmoid" => Op::Sigmoid,
+                "Tanh" => Op::Tanh,
+                _ => Op::GlobalAveragePool,
+            };
+            emit1(b, op, vec![x]);
+        }
+        ("", "LeakyRelu") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            emit1(
+                b,
+                Op::LeakyRelu {
+                    alpha: attr_f(n, "alpha", 0.01),
+                },
+                vec![x],
+            );
+        }
+        ("", "Softmax" | "LogSoftmax") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            let coerce_2d = b.opset < 13;
+            let axis = attr_i(n, "axis", if coerce_2d { 1 } else { -1 });
+            let op = if op_type == "Softmax" {
+                Op::Softmax { axis, coerce_2d }
+            } else {
+                Op::LogSoftmax { axis, coerce_2d }
+            };
+            emit1(b, op, vec![x]);
+        }
+        ("", "Conv") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            let wname = req(b, 1)?;
+            let wshape: Option<Vec<i64>> = match b.get(&wname)? {
+                Val::Const(c) => Some(c.shape().iter().map(|&d| d as i64).collect()),
+                Val::Dyn(id) => b.shapes[id].clone(),
+            };
+            let k: Vec<i64> = match attr_ints(n, "kernel_shape") {
+                Some(k) => k,
+                None => match &wshape {
+                    Some(s) if s.len() >= 2 => s[2..].to_vec(),
+                    _ => {
+                        return Err(b.err("kernel_shape is missing and the weight shape is unknown"))
+                    }
+                },
+            };
+            let kernel = kernel2(b, &k)?;
+            let group = attr_i(n, "group", 1);
+            if group < 1 {
+                return Err(b.err(format!("group {group} must be >= 1")));
+            }
+            let group = group as usize;
+            let win = window(b, n, kernel)?;
+            let kk = kernel[0] * kernel[1];
+            let w = b.operand(&wname, |s| match s {
+                [m, c, ..] => weight(c * kk, m * kk / group),
+                _ => ParamRole::Constant,
+            })?;
+            let mut ins = vec![x, w];
+            if let Some(bias) = input(2) {
+                ins.push(b.operand(&bias, |_| ParamRole::Bias)?);
+            }
+            emit1(b, Op::Conv { window: win, group }, ins);
+        }
+        ("", "MaxPool" | "AveragePool") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            let k =
+                attr_ints(n, "kernel_shape").ok_or_else(|| b.err("kernel_shape is required"))?;
+            let win = window(b, n, kernel2(b, &k)?)?;
+            let op = if op_type == "MaxPool" {
+                Op::MaxPool { window: win }
+            } else {
+                Op::AveragePool {
+                    window: win,
+                    count_include_pad: attr_i(n, "count_include_pad", 0) != 0,
+                }
+            };
+            emit1(b, op, vec![x]);
+        }
+        ("", "BatchNormalization") => {
+            if attr_i(n, "training_mode", 0) != 0 {
+                return Err(b.err("training_mode=1 is not supported; export the model in inference mode (model.eval())"));
+            }
+            if n.input.len() < 5 {
+                return Err(b.err(format!("expects 5 inputs, got {}", n.input.len())));
+            }
+            let mut ins = Vec::new();
+            for i in 0..5 {
+                ins.push(b.operand(&req(b, i)?, constant_role)?);
+            }
+            emit1(
+                b,
+                Op::BatchNormalization {
+                    epsilon: attr_f(n, "epsilon", 1e-5),
+                },
+                ins,
+            );
+        }
+        ("", "Flatten") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            emit1(
+                b,
+                Op::Flatten {
+                    axis: attr_i(n, "axis", 1),
+                },
+                vec![x],
+            );
+        }
+        ("", "Reshape") => {
+            let xname = req(b, 0)?;
+            let x = b.operand(&xname, constant_role)?;
+            let sname = req(b, 1)?;
+            let sc = b.get_const(&sname, "the Reshape target shape")?;
+            let mut shape = sc
+                .to_i64_vec()
+                .map_err(|e| b.err(format!("shape '{sname}': {e}")))?;
+            let mut allowzero = attr_i(n, "allowzero", 0) != 0;
+            let xs = b.shapes[x].clone();
+            let batch_at = |i: usize| {
+                xs.as_ref()
+                    .map(|s| s.get(i) == Some(&BATCH))
+                    .unwrap_or(i == 0)
+            };
+            let mut inserted_zero = false;
+            if sc.batch_dependent {
+                let has_minus = shape.contains(&-1);
+                let multiples = shape
+                    .iter()
+                    .filter(|&&e| e != BATCH && e != 0 && e % BATCH == 0)
+                    .count();
+                for (i, entry) in shape.iter_mut().enumerate() {
+                    let e = *entry;
+                    if e == BATCH {
+                        if !batch_at(i) {
+                            return Err(b.err(format!("target shape entry {i} is the batch size, but dimension {i} of the input is not the batch")));
+                        }
+                        *entry = 0;
+                        inserted_zero = true;
+                    } else if e != 0 && e % BATCH == 0 {
+                        if has_minus || multiples > 1 {
+                            return Err(b.err("the target shape mixes the batch size into several dimensions; cannot fold it"));
+                        }
+                        *entry = -1;
+                    }
+                }
+            } else if let (Some(fb), Some(first)) = (b.fixed_batch, shape.first().copied()) {
+                if first == fb && batch_at(0) {
+                    shape[0] = 0;
+                    inserted_zero = true;
+                }
+            }
+            if inserted_zero && allowzero {
+                if shape.iter().filter(|&&e| e == 0).count() > 1 {
+                    return Err(b.err("allowzero=1 with both literal zeros and the batch dimension is not supported"));
+                }
+                allowzero = false;
+            }
+            emit1(b, Op::Reshape { shape, allowzero }, vec![x]);
+        }
+        ("", "Transpose") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            let perm = match attr_ints(n, "perm") {
+                None => None,
+                Some(p) => Some(
+                    p.iter()
+                        .map(|&a| {
+                            usize::try_from(a)
+                                .map_err(|_| b.err(format!("perm {p:?} has a negative entry")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+            };
+            emit1(b, Op::Transpose { perm }, vec![x]);
+        }
+        ("", "Squeeze" | "Unsqueeze") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            let axes = axes_of(b, n)?;
+            let op = if op_type == "Squeeze" {
+                Op::Squeeze { axes }
+            } else {
+                Op::Unsqueeze {
+                    axes: axes.ok_or_else(|| b.err("Unsqueeze needs axes"))?,
+                }
+            };
+            emit1(b, op, vec![x]);
+        }
+        ("", "Concat") => {
+            let axis = attr(n, "axis")
+                .and_then(|a| a.i)
+                .ok_or_else(|| b.err("the axis attribute is required"))?;
+            let mut ins = Vec::new();
+            for i in n.input.iter().filter(|s| !s.is_empty()) {
+                ins.push(b.operand(i, constant_role)?);
+            }
+            emit1(b, Op::Concat { axis }, ins);
+        }
+        ("", "Dropout" | "Identity") | (ML, "ZipMap") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            emit1(b, Op::Identity, vec![x]);
+        }
+        ("", "Cast") => {
+            let to = attr_i(n, "to", 0);
+            if !float_type(to) {
+                return Err(b.err(format!(
+                    "Cast to {} on the output path is not supported (only casts to float)",
+                    type_name(to)
+                )));
+            }
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            emit1(b, Op::Identity, vec![x]);
+        }
+        ("", "Gather" | "Slice") => {
+            return Err(b.err(format!(
+                "{op_type} on a value computed at run time is not supported (only shape computations are folded at import)"
+            )));
+        }
+        (ML, "Normalizer") => {
+            let x = b.operand(&req(b, 0)?, constant_role)?;
+            let norm = match attr_s(n, "norm").as_deref().unwrap_or("MAX") {
+                "MAX" => Norm::Max,
+                "L1" => Norm::L1,
+                "L2" => Norm::L2,
+                other => return Err(b.err(format!("unknown norm '{other}'"))),
+            };
+            emit1(b, Op::Normalizer { norm }, vec![x]);
+        }
+        (ML, "Scaler") => {
+            let mut v = b.operand(&req(b, 0)?, constant_role)?;
+            let offset = attr_floats(n, "offset").unwrap_or_default();
+            let scale = attr_floats(n, "scale").unwrap_or_default();
+            let nodes = usize::from(!offset.is_empty()) + usize::from(!scale.is_empty());
+            if nodes == 0 {
+                emit1(b, Op::Identity, vec![v]);
+                return Ok(());
+            }
+            if !offset.is_empty() {
+                let p = b.new_param(
+                    format!("{name}.offset"),
+                    &[offset.len()],
+                    offset,
+                    ParamRole::Constant,
+                )?;
+                let out = if scale.is_empty() {
+                    out0.clone()
+                } else {
+                    format!("{name}/centered")
+                };
+                v = b.emit(format!("{name}/sub"), op_type, Op::Sub, vec![v, p], out);
+            }
+            if !scale.is_empty() {
+                let p = b.new_param(
+                    format!("{name}.scale"),
+                    &[scale.len()],
+                    scale,
+                    ParamRole::Constant,
+                )?;
+                v = b.emit(
+                    format!("{name}/mul"),
+                    op_type,
+                    Op::Mul,
+                    vec![v, p],
+                    out0.clone(),
+                );
+            }
+            bind(b, v);
+        }
+        (ML, "LinearClassifier" | "LinearRegressor") => lower_linear(b, n, op_type, &name, needed)?,
+        _ => {
+            // Filtered out by the unsupported-operator check before lowering.
+            return Err(b.err("unsupported operator"));
+        }
+    }
+    Ok(())
+}
+
+fn lower_linear(
+    b: &mut Builder,
+    n: &NodeProto,
+    op_type: &str,
+    name: &str,
+    needed: &HashSet<&str>,
+) -> Result<(), OnnxError> {
+    let classifier = op_type == "LinearClassifier";
+    let (label_out, score_out) = if classifier {
+        (
+            n.output.first().cloned(),
+            n.output.get(1).cloned().unwrap_or_default(),
+        )
+    } else {
+        (None, n.output.first().cloned().unwrap_or_default())
+    };
+    if let Some(l) = label_out.filter(|l| !l.is_empty() && needed.contains(l.as_str())) {
+        return Err(b.err(format!(
+            "the label output '{l}' is not supported; use the scores output"
+        )));
+    }
+    let xname = n.input.first().cloned().unwrap_or_default();
+    let x = b.operand(&xname, constant_role)?;
+    let coef = attr_floats(n, "coefficients").unwrap_or_default();
+    let mut intercepts = attr_floats(n, "intercepts").unwrap_or_default();
+    let rows = if classifier {
+        if intercepts.is_empty() {
+            return Err(b.err("intercepts are required"));
+        }
+        intercepts.len()
+    } else {
+        let t = attr_i(n, "targets", 1);
+        if t < 1 {
+            return Err(b.err(format!("targets {t} must be >= 1")));
+        }
+        t as usize
+    };
+    if coef.is_empty() || coef.len() % rows != 0 {
+        return Err(b.err(format!(
+            "{} coefficients do not split into {rows} rows",
+            coef.len()
+        )));
+    }
+    let f = coef.len() / rows;
+    if let Some(s) = &b.shapes[x] {
+        if s.last().map(|&d| d != f as i64).unwrap_or(false) {
+            return Err(b.err(format!(
+                "coefficients expect {f} features, the input has shape {s:?}"
+            )));
+        }
+    }
+    if !intercepts.is_empty() && intercepts.len() != rows {
+        return Err(b.err(format!("{} intercepts for {rows} rows", intercepts.len())));
+    }
+    if intercepts.is_empty() {
+        intercepts = vec![0.0; rows];
+    }
+    let post = attr_s(n, "post_transform").unwrap_or_else(|| "NONE".into());
+    let labels = attr_ints(n, "classlabels_ints")
+        .map(|v| v.len())
+        .unwrap_or(0)
+        + attr(n, "classlabels_strings")
+            .map(|a| a.strings.len())
+            .unwrap_or(0);
+    let binary = classifier && rows == 1 && labels == 2;
+    if !matches!(
+        post.as_str(),
+        "NONE" | "LOGISTIC" | "SOFTMAX" | "SOFTMAX_ZERO"
+    ) || (!classifier && post != "NONE")
+    {
+        return Err(b.err(format!("post_transform {post} is not supported")));
+    }
+    let w = b.new_param(
+        format!("{name}.coefficients"),
+        &[rows, f],
+        coef,
+        weight(f, rows),
+    )?;
+    let c = b.new_param(
+        format!("{name}.intercepts"),
+        &[rows],
+        intercepts,
+        ParamRole::Bias,
+    )?;
+    let gemm = Op::Gemm {
+        alpha: 1.0,
+        beta: 1.0,
+        trans_a: false,
+        trans_b: true,
+    };
+    let last_plain = post == "NONE" || (binary && post != "LOGISTIC");
+    let gemm_out = if last_plain && !binary {
+        score_out.clone()
+    } else {
+        format!("{name}/scores")
+    };
+    let mut v = b.emit(name.to_string(), op_type, gemm, vec![x, w, c], gemm_out);
+    if !last_plain {
+        let op = match post.as_str() {
+            "LOGISTIC" => Op::Sigmoid,
+            "SOFTMAX" => Op::Softmax {
+                axis: -1,
+                coerce_2d: false,
+            },
+            _ => Op::SoftmaxZero,
+        };
+        let out = if binary {
+            format!("{name}/probability")
+        } else {
+            score_out.clone()
+        };
+        v = b.emit(
+            format!("{name}/{}", post.to_lowercase()),
+            op_type,
+            op,
+            vec![v],
+            out,
+        );
+    }
+    if binary {
+        let one = b.new_param(format!("{name}.one"), &[1], vec![1.0], ParamRole::Constant)?;
+        let neg = b.emit(
+            format!("{name}/complement"),
+            op_type,
+            Op::Sub,
+            vec![one, v],
+            format!("{name}/negative_class"),
+        );
+        v = b.emit(
+            format!("{name}/concat"),
+            op_type,
+            Op::Concat { axis: 1 },
+            vec![neg, v],
+            score_out.clone(),
+        );
+    }
+    b.env.insert(score_out, Val::Dyn(v));
+    Ok(())
+}
+
+/// Squeeze/Unsqueeze axes: an attribute before opset 13, an input from 13.
+fn axes_of(b: &mut Builder, n: &NodeProto) -> Result<Option<Vec<i64>>, OnnxError> {
+    if b.opset < 13 {
+        return Ok(attr_ints(n, "axes"));
+    }
+    match n.input.get(1).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(a) => {
+            let c = b.get_const(a, "axes")?;
+            c.to_i64_vec()
+                .map(Some)
+                .map_err(|e| b.err(format!("axes: {e}")))
+        }
+    }
+}
+
+fn constant_attr(b: &Builder, n: &NodeProto) -> Result<Const, OnnxError> {
+    let a = n
+        .attribute
+        .first()
+        .ok_or_else(|| b.err("Constant without a value"))?;
+    let scalar_f = |v: Vec<f32>, shape: &[usize]| {
+        Const::f(
+            ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0]))),
+        )
+    };
+    let scalar_i = |v: Vec<i64>, shape: &[usize]| {
+        Const::i(
+            ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0]))),
+        )
+    };
+    match a.name() {
+        "value" => {
+            let t =
+                a.t.as_ref()
+                    .ok_or_else(|| b.err("Constant 'value' holds no tensor"))?;
+            let mut t = t.clone();
+            if t.name.is_none() {
+                t.name = n.output.first().cloned();
+            }
+            Const::from_proto(&t, b.limit)
+        }
+        "value_float" => Ok(scalar_f(vec![a.f.unwrap_or(0.0)], &[])),
+        "value_floats" => Ok(scalar_f(a.floats.clone(), &[a.floats.len()])),
+        "value_int" => Ok(scalar_i(vec![a.i.unwrap_or(0)], &[])),
+        "value_ints" => Ok(scalar_i(a.ints.clone(), &[a.ints.len()])),
+        other => Err(b.err(format!("Constant attribute '{other}' is not supported"))),
+    }
+}
+
+/// Evaluate a foldable node on constants.
+fn fold(b: &mut Builder, n: &NodeProto, vals: &[Rc<Const>]) -> Result<Const, OnnxError> {
+    let e = |b: &Builder, m: String| b.err(m);
+    let x = &vals[0];
+    let r = match n.op_type() {
+        "Identity" | "Dropout" => Ok((**x).clone()),
+        "Cast" => Ok(x.cast(float_type(attr_i(n, "to", 1)))),
+        "Reshape" => {
+            let s = vals.get(1).ok_or_else(|| b.err("missing shape"))?;
+            let shape = s.to_i64_vec().map_err(|m| e(b, m))?;
+            let mut c = x.reshape(&shape, attr_i(n, "allowzero", 0) != 0);
+            if let Ok(c) = &mut c {
+                c.batch_dependent |= s.batch_dependent;
+            }
+            c
+        }
+        "Flatten" => {
+            let s: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
+            super::tensor::flatten_shape(&s, attr_i(n, "axis", 1)).and_then(|t| x.reshape_to(&t))
+        }
+        "Transpose" => x.transpose(attr_ints(n, "perm").as_deref()),
+        "Squeeze" | "Unsqueeze" => {
+            let axes = if b.opset < 13 {
+                attr_ints(n, "axes")
+            } else {
+                vals.get(1)
+                    .map(|a| a.to_i64_vec())
+                    .transpose()
+                    .map_err(|m| e(b, m))?
+            };
+            let s: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
+            let t = if n.op_type() == "Squeeze" {
+                super::tensor::squeeze_shape(&s, axes.as_deref())
+            } else {
+                super::tensor::unsqueeze_shape(
+                    &s,
+                    &axes.ok_or_else(|| b.err("Unsqueeze needs axes"))?,
+                )
+            };
+            t.and_then(|t| x.reshape_to(&t))
+        }
+        "Concat" => {
+            let axis = attr(n, "axis")
+                .and_then(|a| a.i)
+                .ok_or_else(|| b.err("the axis attribute is required"))?;
+            let refs: Vec<&Const> = vals.iter().map(|c| &**c).collect();
+            Const::concat(&refs, axis)
+        }
+        "Gather" => {
+            let idx = vals.get(1).ok_or_else(|| b.err("missing indices"))?;
+            x.gather(idx, attr_i(n, "axis", 0))
+        }
+        "Slice" => {
+            let (starts, ends, axes, steps) = if b.opset < 10 {
+                (
+                    attr_ints(n, "starts").unwrap_or_default(),
+                    attr_ints(n, "ends").unwrap_or_default(),
+                    attr_ints(n, "axes"),
+                    None,
+                )
+            } else {
+                // Optional inputs may be absent (""), so look them up by slot.
+                let mut slot = |i: usize| -> Result<Option<Vec<i64>>, OnnxError> {
+                    match n.input.get(i).filter(|s| !s.is_empty()) {
+                        None => Ok(None),
+                        Some(nm) => {
+                            let c = b.get_const(nm, "Slice parameter")?;
+                            c.to_i64_vec().map(Some).map_err(|m| b.err(m))
+                        }
+                    }
+                };
+                (
+                    slot(1)?.unwrap_or_default(),
+                    slot(2)?.unwrap_or_default(),
+                    slot(3)?,
+                    slot(4)?,
+                )
+            };
+            x.slice(&starts, &ends, axes.as_deref(), steps.as_deref())
+                .map(|c| {
+                    let dep = vals.iter().any(|v| v.batch_dependent);
+                    Const {
+                        batch_dependent: dep,
+                        ..c
+                    }
+                })
+        }
+        op @ ("Add" | "Sub" | "Mul" | "Div") => {
+            let y = vals.get(1).ok_or_else(|| b.err("missing input #1"))?;
+            x.binary(y, op)
+        }
+        "Neg" => Ok(match &x.data {
+            CData::I(a) => Const {
+                data: CData::I(a.mapv(|v| v.wrapping_neg())),
+                ..(**x).clone()
+            },
+            CData::F(_) => x.unary(|v| -v),
+        }),
+        "Exp" => Ok(x.unary(f32::exp)),
+        "Log" => Ok(x.unary(f32::ln)),
+        "Sqrt" => Ok(x.unary(f32::sqrt)),
+        "Relu" => Ok(x.unary(|v| v.max(0.0))),
+        "Sigmoid" => Ok(x.unary(|v| 1.0 / (1.0 + (-v).exp()))),
+        "Tanh" => Ok(x.unary(f32::tanh)),
+        other => Err(format!("cannot fold {other}")),
+    };
+    let c = r.map_err(|m| b.err(m))?;
+    if c.len() as u128 > b.limit {
+        return Err(OnnxError::TooLarge {
+            name: n.output.first().cloned().unwrap_or_default(),
+            elements: c.len() as u128,
+            limit: b.limit,
+        });
+    }
+    Ok(c)
+}
+
+// ---------------------------------------------------------------------------
+// The data input.
+
+fn input_of(vi: &ValueInfoProto) -> Result<(Vec<Dim>, Option<i64>), OnnxError> {
+    let name = vi.name().to_string();
+    let bad = |message: String| OnnxError::InputType {
+        name: name.clone(),
+        message,
+    };
+    let tt = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(tt)) => tt,
+        Some(_) => return Err(bad("is not a tensor".into())),
+        None => return Err(bad("has no declared type".into())),
+    };
+    let et = tt.elem_type() as i64;
+    if !float_type(et) {
+        return Err(bad(format!(
+            "has element type {}; the inspector feeds float tensors",
+            type_name(et)
+        )));
+    }
+    let shape = tt
+        .shape
+        .as_ref()
+        .ok_or_else(|| bad("has no declared shape (rank unknown)".into()))?;
+    if shape.dim.is_empty() {
+        return Err(bad("is a scalar; a batch dimension is needed".into()));
+    }
+    let dims: Vec<Dim> = shape
+        .dim
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match &d.value {
+            Some(dimension::Value::DimValue(v)) if *v > 0 => Dim::Fixed(*v as usize),
+            Some(dimension::Value::DimParam(p)) if !p.is_empty() => Dim::Symbolic(p.clone()),
+            _ if i == 0 => Dim::Symbolic("N".into()),
+            _ => Dim::Symbolic("?".into()),
+        })
+        .collect();
+    let fixed_batch = match dims[0] {
+        Dim::Fixed(n) => Some(n as i64),
+        _ => None,
+    };
+    Ok((dims, fixed_batch))
+}
+
+// ---------------------------------------------------------------------------
+// Output kind.
+
+fn output_kind(
+    g: &GraphProto,
+    producers: &HashMap<&str, usize>,
+    b: &Builder,
+    out: &str,
+) -> OutputKind {
+    fn is_prob(
+        g: &GraphProto,
+        producers: &HashMap<&str, usize>,
+        b: &Builder,
+        name: &str,
+        depth: usize,
+    ) -> bool {
+        if depth > 64 {
+            return false;
+        }
+        let Some(&p) = producers.get(name) else {
+            return false;
+        };
+        let n = &g.node[p];
+        let first = n.input.first().map(|s| s.as_str()).unwrap_or("");
+        let rec = |nm: &str| is_prob(g, producers, b, nm, depth + 1);
+        match n.op_type() {
+            "Softmax" | "Sigmoid" => true,
+            "Identity" | "ZipMap" | "Dropout" | "Cast" | "Reshape" | "Flatten" | "Squeeze"
+            | "Unsqueeze" | "Normalizer" => rec(first),
+            "Concat" => n.input.iter().filter(|s| !s.is_empty()).all(|s| rec(s)),
+            "Sub" => {
+                let one = match b.env.get(first) {
+                    Some(Val::Const(c)) => c.to_f32().iter().all(|&v| v == 1.0),
+                    _ => false,
+                };
+                one && n.input.get(1).map(|s| rec(s)).unwrap_or(false)
+            }
+            "LinearClassifier" => {
+                let post = attr_s(n, "post_transform").unwrap_or_default();
+                let rows = attr_floats(n, "intercepts").map(|v| v.len()).unwrap_or(0);
+                post == "LOGISTIC" || (rows > 1 && (post == "SOFTMAX" || post == "SOFTMAX_ZERO"))
+            }
+            _ => false,
+        }
+    }
+    if is_prob(g, producers, b, out, 0) {
+        OutputKind::Probabilities
+    } else {
+        OutputKind::Logits
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+fn import_graph(
+    g: &GraphProto,
+    opsets: &Opsets,
+    opts: &ImportOptions,
+) -> Result<(Graph, ParamSet), OnnxError> {
+    let limit = opts
+        .max_tensor_elements
+        .unwrap_or(DEFAULT_MAX_TENSOR_ELEMENTS);
+    let mut inits: HashMap<&str, &TensorProto> = HashMap::new();
+    for t in &g.initializer {
+        if !t.external_data.is_empty() || t.data_location == Some(1) {
+            // Decoding reports the location.
+            Const::from_proto(t, limit)?;
+        }
+        match declared_elements(&t.dims) {
+            Some(e) if e <= limit => {}
+            _ => {
+                Const::from_proto(t, limit)?;
+            }
+        }
+        inits.entry(t.name()).or_insert(t);
+    }
+    let mut producers: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in g.node.iter().enumerate() {
+        for o in n.output.iter().filter(|o| !o.is_empty()) {
+            if let Some(&j) = producers.get(o.as_str()) {
+                let prev = g.node[j].name();
+                return Err(OnnxError::BadNode {
+                    node: n.name().to_string(),
+                    op: n.op_type().to_string(),
+                    message: format!("output '{o}' is also produced by node '{prev}'"),
+                });
+            }
+            producers.insert(o.as_str(), i);
+        }
+    }
+    let data_inputs: Vec<&ValueInfoProto> = g
+        .input
+        .iter()
+        .filter(|v| !inits.contains_key(v.name()) && !v.name().is_empty())
+        .collect();
+    if data_inputs.is_empty() {
+        return Err(OnnxError::InputCount(0));
+    }
+    let output = choose_output(g, &producers, opts)?;
+    let mut known: HashSet<&str> = inits.keys().copied().collect();
+    known.extend(data_inputs.iter().map(|v| v.name()));
+    let order = prune(g, &producers, &known, &output)?;
+
+    // Every unsupported operator at once.
+    let mut unsupported = Vec::new();
+    for &i in &order {
+        let n = &g.node[i];
+        let d = norm_domain(n.domain());
+        if !is_supported(d, n.op_type()) {
+            unsupported.push(UnsupportedOp {
+                op_type: n.op_type().to_string(),
+                domain: d.to_string(),
+                node: n.name().to_string(),
+                opset: opsets.version(d).unwrap_or(0),
+            });
+        }
+    }
+    if !unsupported.is_empty() {
+        return Err(OnnxError::Unsupported(unsupported));
+    }
+    for &i in &order {
+        let d = norm_domain(g.node[i].domain());
+        if opsets.version(d).is_none() {
+            return Err(OnnxError::NoOpset(if d.is_empty() {
+                "ai.onnx".into()
+            } else {
+                d.to_string()
+            }));
+        }
+    }
+
+    // The one data input the output needs.
+    let mut used: Vec<&ValueInfoProto> = data_inputs
+        .iter()
+        .copied()
+        .filter(|v| {
+            v.name() == output
+                || order
+                    .iter()
+                    .any(|&i| g.node[i].input.iter().any(|s| s == v.name()))
+        })
+        .collect();
+    if used.is_empty() && data_inputs.len() == 1 {
+        used = data_inputs.clone();
+    }
+    if used.len() != 1 {
+        return Err(OnnxError::InputCount(if used.len() > 1 {
+            used.len()
+        } else {
+            data_inputs.len()
+        }));
+    }
+    let vi = used[0];
+    let (dims, fixed_batch) = input_of(vi)?;
+
+    let mut b = Builder {
+        limit,
+        opset: opsets.default.unwrap_or(*OPSET_RANGE.end()),
+        inits,
+        env: HashMap::new(),
+        value_names: Vec::new(),
+        shapes: Vec::new(),
+        params: Vec::new(),
+        param_data: Vec::new(),
+        param_of: HashMap::new(),
+        nodes: Vec::new(),
+        producer: HashMap::new(),
+        fixed_batch,
+        cur: (String::new(), String::new()),
+    };
+    let inf_shape: Option<Vec<i64>> = dims
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match d {
+            _ if i == 0 => Some(BATCH),
+            Dim::Fixed(n) => Some(*n as i64),
+            Dim::Symbolic(_) => None,
+        })
+        .collect();
+    let input_id = b.new_value(vi.name().to_string(), inf_shape);
+    b.env.insert(vi.name().to_string(), Val::Dyn(input_id));
+
+    let mut needed: HashSet<&str> = order
+        .iter()
+        .flat_map(|&i| g.node[i].input.iter().map(|s| s.as_str()))
+        .collect();
+    needed.insert(output.as_str());
+    for &i in &order {
+        let n = &g.node[i];
+        let nm = if n.name().is_empty() {
+            format!("{}_{i}", n.op_type())
+        } else {
+            n.name().to_string()
+        };
+        b.cur = (nm, n.op_type().to_string());
+        lower(&mut b, n, &needed)?;
+    }
+    let out_id = match b.get(&output)? {
+        Val::Dyn(id) => id,
+        Val::Const(_) => return Err(OnnxError::ConstantOutput(output)),
+    };
+    if b.nodes.is_empty() {
+        return Err(OnnxError::NoNodes);
+    }
+    let kind = output_kind(g, &producers, &b, &output);
+
+    let mut hist: HashMap<&str, usize> = HashMap::new();
+    for &i in &order {
+        *hist.entry(g.node[i].op_type()).or_default() += 1;
+    }
+    let mut source_ops: Vec<(String, usize)> =
+        hist.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    source_ops.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+
+    let graph = Graph {
+        value_names: b.value_names,
+        input: Input {
+            name: vi.name().to_string(),
+            value: input_id,
+            shape: dims,
+        },
+        params: b.params,
+        nodes: b.nodes,
+        output: out_id,
+        output_name: output,
+        output_kind: kind,
+        opset: opsets.default.unwrap_or(0),
+        source_ops,
+    };
+    Ok((graph, b.param_data))
 }

@@ -4,8 +4,8 @@
 //! [`ParamSet`].
 //!
 //! Contract of [`load`]:
-//! - accepts default-domain opsets 9-21 (duplicated opset entries tolerated)
-//!   and the `ai.onnx.ml` domain;
+//! - accepts default-domain opsets 9-22 (duplicated opset entries tolerated)
+//!   and `ai.onnx.ml` 1-5;
 //! - initializers in raw_data, float_data, int64_data or double_data;
 //!   external data is an error;
 //! - picks the output holding class probabilities or logits (or the one the
@@ -20,8 +20,10 @@
 
 pub mod error;
 pub mod import;
-#[allow(clippy::all, missing_docs)]
+mod infer;
+#[allow(clippy::all, missing_docs, rustdoc::all)]
 pub mod proto;
+pub mod tensor;
 
 pub use error::OnnxError;
 pub use import::{load, load_with, ImportOptions};
