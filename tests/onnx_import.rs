@@ -365,17 +365,44 @@ fn random_bytes_and_png() {
 
 #[test]
 fn no_prefix_or_bit_flip_panics() {
-    let bytes = gemm_softmax().bytes();
-    for n in 0..bytes.len() {
-        let _ = load(&bytes[..n]);
-    }
-    for i in 0..bytes.len() {
-        for bit in [0x01u8, 0x80] {
-            let mut b = bytes.clone();
-            b[i] ^= bit;
-            let _ = load(&b);
+    let models = [
+        gemm_softmax().bytes(),
+        conv_model().bytes(),
+        flatten_view(13).bytes(),
+        linear_classifier(1, 2, "LOGISTIC").bytes(),
+        sklearn_like(true).bytes(),
+    ];
+    for bytes in &models {
+        assert!(load(bytes).is_ok());
+        for n in 0..bytes.len() {
+            let _ = load(&bytes[..n]);
+        }
+        for i in 0..bytes.len() {
+            for bit in [0x01u8, 0x04, 0x80] {
+                let mut b = bytes.clone();
+                b[i] ^= bit;
+                let _ = load(&b);
+            }
         }
     }
+}
+
+#[test]
+fn absurd_dimensions_and_windows_are_errors() {
+    let mut m = gemm_softmax();
+    m.inputs[0] = vi("x", F, &[None, Some(1 << 40)]);
+    assert_eq!(err(&m.bytes()).code(), "bad_input");
+    let mut m = conv_model();
+    m.nodes[3].attribute.push(a_ints("strides", &[1 << 40, 1]));
+    let e = err(&m.bytes());
+    assert!(
+        matches!(&e, OnnxError::BadNode { node, .. } if node == "ap"),
+        "{e:?}"
+    );
+    // An int input is refused with its type named.
+    let mut m = gemm_softmax();
+    m.inputs[0] = vi("x", DataType::Int64, &[None, Some(3)]);
+    assert!(err(&m.bytes()).to_string().contains("INT64"));
 }
 
 #[test]
@@ -1310,8 +1337,7 @@ fn scaler_normalizer_regressor() {
     );
 }
 
-#[test]
-fn conv_pool_bn_attributes() {
+fn conv_model() -> M {
     let mut m = M::new(
         vi("x", F, &[None, Some(2), Some(6), Some(6)]),
         vi("y", F, &[None, Some(3)]),
@@ -1369,6 +1395,12 @@ fn conv_pool_bn_attributes() {
         node("Flatten", "fl", &["gq"], &["f"], vec![]),
         node("MatMul", "mm", &["f", "fw"], &["y"], vec![]),
     ];
+    m
+}
+
+#[test]
+fn conv_pool_bn_attributes() {
+    let m = conv_model();
     let m = ok(&m.bytes());
     let g = &m.graph;
     match &g.nodes[0].op {

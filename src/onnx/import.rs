@@ -80,6 +80,11 @@ pub const DEFAULT_MAX_TENSOR_ELEMENTS: u128 = 1 << 28;
 pub const BATCH: i64 = 1_000_003;
 
 const ML: &str = "ai.onnx.ml";
+/// Bound on window attributes (kernel, pads, strides, dilations), so shape
+/// arithmetic can never overflow.
+const MAX_WINDOW: i64 = 1 << 20;
+/// Bound on declared input dimensions.
+const MAX_DIM: i64 = 1 << 31;
 
 /// Import options.
 #[derive(Debug, Clone, Default)]
@@ -565,9 +570,9 @@ fn constant_role(_: &[usize]) -> ParamRole {
 
 fn window(b: &Builder, n: &NodeProto, kernel: [usize; 2]) -> Result<Window, OnnxError> {
     let to_us = |v: Vec<i64>, what: &str, len: usize, min: i64| -> Result<Vec<usize>, OnnxError> {
-        if v.len() != len || v.iter().any(|&x| x < min) {
+        if v.len() != len || v.iter().any(|&x| x < min || x > MAX_WINDOW) {
             return Err(b.err(format!(
-                "{what} {v:?} must be {len} values >= {min} for a 2-D window"
+                "{what} {v:?} must be {len} values in {min}..={MAX_WINDOW} for a 2-D window"
             )));
         }
         Ok(v.into_iter().map(|x| x as usize).collect())
@@ -604,8 +609,10 @@ fn window(b: &Builder, n: &NodeProto, kernel: [usize; 2]) -> Result<Window, Onnx
 
 fn kernel2(b: &Builder, k: &[i64]) -> Result<[usize; 2], OnnxError> {
     match k {
-        [h, w] if *h > 0 && *w > 0 => Ok([*h as usize, *w as usize]),
-        [_, _] => Err(b.err(format!("kernel_shape {k:?} must be positive"))),
+        [h, w] if (1..=MAX_WINDOW).contains(h) && (1..=MAX_WINDOW).contains(w) => {
+            Ok([*h as usize, *w as usize])
+        }
+        [_, _] => Err(b.err(format!("kernel_shape {k:?} must be in 1..={MAX_WINDOW}"))),
         _ => Err(b.err(format!(
             "only 2-D windows are supported; this node is {}-D (kernel_shape {k:?})",
             k.len()
@@ -621,14 +628,11 @@ fn lower(b: &mut Builder, n: &NodeProto, needed: &HashSet<&str>) -> Result<(), O
     let out0 = n.output.first().cloned().unwrap_or_default();
     // Extra outputs (Dropout mask, MaxPool indices, BN running stats ...)
     // are not produced; any use of them is an error.
-    let first_extra = if domain == ML && op_type == "LinearClassifier" {
-        0
-    } else {
-        1
-    };
-    for (i, o) in n.output.iter().enumerate().skip(first_extra) {
-        if domain == ML && op_type == "LinearClassifier" && i == 1 {
-            continue;
+    // (LinearClassifier's label output is checked by its lowering.)
+    let linear_classifier = domain == ML && op_type == "LinearClassifier";
+    for (i, o) in n.output.iter().enumerate().skip(1) {
+        if linear_classifier {
+            break;
         }
         if !o.is_empty() && needed.contains(o.as_str()) {
             return Err(b.err(format!(
@@ -1410,6 +1414,14 @@ fn input_of(vi: &ValueInfoProto) -> Result<(Vec<Dim>, Option<i64>), OnnxError> {
     if shape.dim.is_empty() {
         return Err(bad("is a scalar; a batch dimension is needed".into()));
     }
+    if let Some(d) = shape.dim.iter().find_map(|d| match d.value {
+        Some(dimension::Value::DimValue(v)) if v > MAX_DIM => Some(v),
+        _ => None,
+    }) {
+        return Err(bad(format!(
+            "declares a dimension of {d}, over the limit of {MAX_DIM}"
+        )));
+    }
     let dims: Vec<Dim> = shape
         .dim
         .iter()
@@ -1442,17 +1454,19 @@ fn output_kind(
         producers: &HashMap<&str, usize>,
         b: &Builder,
         name: &str,
-        depth: usize,
+        budget: &mut usize,
     ) -> bool {
-        if depth > 64 {
+        // Bounds the walk on adversarial graphs (deep chains, wide Concats).
+        if *budget == 0 {
             return false;
         }
+        *budget -= 1;
         let Some(&p) = producers.get(name) else {
             return false;
         };
         let n = &g.node[p];
         let first = n.input.first().map(|s| s.as_str()).unwrap_or("");
-        let rec = |nm: &str| is_prob(g, producers, b, nm, depth + 1);
+        let mut rec = |nm: &str| is_prob(g, producers, b, nm, budget);
         match n.op_type() {
             "Softmax" | "Sigmoid" => true,
             "Identity" | "ZipMap" | "Dropout" | "Cast" | "Reshape" | "Flatten" | "Squeeze"
@@ -1473,7 +1487,7 @@ fn output_kind(
             _ => false,
         }
     }
-    if is_prob(g, producers, b, out, 0) {
+    if is_prob(g, producers, b, out, &mut 10_000) {
         OutputKind::Probabilities
     } else {
         OutputKind::Logits

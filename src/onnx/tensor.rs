@@ -362,6 +362,11 @@ pub fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
     Ok(a as usize)
 }
 
+/// Product of dimensions; `None` on overflow.
+pub fn checked_product(dims: &[i64]) -> Option<i64> {
+    dims.iter().try_fold(1i64, |a, &d| a.checked_mul(d))
+}
+
 /// numpy broadcasting of two shapes.
 pub fn broadcast(a: &[i64], b: &[i64]) -> Result<Vec<i64>, String> {
     let n = a.len().max(b.len());
@@ -390,7 +395,7 @@ pub fn broadcast(a: &[i64], b: &[i64]) -> Result<Vec<i64>, String> {
 
 /// ONNX Reshape target: 0 copies (unless `allowzero`), -1 inferred.
 pub fn reshape_target(input: &[i64], shape: &[i64], allowzero: bool) -> Result<Vec<i64>, String> {
-    let total: i64 = input.iter().product();
+    let total = checked_product(input).ok_or_else(|| format!("shape {input:?} overflows"))?;
     let mut out = Vec::with_capacity(shape.len());
     let mut infer = None;
     for (i, &s) in shape.iter().enumerate() {
@@ -413,10 +418,7 @@ pub fn reshape_target(input: &[i64], shape: &[i64], allowzero: bool) -> Result<V
             s => out.push(s),
         }
     }
-    let known = out
-        .iter()
-        .try_fold(1i64, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| format!("shape {shape:?} overflows"))?;
+    let known = checked_product(&out).ok_or_else(|| format!("shape {shape:?} overflows"))?;
     if let Some(i) = infer {
         if known == 0 || total % known != 0 {
             return Err(format!("cannot reshape {input:?} to {shape:?}"));
@@ -437,10 +439,10 @@ pub fn flatten_shape(input: &[i64], axis: i64) -> Result<Vec<i64>, String> {
         return Err(format!("axis {axis} is out of range for rank {r}"));
     }
     let a = a as usize;
-    Ok(vec![
-        input[..a].iter().product(),
-        input[a..].iter().product(),
-    ])
+    match (checked_product(&input[..a]), checked_product(&input[a..])) {
+        (Some(x), Some(y)) => Ok(vec![x, y]),
+        _ => Err(format!("shape {input:?} overflows")),
+    }
 }
 
 pub fn squeeze_shape(input: &[i64], axes: Option<&[i64]>) -> Result<Vec<i64>, String> {
@@ -525,7 +527,9 @@ pub fn concat_shape(inputs: &[&[i64]], axis: i64) -> Result<Vec<i64>, String> {
                 ));
             }
         }
-        out[a] += s[a];
+        out[a] = out[a]
+            .checked_add(s[a])
+            .ok_or("concatenated size overflows")?;
     }
     Ok(out)
 }
@@ -641,7 +645,8 @@ impl Const {
         let mut cur = self.data.clone();
         for i in 0..starts.len() {
             let ax = norm_axis(axes[i], rank)?;
-            let dim = self.shape()[ax] as i64;
+            // The current extent (an axis listed twice is sliced twice).
+            let dim = data_shape(&cur)[ax] as i64;
             let step = steps[i];
             if step == 0 {
                 return Err("slice step 0".into());
