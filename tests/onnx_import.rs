@@ -1674,3 +1674,193 @@ fn real_exports_load_with_the_right_structure() {
     assert_eq!(m.graph.input.shape[0], Dim::Fixed(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------
+// The checked-in fixture set (tests/fixtures, generated with onnxruntime):
+// every model loads with the manifest's output, kind and opset; every bad
+// input fails with the manifest's code. (Numeric agreement is in
+// tests/fixtures_agree.rs.)
+
+fn fixture_manifest() -> serde_json::Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifest.json");
+    serde_json::from_str(&std::fs::read_to_string(p).expect("manifest")).expect("json")
+}
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn fixture_models_load_with_the_manifest_facts() {
+    let man = fixture_manifest();
+    let models = man["models"].as_array().expect("models");
+    let mut failures = Vec::new();
+    for f in models {
+        let name = f["name"].as_str().unwrap_or("?");
+        let m = match load(&fixture(f["file"].as_str().unwrap_or(""))) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let g = &m.graph;
+        let want_out = f["output_name"].as_str().unwrap_or("");
+        let zip = f["zipmap_output"].as_str().or(f["graph_output"].as_str());
+        if g.output_name != want_out && Some(g.output_name.as_str()) != zip {
+            failures.push(format!(
+                "{name}: output {} (want {want_out} / {zip:?})",
+                g.output_name
+            ));
+        }
+        let kind = match f["output_kind"].as_str() {
+            Some("probabilities") => OutputKind::Probabilities,
+            _ => OutputKind::Logits,
+        };
+        if g.output_kind != kind {
+            failures.push(format!("{name}: kind {:?}", g.output_kind));
+        }
+        if let Some(o) = f["opset"].as_i64() {
+            if g.opset != o {
+                failures.push(format!("{name}: opset {} (want {o})", g.opset));
+            }
+        }
+        if let Some(n) = f["input_name"].as_str() {
+            if g.input.name != n {
+                failures.push(format!("{name}: input {}", g.input.name));
+            }
+        }
+        if let Some(shape) = f["input_shape"].as_array() {
+            let rank_ok = shape.len() == g.input.shape.len();
+            let dims_ok =
+                shape
+                    .iter()
+                    .zip(&g.input.shape)
+                    .skip(1)
+                    .all(|(w, d)| match (w.as_i64(), d) {
+                        (Some(w), Dim::Fixed(n)) => w == *n as i64,
+                        (Some(w), Dim::Symbolic(_)) => w < 0,
+                        _ => true,
+                    });
+            if !rank_ok || !dims_ok {
+                failures.push(format!(
+                    "{name}: input shape {:?} vs {shape:?}",
+                    g.input.shape
+                ));
+            }
+        }
+        for (o, _) in &g.source_ops {
+            if matches!(o.as_str(), "ArgMax" | "ArrayFeatureExtractor") {
+                failures.push(format!("{name}: label op {o} kept"));
+            }
+        }
+    }
+    assert!(models.len() >= 15);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn fixture_bad_inputs_fail_with_the_manifest_codes() {
+    let man = fixture_manifest();
+    let mut checked = 0;
+    for b in man["bad_inputs"].as_array().expect("bad_inputs") {
+        if b["kind"].as_str() != Some("model") {
+            continue;
+        }
+        let file = b["file"].as_str().unwrap_or("");
+        let want = b["expected_code"].as_str().unwrap_or("");
+        match load(&fixture(file)) {
+            Ok(_) => panic!("{file}: loaded, expected {want}"),
+            Err(e) => assert_eq!(e.code(), want, "{file}: {e}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} bad models");
+}
+
+#[test]
+fn gather_and_slice_of_run_time_values_use_selection_matmuls() {
+    // x[N,6] -> Slice cols 1..5 step 2 -> Gather col 1 of x[:,:,] ...
+    let mut m = M::new(vi("x", F, &[None, Some(6)]), vi("y", F, &[None, Some(2)]));
+    m.inits = vec![
+        t_i64("st", &[1], &[1]),
+        t_i64("en", &[1], &[5]),
+        t_i64("ax", &[1], &[1]),
+        t_i64("sp", &[1], &[2]),
+    ];
+    m.nodes = vec![node(
+        "Slice",
+        "sl",
+        &["x", "st", "en", "ax", "sp"],
+        &["y"],
+        vec![],
+    )];
+    let m = ok(&m.bytes());
+    assert_eq!(ops(&m.graph), vec!["MatMul"]);
+    let (p, t) = param(&m, "sl.select");
+    assert_eq!(p.role, ParamRole::Constant);
+    assert_eq!(t.shape(), &[6, 2]);
+    // columns 1 and 3 are selected
+    let ones: Vec<(usize, usize)> = t
+        .indexed_iter()
+        .filter(|(_, &v)| v == 1.0)
+        .map(|(i, _)| (i[0], i[1]))
+        .collect();
+    assert_eq!(ones, vec![(1, 0), (3, 1)]);
+    assert_eq!(t.sum(), 2.0);
+    assert_eq!(m.graph.value_names[m.graph.output], "y");
+
+    // Scalar Gather on a middle axis: Transpose, MatMul, Transpose, Squeeze.
+    let mut m = M::new(
+        vi("x", F, &[None, Some(3), Some(4)]),
+        vi("y", F, &[None, Some(4)]),
+    );
+    m.inits = vec![t_i64("i", &[], &[-1])];
+    m.nodes = vec![node(
+        "Gather",
+        "g",
+        &["x", "i"],
+        &["y"],
+        vec![a_i("axis", 1)],
+    )];
+    let m = ok(&m.bytes());
+    assert_eq!(
+        ops(&m.graph),
+        vec!["Transpose", "MatMul", "Transpose", "Squeeze"]
+    );
+    assert_eq!(
+        m.graph.nodes[0].op,
+        Op::Transpose {
+            perm: Some(vec![0, 2, 1])
+        }
+    );
+    assert_eq!(
+        m.graph.nodes[3].op,
+        Op::Squeeze {
+            axes: Some(vec![1])
+        }
+    );
+    let t = param(&m, "g.select").1;
+    assert_eq!(t.shape(), &[3, 1]);
+    assert_eq!(t.iter().copied().collect::<Vec<_>>(), vec![0., 0., 1.]);
+
+    // The batch axis cannot be selected.
+    let mut m = M::new(vi("x", F, &[None, Some(6)]), vi("y", F, &[None, Some(6)]));
+    m.inits = vec![t_i64("i", &[], &[0])];
+    m.nodes = vec![node(
+        "Gather",
+        "g",
+        &["x", "i"],
+        &["y"],
+        vec![a_i("axis", 0)],
+    )];
+    assert!(matches!(err(&m.bytes()), OnnxError::BadNode { node, .. } if node == "g"));
+}

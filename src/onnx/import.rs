@@ -44,10 +44,16 @@
 //!   otherwise: lowered as `Concat(Sub(1, s), s)`. PROBIT is an error.
 //! - `LinearRegressor`: Gemm with post_transform NONE only.
 //!
+//! `Gather` (0-D/1-D constant indices) and `Slice` of a run-time value are
+//! lowered to a MatMul with a constant 0/1 selection matrix on a non-batch
+//! axis (Transposes around it for a middle axis, a Squeeze for a scalar
+//! index), so they run and differentiate with the existing ops.
+//!
 //! The output kind is `Probabilities` when the output comes (through
 //! identity-like ops) from Softmax, Sigmoid, a Sigmoid complement Concat,
 //! a LinearClassifier with LOGISTIC (or SOFTMAX/SOFTMAX_ZERO over several
-//! rows), or a Normalizer over one of those; otherwise `Logits`.
+//! rows), or an L1 Normalizer over one of those (L2 and MAX rows do not
+//! sum to one); otherwise `Logits`.
 
 use super::error::UnsupportedOp;
 use super::infer::infer;
@@ -55,7 +61,7 @@ use super::proto::{
     tensor_shape_proto::dimension, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
     TensorProto, TypeProto, ValueInfoProto,
 };
-use super::tensor::{declared_elements, CData, Const};
+use super::tensor::{declared_elements, norm_axis, slice_indices, CData, Const};
 use super::{Model, OnnxError};
 use crate::engine::graph::{AutoPad, Norm, Window};
 use crate::engine::{
@@ -1015,11 +1021,7 @@ fn lower(b: &mut Builder, n: &NodeProto, needed: &HashSet<&str>) -> Result<(), O
             let x = b.operand(&req(b, 0)?, constant_role)?;
             emit1(b, Op::Identity, vec![x]);
         }
-        ("", "Gather" | "Slice") => {
-            return Err(b.err(format!(
-                "{op_type} on a value computed at run time is not supported (only shape computations are folded at import)"
-            )));
-        }
+        ("", "Gather" | "Slice") => lower_select(b, n, op_type, &name, &out0)?,
         (ML, "Normalizer") => {
             let x = b.operand(&req(b, 0)?, constant_role)?;
             let norm = match attr_s(n, "norm").as_deref().unwrap_or("MAX") {
@@ -1219,6 +1221,191 @@ fn lower_linear(
     Ok(())
 }
 
+/// Slice starts, ends, axes, steps: attributes before opset 10, (optional)
+/// constant inputs from 10.
+type SliceParams = (Vec<i64>, Vec<i64>, Option<Vec<i64>>, Option<Vec<i64>>);
+
+fn slice_params(b: &mut Builder, n: &NodeProto) -> Result<SliceParams, OnnxError> {
+    if b.opset < 10 {
+        return Ok((
+            attr_ints(n, "starts").unwrap_or_default(),
+            attr_ints(n, "ends").unwrap_or_default(),
+            attr_ints(n, "axes"),
+            None,
+        ));
+    }
+    let mut slot = |i: usize| -> Result<Option<Vec<i64>>, OnnxError> {
+        match n.input.get(i).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(nm) => {
+                let c = b.get_const(nm, "Slice parameter")?;
+                c.to_i64_vec().map(Some).map_err(|m| b.err(m))
+            }
+        }
+    };
+    Ok((
+        slot(1)?.unwrap_or_default(),
+        slot(2)?.unwrap_or_default(),
+        slot(3)?,
+        slot(4)?,
+    ))
+}
+
+/// Gather (0-D or 1-D constant indices) or Slice of a run-time value along
+/// axes of known extent, lowered to existing differentiable ops: a MatMul
+/// with a constant 0/1 selection matrix `S[d, k]` (`S[idx[j], j] = 1`) on the
+/// last axis, with Transposes around it for another axis, and a Squeeze for
+/// scalar Gather indices. The batch axis cannot be selected.
+fn lower_select(
+    b: &mut Builder,
+    n: &NodeProto,
+    op_type: &str,
+    name: &str,
+    out0: &str,
+) -> Result<(), OnnxError> {
+    let xname = n.input.first().cloned().unwrap_or_default();
+    let x = b.operand(&xname, constant_role)?;
+    let shape = b.shapes[x]
+        .clone()
+        .ok_or_else(|| b.err(format!("the shape of '{xname}' is not known at import")))?;
+    let rank = shape.len();
+    // (axis, selected indices, squeeze the axis afterwards)
+    let mut sel: Vec<(usize, Vec<usize>, bool)> = Vec::new();
+    if op_type == "Gather" {
+        let iname = n.input.get(1).cloned().unwrap_or_default();
+        let ic = b.get_const(&iname, "Gather indices")?;
+        let axis = norm_axis(attr_i(n, "axis", 0), rank).map_err(|m| b.err(m))?;
+        let d = shape[axis];
+        if ic.shape().len() > 1 {
+            return Err(
+                b.err("Gather with indices of rank > 1 on a run-time value is not supported")
+            );
+        }
+        let mut idx = Vec::new();
+        for &i in ic.to_i64().map_err(|m| b.err(m))?.iter() {
+            let j = if i < 0 { i + d } else { i };
+            if d == BATCH || j < 0 || j >= d {
+                return Err(b.err(format!("index {i} is out of range for axis {axis}")));
+            }
+            idx.push(j as usize);
+        }
+        sel.push((axis, idx, ic.shape().is_empty()));
+    } else {
+        let (starts, ends, axes, steps) = slice_params(b, n)?;
+        let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+        let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
+        if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+            return Err(b.err("starts, ends, axes and steps differ in length"));
+        }
+        for i in 0..starts.len() {
+            let axis = norm_axis(axes[i], rank).map_err(|m| b.err(m))?;
+            if steps[i] == 0 {
+                return Err(b.err("slice step 0"));
+            }
+            let d = shape[axis];
+            if d == BATCH {
+                // Only a slice that keeps the whole batch is allowed.
+                let whole =
+                    steps[i] == 1 && (starts[i] == 0 || starts[i] <= -BATCH) && ends[i] >= BATCH;
+                if whole {
+                    continue;
+                }
+                return Err(b.err("slicing the batch dimension is not supported"));
+            }
+            sel.push((axis, slice_indices(d, starts[i], ends[i], steps[i]), false));
+        }
+    }
+    let mut v = x;
+    let last = rank - 1;
+    for (step, (axis, idx, squeeze)) in sel.into_iter().enumerate() {
+        let d = b.shapes[v]
+            .as_ref()
+            .and_then(|s| s.get(axis).copied())
+            .unwrap_or(0);
+        let k = idx.len();
+        let elements = (d.max(0) as u128) * (k as u128);
+        if k == 0 || d <= 0 {
+            return Err(b.err("the selection is empty"));
+        }
+        if elements > b.limit {
+            return Err(OnnxError::TooLarge {
+                name: format!("{name}.select"),
+                elements,
+                limit: b.limit,
+            });
+        }
+        let mut data = vec![0f32; d as usize * k];
+        for (j, &i) in idx.iter().enumerate() {
+            data[i * k + j] = 1.0;
+        }
+        let s = b.new_param(
+            format!("{name}.select"),
+            &[d as usize, k],
+            data,
+            ParamRole::Constant,
+        )?;
+        let tag = format!("{name}/select{step}");
+        if axis == last {
+            v = b.emit(
+                tag.clone(),
+                op_type,
+                Op::MatMul,
+                vec![v, s],
+                format!("{tag}/matmul"),
+            );
+        } else {
+            let mut perm: Vec<usize> = (0..rank).collect();
+            perm.swap(axis, last);
+            let t = b.emit(
+                format!("{tag}/t"),
+                op_type,
+                Op::Transpose {
+                    perm: Some(perm.clone()),
+                },
+                vec![v],
+                format!("{tag}/t"),
+            );
+            let m = b.emit(
+                tag.clone(),
+                op_type,
+                Op::MatMul,
+                vec![t, s],
+                format!("{tag}/matmul"),
+            );
+            v = b.emit(
+                format!("{tag}/t_back"),
+                op_type,
+                Op::Transpose { perm: Some(perm) },
+                vec![m],
+                format!("{tag}/t_back"),
+            );
+        }
+        if squeeze {
+            v = b.emit(
+                format!("{tag}/squeeze"),
+                op_type,
+                Op::Squeeze {
+                    axes: Some(vec![axis as i64]),
+                },
+                vec![v],
+                format!("{tag}/squeeze"),
+            );
+        }
+    }
+    if v == x {
+        v = b.emit(
+            name.to_string(),
+            op_type,
+            Op::Identity,
+            vec![x],
+            out0.to_string(),
+        );
+    }
+    b.value_names[v] = out0.to_string();
+    b.env.insert(out0.to_string(), Val::Dyn(v));
+    Ok(())
+}
+
 /// Squeeze/Unsqueeze axes: an attribute before opset 13, an input from 13.
 fn axes_of(b: &mut Builder, n: &NodeProto) -> Result<Option<Vec<i64>>, OnnxError> {
     if b.opset < 13 {
@@ -1322,31 +1509,7 @@ fn fold(b: &mut Builder, n: &NodeProto, vals: &[Rc<Const>]) -> Result<Const, Onn
             x.gather(idx, attr_i(n, "axis", 0))
         }
         "Slice" => {
-            let (starts, ends, axes, steps) = if b.opset < 10 {
-                (
-                    attr_ints(n, "starts").unwrap_or_default(),
-                    attr_ints(n, "ends").unwrap_or_default(),
-                    attr_ints(n, "axes"),
-                    None,
-                )
-            } else {
-                // Optional inputs may be absent (""), so look them up by slot.
-                let mut slot = |i: usize| -> Result<Option<Vec<i64>>, OnnxError> {
-                    match n.input.get(i).filter(|s| !s.is_empty()) {
-                        None => Ok(None),
-                        Some(nm) => {
-                            let c = b.get_const(nm, "Slice parameter")?;
-                            c.to_i64_vec().map(Some).map_err(|m| b.err(m))
-                        }
-                    }
-                };
-                (
-                    slot(1)?.unwrap_or_default(),
-                    slot(2)?.unwrap_or_default(),
-                    slot(3)?,
-                    slot(4)?,
-                )
-            };
+            let (starts, ends, axes, steps) = slice_params(b, n)?;
             x.slice(&starts, &ends, axes.as_deref(), steps.as_deref())
                 .map(|c| {
                     let dep = vals.iter().any(|v| v.batch_dependent);
@@ -1470,7 +1633,8 @@ fn output_kind(
         match n.op_type() {
             "Softmax" | "Sigmoid" => true,
             "Identity" | "ZipMap" | "Dropout" | "Cast" | "Reshape" | "Flatten" | "Squeeze"
-            | "Unsqueeze" | "Normalizer" => rec(first),
+            | "Unsqueeze" => rec(first),
+            "Normalizer" => attr_s(n, "norm").as_deref() == Some("L1") && rec(first),
             "Concat" => n.input.iter().filter(|s| !s.is_empty()).all(|s| rec(s)),
             "Sub" => {
                 let one = match b.env.get(first) {

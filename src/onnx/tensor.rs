@@ -362,6 +362,25 @@ pub fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
     Ok(a as usize)
 }
 
+/// The indices ONNX Slice selects on an axis of extent `dim` (`step != 0`).
+pub fn slice_indices(dim: i64, start: i64, end: i64, step: i64) -> Vec<usize> {
+    let adj = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
+    let mut idx = Vec::new();
+    let (mut k, e) = if step > 0 {
+        (adj(start).clamp(0, dim), adj(end).clamp(0, dim))
+    } else {
+        (adj(start).clamp(-1, dim - 1), adj(end).clamp(-1, dim - 1))
+    };
+    while (step > 0 && k < e) || (step < 0 && k > e) {
+        idx.push(k as usize);
+        match k.checked_add(step) {
+            Some(n) => k = n,
+            None => break,
+        }
+    }
+    idx
+}
+
 /// Product of dimensions; `None` on overflow.
 pub fn checked_product(dims: &[i64]) -> Option<i64> {
     dims.iter().try_fold(1i64, |a, &d| a.checked_mul(d))
@@ -651,26 +670,7 @@ impl Const {
             if step == 0 {
                 return Err("slice step 0".into());
             }
-            let clampi = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
-            let adj = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
-            let mut idx = Vec::new();
-            if step > 0 {
-                let s = clampi(adj(starts[i]), 0, dim);
-                let e = clampi(adj(ends[i]), 0, dim);
-                let mut k = s;
-                while k < e {
-                    idx.push(k as usize);
-                    k += step;
-                }
-            } else {
-                let s = clampi(adj(starts[i]), -1, dim - 1);
-                let e = clampi(adj(ends[i]), -1, dim - 1);
-                let mut k = s;
-                while k > e {
-                    idx.push(k as usize);
-                    k += step;
-                }
-            }
+            let idx = slice_indices(dim, starts[i], ends[i], step);
             cur = match &cur {
                 CData::F(a) => CData::F(a.select(Axis(ax), &idx)),
                 CData::I(a) => CData::I(a.select(Axis(ax), &idx)),
