@@ -1864,3 +1864,81 @@ fn gather_and_slice_of_run_time_values_use_selection_matmuls() {
     )];
     assert!(matches!(err(&m.bytes()), OnnxError::BadNode { node, .. } if node == "g"));
 }
+
+/// Every fixture model run through the engine agrees with onnxruntime
+/// within 1e-4 (relative to 1 + |expected|). A small CSV parser keeps this
+/// independent of `crate::data`.
+#[test]
+fn fixture_models_agree_with_onnxruntime() {
+    fn csv(bytes: &[u8]) -> (Vec<String>, Vec<Vec<f64>>) {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header = lines
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .collect();
+        let rows = lines
+            .map(|l| {
+                l.split(',')
+                    .map(|c| c.trim().parse::<f64>().expect("number"))
+                    .collect()
+            })
+            .collect();
+        (header, rows)
+    }
+    let man = fixture_manifest();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for f in man["models"].as_array().expect("models") {
+        let name = f["name"].as_str().unwrap_or("?");
+        let m = load(&fixture(f["file"].as_str().unwrap_or(""))).expect("load");
+        let (header, rows) = csv(&fixture(f["input_csv"].as_str().unwrap_or("")));
+        let keep: Vec<usize> = (0..header.len())
+            .filter(|&i| header[i] != "label")
+            .collect();
+        let mut shape = vec![rows.len()];
+        shape.extend(m.graph.input.record_shape().expect("fixed record shape"));
+        let data: Vec<f32> = rows
+            .iter()
+            .flat_map(|r| keep.iter().map(move |&i| r[i] as f32))
+            .collect();
+        let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data).expect("input shape");
+        let y = match m.graph.forward(&m.params, &x) {
+            Ok(y) => y,
+            Err(e) => {
+                failures.push(format!("{name}: forward: {e}"));
+                continue;
+            }
+        };
+        let (_, want) = csv(&fixture(f["expected_csv"].as_str().unwrap_or("")));
+        let flat: Vec<f32> = y.iter().copied().collect();
+        let want_flat: Vec<f64> = want.iter().flatten().copied().collect();
+        if flat.len() != want_flat.len() {
+            failures.push(format!(
+                "{name}: {} values (shape {:?}), want {}",
+                flat.len(),
+                y.shape(),
+                want_flat.len()
+            ));
+            continue;
+        }
+        let worst = flat
+            .iter()
+            .zip(&want_flat)
+            .map(|(&g, &e)| (g as f64 - e).abs() / (1.0 + e.abs()))
+            .fold(0.0f64, f64::max);
+        if worst > 1e-4 {
+            failures.push(format!("{name}: max relative difference {worst:e}"));
+        }
+        checked += 1;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked >= 15);
+}
