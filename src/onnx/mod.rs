@@ -21,6 +21,7 @@
 pub mod error;
 pub mod import;
 mod infer;
+mod lower;
 #[allow(clippy::all, missing_docs, rustdoc::all)]
 pub mod proto;
 pub mod tensor;
