@@ -1942,3 +1942,29 @@ fn fixture_models_agree_with_onnxruntime() {
     );
     assert!(checked >= 15);
 }
+
+#[test]
+fn generated_param_names_do_not_capture_initializers() {
+    // An initializer named like the LinearClassifier's generated weight.
+    let mut m = linear_classifier(3, 3, "NONE");
+    m.inits
+        .push(tf("LinearClassifier.coefficients", &[3], &[7., 8., 9.]));
+    m.nodes.push(node(
+        "Add",
+        "add",
+        &["probabilities", "LinearClassifier.coefficients"],
+        &["shifted"],
+        vec![],
+    ));
+    m.outputs = vec![vi("shifted", F, &[None, Some(3)])];
+    let m = ok(&m.bytes());
+    let gen = m
+        .graph
+        .params
+        .iter()
+        .position(|p| p.name == "LinearClassifier.coefficients_1")
+        .expect("renamed");
+    assert_eq!(m.params[gen].shape(), &[3, 2]);
+    let init = param(&m, "LinearClassifier.coefficients").1;
+    assert_eq!(init.iter().copied().collect::<Vec<_>>(), vec![7., 8., 9.]);
+}

@@ -172,7 +172,10 @@ impl<'g> Builder<'g> {
     ) -> Result<ValueId, OnnxError> {
         let mut unique = name.clone();
         let mut k = 1;
-        while self.param_of.contains_key(&unique) || self.env.contains_key(&unique) {
+        while self.param_of.contains_key(&unique)
+            || self.env.contains_key(&unique)
+            || self.inits.contains_key(unique.as_str())
+        {
             unique = format!("{name}_{k}");
             k += 1;
         }

@@ -11,8 +11,10 @@
 //! - picks the output holding class probabilities or logits (or the one the
 //!   caller names), prunes everything the output does not need (label paths:
 //!   ArgMax, ArrayFeatureExtractor, int casts), treats ZipMap as identity;
-//! - folds shape subgraphs (Shape/Gather/Unsqueeze/Concat feeding Reshape)
-//!   and Constant nodes at import;
+//! - folds shape subgraphs (Shape/Gather/Unsqueeze/Concat/Slice feeding
+//!   Reshape, with the symbolic batch kept symbolic) and every all-constant
+//!   node at import; Gather/Slice of run-time values become selection
+//!   MatMuls;
 //! - lowers ai.onnx.ml LinearClassifier / LinearRegressor / Scaler to core
 //!   ops with parameters, so they run, differentiate and train like the rest;
 //! - lists every unsupported operator at once (op, node, opset);
