@@ -13,9 +13,11 @@
 //!
 //! See ARCHITECTURE.md for the codemap, invariants and data flow.
 
+pub mod attacks;
 pub mod data;
 pub mod engine;
 pub mod onnx;
+pub mod stats;
 pub mod summary;
 
 #[cfg(target_arch = "wasm32")]
