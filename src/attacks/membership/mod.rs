@@ -162,3 +162,12 @@ pub fn predict_raw(
     let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
     ndarray::concatenate(Axis(0), &views).map_err(|e| AttackError::Input(e.to_string()))
 }
+
+pub mod label_only;
+pub mod lira;
+pub mod references;
+pub mod risk_score;
+pub mod rmia;
+pub mod shokri;
+pub mod signals;
+pub mod threshold;
