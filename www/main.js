@@ -144,7 +144,10 @@ function renderPredictions(p) {
     for (let c = 0; c < p.classes; c++) {
       const td = document.createElement('td');
       td.className = 'num' + (c === p.previewPredicted[r] ? ' best' : '');
-      td.textContent = p.previewProbs[r * p.classes + c].toFixed(3);
+      const prob = p.previewProbs[r * p.classes + c];
+      td.textContent = prob.toFixed(2);
+      td.title = String(prob);
+      td.dataset.p = String(prob);
       row.append(td);
     }
     rows.push(row);
