@@ -50,7 +50,7 @@ export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
 
 stage fmt cargo fmt --all --check
 stage clippy cargo clippy --all-targets -- -D warnings
-stage clippy-wasm cargo clippy --target "$WEB_TOOLCHAIN_RUST_TARGET" --lib --tests -- -D warnings
+stage clippy-wasm cargo clippy --target "$WEB_TOOLCHAIN_RUST_TARGET" --lib --test wasm -- -D warnings
 stage native-tests cargo test
 stage wasm-tests cargo test --target "$WEB_TOOLCHAIN_RUST_TARGET" --test wasm
 

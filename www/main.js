@@ -214,17 +214,13 @@ async function loadModelBytes(name, bytes) {
 }
 
 async function loadCsvBytes(name, bytes) {
-  const labelColumn = el.labelColumn.value.trim();
+  // "label" (the default) is optional: used when the header has it; any
+  // other name must exist
+  const typed = el.labelColumn.value.trim();
+  const labelColumn = typed === 'label' ? '' : typed;
   const done = busy(`Reading ${name}`);
   try {
-    let info;
-    try {
-      info = await bridge.call('loadCsv', { bytes: bytes.slice(0), labelColumn });
-    } catch (err) {
-      // the default label column is optional: retry without it when absent
-      if (err.code !== 'csv_no_label_column' || labelColumn !== 'label') throw err;
-      info = await bridge.call('loadCsv', { bytes: bytes.slice(0), labelColumn: '' });
-    }
+    const info = await bridge.call('loadCsv', { bytes: bytes.slice(0), labelColumn });
     state.data = { name, bytes, labelColumn, info };
     clearError(el.dataError);
     renderData();
@@ -251,7 +247,7 @@ async function predictIfReady() {
   } catch (err) {
     if (err.code === 'aborted') return;
     clearPredictions();
-    showError(el.dataError, err, 'Predictions failed');
+    showError(el.dataError, err, `Predictions for ${state.data.name} failed`);
   } finally {
     done();
   }
@@ -286,7 +282,7 @@ async function restoreWorker() {
       if (state.kind) await bridge.call('setOutputKind', { kind: state.kind });
     }
     if (state.data) {
-      await bridge.call('loadCsv', { bytes: state.data.bytes.slice(0), labelColumn: state.data.info.labelColumn || '' });
+      await bridge.call('loadCsv', { bytes: state.data.bytes.slice(0), labelColumn: state.data.labelColumn });
     }
   } catch (err) {
     if (err.code !== 'aborted') showError(el.modelError, err, 'The engine restarted but could not restore the model');

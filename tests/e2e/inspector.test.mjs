@@ -261,6 +261,61 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  test('every bad input of the fixture manifest shows its own code next to its input', async () => {
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'tests/fixtures/manifest.json'), 'utf8'));
+    const bad = manifest.bad_inputs;
+    assert.ok(bad.some((b) => b.kind === 'model') && bad.some((b) => b.kind === 'csv'), 'manifest lists no bad inputs');
+    const page = await open();
+    await page.getByTestId('model-input').setInputFiles(FIXTURE.model);
+    await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
+    const sha = await text(page, 'summary-sha256');
+    for (const b of bad) {
+      const file = path.join(ROOT, 'tests/fixtures', b.file);
+      const name = path.basename(file);
+      const box = b.kind === 'model' ? 'model-error' : 'data-error';
+      await page.getByTestId(b.kind === 'model' ? 'model-input' : 'data-input').setInputFiles(file);
+      await page.getByTestId(`${box}-message`).filter({ hasText: name }).waitFor({ timeout: TIMEOUT });
+      assert.equal(await text(page, `${box}-code`), b.expected_code, `${b.file}: ${await text(page, `${box}-message`)}`);
+      assert.ok((await text(page, `${box}-message`)).length > name.length + 20, `${b.file}: message too short`);
+      if (b.file === 'bad/non_numeric.csv') await page.screenshot({ path: path.join(ARTIFACTS, '5-csv-error.png'), fullPage: true });
+    }
+    // the good model stayed loaded through every bad model file
+    assert.equal(await text(page, 'summary-sha256'), sha);
+    assertClean('bad inputs');
+    await page.close();
+  });
+
+  test('Cancel terminates the worker mid-job, respawns it and restores the model', async () => {
+    const page = await open();
+    let workers = 0;
+    page.on('worker', () => (workers += 1));
+    await page.getByTestId('model-input').setInputFiles(FIXTURE.model);
+    await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
+    const before = workers;
+    // a CSV big enough (200,000 rows x 64) that reading and predicting take a while
+    await page.evaluate(() => {
+      const header = Array.from({ length: 64 }, (_, i) => `f${i}`).join(',') + '\n';
+      const row = Array.from({ length: 64 }, (_, i) => (i % 3 ? '0' : '0.5')).join(',') + '\n';
+      const file = new File([header, row.repeat(200_000)], 'big.csv', { type: 'text/csv' });
+      const dt = new DataTransfer();
+      dt.items.add(file);
+      const input = document.querySelector('[data-testid="data-input"]');
+      input.files = dt.files;
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    await page.getByTestId('cancel-button').click({ timeout: TIMEOUT });
+    await page.getByTestId('progress').waitFor({ state: 'hidden', timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('data-error').isHidden(), 'a cancelled job is not an error');
+    assert.ok(await page.getByTestId('data-summary').isHidden(), 'the cancelled CSV must not be shown');
+    for (let i = 0; i < 50 && workers === before; i++) await page.waitForTimeout(100);
+    assert.equal(workers, before + 1, 'Cancel must start a new worker');
+    // the new worker has the model again: a CSV now predicts
+    await page.getByTestId('data-input').setInputFiles(FIXTURE.csv);
+    await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assertClean('cancel');
+    await page.close();
+  });
+
   test('every request stayed on the origin', () => {
     assert.ok(requests.length > 0, 'no requests were recorded');
     assert.ok(requests.some((u) => u.endsWith('.wasm')), 'the wasm module was not requested');
