@@ -10,12 +10,16 @@ use rand_chacha::ChaCha8Rng;
 
 #[test]
 fn fresh_mlp_learns_blobs_and_stops_at_target_accuracy() {
-    let (graph, template) = common::mlp(4, 16, 3, 1);
-    let (x, y) = common::blobs(3, 100, 4, 2);
+    let (graph, template) = common::mlp(4, 16, 5, 1);
+    let (x, y) = common::blobs(5, 60, 4, 2);
     let mut params = init_params(&graph, &template, 7);
     let before = accuracy(&graph, &params, &x, &y, 64).unwrap();
+    assert!(
+        before < 0.6,
+        "a fresh model should not already know the data: {before}"
+    );
     let cfg = TrainConfig {
-        optimizer: Optimizer::adam(0.01),
+        optimizer: Optimizer::adam(0.003),
         epochs: 200,
         batch_size: 32,
         l2: 1e-4,
@@ -32,7 +36,11 @@ fn fresh_mlp_learns_blobs_and_stops_at_target_accuracy() {
     assert!(after >= 0.97, "accuracy {before} -> {after}");
     assert_eq!(report.stopped_by, "target_accuracy");
     assert_eq!(report.epochs_run, epochs_seen);
-    assert!(report.epochs_run < 200);
+    assert!(
+        report.epochs_run > 1 && report.epochs_run < 200,
+        "{}",
+        report.epochs_run
+    );
     assert!((report.train_accuracy - after).abs() < 1e-12);
     // the loss went down
     assert!(report.loss_history.last().unwrap() < report.loss_history.first().unwrap());
@@ -175,7 +183,9 @@ fn bad_configs_and_labels_are_clear_errors() {
 /// relative tolerance): d/dx and d/dW of sum(out * r).
 #[test]
 fn graph_backward_matches_finite_differences() {
-    let (graph, params) = common::mlp(5, 7, 4, 21);
+    let (mut graph, params) = common::mlp(5, 7, 4, 21);
+    // smooth activation, so a finite-difference step never crosses a kink
+    graph.nodes[2].op = privacy_inspector::engine::Op::Tanh;
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let x: Tensor = ArrayD::from_shape_simple_fn(IxDyn(&[3, 5]), || rng.gen_range(-1.0f32..1.0));
     let r: Tensor = ArrayD::from_shape_simple_fn(IxDyn(&[3, 4]), || rng.gen_range(-1.0f32..1.0));

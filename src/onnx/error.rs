@@ -34,10 +34,16 @@ pub enum OnnxError {
     Decode(String),
     #[error("not an ONNX model: the protobuf decodes but has no graph")]
     NoGraph,
+    #[error("not an ONNX model: the graph has no nodes")]
+    NoNodes,
     #[error("the model has {0} data inputs; the inspector supports models with exactly one")]
     InputCount(usize),
-    #[error("unsupported opset {version} for domain '{domain}' (supported: ai.onnx 9-21, ai.onnx.ml 1-5)")]
+    #[error("input '{name}': {message}")]
+    InputType { name: String, message: String },
+    #[error("unsupported opset {version} for domain '{domain}' (supported: ai.onnx {}-{}, ai.onnx.ml {}-{})", crate::onnx::import::OPSET_RANGE.start(), crate::onnx::import::OPSET_RANGE.end(), crate::onnx::import::ML_OPSET_RANGE.start(), crate::onnx::import::ML_OPSET_RANGE.end())]
     Opset { domain: String, version: i64 },
+    #[error("the model uses operators of domain '{0}' but declares no opset for it")]
+    NoOpset(String),
     #[error("unsupported operator{}: {}", if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|u| u.to_string()).collect::<Vec<_>>().join("; "))]
     Unsupported(Vec<UnsupportedOp>),
     #[error("tensor '{name}' uses external data ({location}); re-export the model with all weights inside the file")]
@@ -48,6 +54,8 @@ pub enum OnnxError {
         elements: u128,
         limit: u128,
     },
+    #[error("tensor '{name}' has invalid dimensions {dims:?}")]
+    BadDims { name: String, dims: Vec<i64> },
     #[error("tensor '{name}' holds {got} values but its shape {shape:?} needs {expected}")]
     TensorData {
         name: String,
@@ -73,6 +81,8 @@ pub enum OnnxError {
     Dangling(String),
     #[error("the graph has a cycle")]
     Cycle,
+    #[error("output '{0}' does not depend on the input (it is a constant)")]
+    ConstantOutput(String),
 }
 
 impl OnnxError {
@@ -82,12 +92,16 @@ impl OnnxError {
             OnnxError::Empty => "empty_file",
             OnnxError::Decode(_) => "not_onnx",
             OnnxError::NoGraph => "not_a_model",
+            OnnxError::NoNodes => "not_a_model",
             OnnxError::InputCount(_) => "input_count",
+            OnnxError::InputType { .. } => "bad_input",
+            OnnxError::NoOpset(_) => "unsupported_opset",
             OnnxError::Opset { .. } => "unsupported_opset",
             OnnxError::Unsupported(_) => "unsupported_op",
             OnnxError::ExternalData { .. } => "external_data",
             OnnxError::TooLarge { .. } => "too_large",
             OnnxError::TensorData { .. } => "bad_tensor",
+            OnnxError::BadDims { .. } => "bad_tensor",
             OnnxError::DataType { .. } => "bad_dtype",
             OnnxError::NonFinite { .. } => "non_finite_weights",
             OnnxError::BadNode { .. } => "bad_node",
@@ -95,6 +109,7 @@ impl OnnxError {
             OnnxError::UnknownOutput(_) => "unknown_output",
             OnnxError::Dangling(_) => "bad_graph",
             OnnxError::Cycle => "bad_graph",
+            OnnxError::ConstantOutput(_) => "bad_graph",
         }
     }
 }

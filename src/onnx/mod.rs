@@ -4,15 +4,17 @@
 //! [`ParamSet`].
 //!
 //! Contract of [`load`]:
-//! - accepts default-domain opsets 9-21 (duplicated opset entries tolerated)
-//!   and the `ai.onnx.ml` domain;
+//! - accepts default-domain opsets 9-22 (duplicated opset entries tolerated)
+//!   and `ai.onnx.ml` 1-5;
 //! - initializers in raw_data, float_data, int64_data or double_data;
 //!   external data is an error;
 //! - picks the output holding class probabilities or logits (or the one the
 //!   caller names), prunes everything the output does not need (label paths:
 //!   ArgMax, ArrayFeatureExtractor, int casts), treats ZipMap as identity;
-//! - folds shape subgraphs (Shape/Gather/Unsqueeze/Concat feeding Reshape)
-//!   and Constant nodes at import;
+//! - folds shape subgraphs (Shape/Gather/Unsqueeze/Concat/Slice feeding
+//!   Reshape, with the symbolic batch kept symbolic) and every all-constant
+//!   node at import; Gather/Slice of run-time values become selection
+//!   MatMuls;
 //! - lowers ai.onnx.ml LinearClassifier / LinearRegressor / Scaler to core
 //!   ops with parameters, so they run, differentiate and train like the rest;
 //! - lists every unsupported operator at once (op, node, opset);
@@ -20,8 +22,11 @@
 
 pub mod error;
 pub mod import;
-#[allow(clippy::all, missing_docs)]
+mod infer;
+mod lower;
+#[allow(clippy::all, missing_docs, rustdoc::all)]
 pub mod proto;
+pub mod tensor;
 
 pub use error::OnnxError;
 pub use import::{load, load_with, ImportOptions};
