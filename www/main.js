@@ -228,7 +228,8 @@ async function loadCsvBytes(name, bytes) {
     await predictIfReady();
   } catch (err) {
     if (err.code === 'aborted') return;
-    showError(el.dataError, err, `${name} could not be read`);
+    const kept = state.data ? ` (still using ${state.data.name})` : '';
+    showError(el.dataError, err, `${name} could not be read${kept}`);
   } finally {
     done();
   }
