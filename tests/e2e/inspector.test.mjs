@@ -226,6 +226,30 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
     assertClean('demo');
 
+    // overriding the output kind re-summarises and re-predicts
+    const firstProbs = () =>
+      page.getByTestId('prediction-table').locator('tbody tr').first().locator('td.num')
+        .evaluateAll((tds) => tds.map((td) => Number(td.dataset.p)));
+    const asProbabilities = await firstProbs();
+    await page.getByTestId('kind-select').selectOption('logits');
+    await page.getByTestId('summary-kind-source').filter({ hasText: 'override' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await text(page, 'summary-output-kind'), 'logits');
+    await page.waitForFunction(
+      (before) => {
+        const tds = document.querySelectorAll('[data-testid="prediction-table"] tbody tr:first-child td.num');
+        return tds.length > 0 && Number(tds[0].dataset.p) !== before;
+      },
+      asProbabilities[0],
+      { timeout: TIMEOUT },
+    );
+    const asLogits = await firstProbs();
+    // softmax of probabilities: still sums to 1, flatter than before
+    assert.ok(Math.abs(asLogits.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    assert.ok(Math.max(...asLogits) < Math.max(...asProbabilities));
+    await page.getByTestId('kind-select').selectOption('');
+    await page.getByTestId('summary-kind-source').filter({ hasText: 'detected' }).waitFor({ timeout: TIMEOUT });
+    assertClean('kind override');
+
     // narrow screen: nothing wider than the viewport
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
