@@ -356,7 +356,7 @@ async function start() {
     el.engine.textContent = 'Engine ready (WebAssembly, in a worker).';
     el.engine.dataset.state = 'ready';
   } catch (err) {
-    el.engine.textContent = `The engine could not start: ${err.message}`;
+    el.engine.textContent = `The engine could not start: ${err.message}. The page needs a browser with WebAssembly SIMD and module workers (Chrome/Edge 91+, Firefox 114+, Safari 16.4+).`;
     el.engine.dataset.state = 'failed';
     for (const input of [el.modelInput, el.dataInput, el.demoButton]) input.disabled = true;
     return;
