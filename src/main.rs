@@ -1,5 +1,787 @@
-//! The `privacy-inspector` CLI (to be written).
+//! The `privacy-inspector` command-line interface: parse arguments, read
+//! files, call the core (`onnx::load`, `summary::summarize`, `data`,
+//! `engine`), print results.
+//!
+//! Contract:
+//! - `inspect MODEL.onnx [--json]` prints the model summary.
+//! - `predict MODEL.onnx --data X.csv [--out FILE]` writes one CSV row of
+//!   class probabilities per record (softmax for logits; a single binary score
+//!   becomes `[1-p, p]`), header `class_0,...,class_{K-1}`. The CSV is
+//!   streamed in batches, so memory stays bounded by the batch size.
+//! - Errors print `error: <message>: <cause>: ...` on stderr, with exit code 2
+//!   for usage and input errors (bad files, bad data, bad arguments) and 1 for
+//!   internal failures. A panic (a bug) prints one line and exits with 101,
+//!   never a trace. A closed stdout pipe ends the program quietly.
+//!
+//! Only built natively: on wasm32 the binary is an empty stub (the wasm
+//! front door is `src/wasm.rs`).
 
-fn main() {
-    println!("privacy-inspector {}", privacy_inspector::VERSION);
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    native::main()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use clap::{Args, Parser, Subcommand, ValueEnum};
+    use ndarray::{Array2, Axis, IxDyn, Slice};
+    use privacy_inspector::data::{CsvOptions, CsvStream, DataError};
+    use privacy_inspector::engine::{proba, Dim, EngineError, OutputKind, Tensor};
+    use privacy_inspector::onnx::{self, ImportOptions, Model, OnnxError};
+    use privacy_inspector::summary::{self, ModelSummary};
+    use std::fmt;
+    use std::fs::File;
+    use std::io::{self, BufWriter, Read, Write};
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+
+    /// ONNX protobuf files cannot exceed 2 GiB.
+    const MAX_MODEL_BYTES: u64 = 2 << 30;
+
+    const EXAMPLES: &str = "\
+Examples:
+  privacy-inspector inspect model.onnx
+  privacy-inspector inspect model.onnx --json
+  privacy-inspector predict model.onnx --data records.csv --out probabilities.csv
+  privacy-inspector predict model.onnx --data records.csv --label-column target
+
+Exit codes: 0 success, 1 internal error, 2 usage or input error.";
+
+    const INSPECT_EXAMPLES: &str = "\
+Examples:
+  privacy-inspector inspect model.onnx
+  privacy-inspector inspect model.onnx --json
+  privacy-inspector inspect model.onnx --output logits --output-kind logits";
+
+    const PREDICT_EXAMPLES: &str = "\
+The CSV needs a header row and one numeric column per model input value
+(64 columns feed a [N,1,8,8] input). A column named 'label' (or the one named
+by --label-column) is not fed to the model. Use '-' to read the CSV from stdin.
+
+Examples:
+  privacy-inspector predict model.onnx --data records.csv
+  privacy-inspector predict model.onnx --data records.csv --out probabilities.csv
+  privacy-inspector predict model.onnx --data records.csv --label-column target --batch-size 256";
+
+    #[derive(Parser, Debug)]
+    #[command(
+        name = "privacy-inspector",
+        version,
+        about = "Inspect ONNX classification models and run them on CSV data",
+        after_help = EXAMPLES,
+        arg_required_else_help = true
+    )]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum Command {
+        /// Print a model's summary: input shape, chosen output and whether it
+        /// holds probabilities or logits, number of classes, operators,
+        /// parameter count, SHA-256
+        #[command(after_help = INSPECT_EXAMPLES)]
+        Inspect(InspectArgs),
+        /// Run a model on a CSV file and write the class probabilities of
+        /// every record as CSV
+        #[command(after_help = PREDICT_EXAMPLES)]
+        Predict(PredictArgs),
+    }
+
+    #[derive(Args, Debug)]
+    struct ModelArgs {
+        /// The ONNX model file
+        #[arg(value_name = "MODEL.onnx")]
+        model: PathBuf,
+        /// Use this model output instead of the detected probability/logit output
+        #[arg(long, value_name = "NAME")]
+        output: Option<String>,
+        /// What the output holds (overrides detection)
+        #[arg(long, value_enum, value_name = "KIND")]
+        output_kind: Option<KindArg>,
+    }
+
+    #[derive(Args, Debug)]
+    struct InspectArgs {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    }
+
+    #[derive(Args, Debug)]
+    struct PredictArgs {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The CSV file of records ('-' for stdin)
+        #[arg(long, value_name = "X.csv")]
+        data: PathBuf,
+        /// Write the probabilities to FILE instead of stdout
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Name of the label column, which is not fed to the model [default: label, when present]
+        #[arg(long, value_name = "NAME")]
+        label_column: Option<String>,
+        /// Records per forward pass
+        #[arg(long, value_name = "N", default_value_t = 1024,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        batch_size: u32,
+    }
+
+    #[derive(ValueEnum, Clone, Copy, Debug)]
+    enum KindArg {
+        Probabilities,
+        Logits,
+    }
+
+    impl From<KindArg> for OutputKind {
+        fn from(k: KindArg) -> Self {
+            match k {
+                KindArg::Probabilities => OutputKind::Probabilities,
+                KindArg::Logits => OutputKind::Logits,
+            }
+        }
+    }
+
+    /// An I/O error shown without the "(os error N)" suffix.
+    #[derive(Debug)]
+    struct IoCause(io::Error);
+
+    impl fmt::Display for IoCause {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let text = self.0.to_string();
+            let text = match text.find(" (os error ") {
+                Some(i) => &text[..i],
+                None => &text,
+            };
+            f.write_str(text)
+        }
+    }
+
+    impl std::error::Error for IoCause {}
+
+    /// Everything that can go wrong in the CLI. The `Display` of a variant is
+    /// its context; the cause chain follows via `source()`.
+    #[derive(Debug, thiserror::Error)]
+    enum CliError {
+        #[error("cannot read {path}")]
+        Read {
+            path: String,
+            #[source]
+            source: IoCause,
+        },
+        #[error("cannot write {path}")]
+        Write {
+            path: String,
+            #[source]
+            source: IoCause,
+        },
+        #[error("{path} is {size} bytes, over the 2 GiB limit of ONNX files")]
+        ModelFileTooLarge { path: String, size: u64 },
+        #[error("cannot load model {path}")]
+        Model {
+            path: String,
+            #[source]
+            source: OnnxError,
+        },
+        #[error("bad data in {path}")]
+        Data {
+            path: String,
+            #[source]
+            source: DataError,
+        },
+        #[error("cannot run the model on {path}")]
+        Run {
+            path: String,
+            #[source]
+            source: EngineError,
+        },
+        #[error("unexpected model output on {path}: {message}")]
+        Output { path: String, message: String },
+    }
+
+    impl CliError {
+        fn exit_code(&self) -> u8 {
+            match self {
+                CliError::Run { source, .. } => match source {
+                    EngineError::InputShape { .. }
+                    | EngineError::TooLarge { .. }
+                    | EngineError::NonFinite(_) => 2,
+                    _ => 1,
+                },
+                _ => 2,
+            }
+        }
+
+        fn is_broken_pipe(&self) -> bool {
+            matches!(self, CliError::Write { source, .. } if source.0.kind() == io::ErrorKind::BrokenPipe)
+        }
+
+        /// The message with its whole cause chain, joined by ": ".
+        fn chain(&self) -> String {
+            let mut msg = self.to_string();
+            let mut cause = std::error::Error::source(self);
+            while let Some(c) = cause {
+                msg.push_str(": ");
+                msg.push_str(&c.to_string());
+                cause = c.source();
+            }
+            msg
+        }
+    }
+
+    fn show(path: &Path) -> String {
+        path.display().to_string()
+    }
+
+    fn install_panic_hook() {
+        std::panic::set_hook(Box::new(|info| {
+            let payload = info.payload();
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".to_string());
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let one_line = what.replace('\n', " ");
+            eprintln!(
+                "error: internal error (a bug in privacy-inspector {}): {one_line}{at}",
+                privacy_inspector::VERSION
+            );
+            std::process::exit(101);
+        }));
+    }
+
+    pub fn main() -> ExitCode {
+        install_panic_hook();
+        // clap prints help/version (exit 0) and usage errors (exit 2) itself
+        let cli = Cli::parse();
+        let result = match &cli.command {
+            Command::Inspect(args) => inspect(args),
+            Command::Predict(args) => predict(args),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {}", e.chain());
+                ExitCode::from(e.exit_code())
+            }
+        }
+    }
+
+    fn read_model_bytes(path: &Path) -> Result<Vec<u8>, CliError> {
+        let read_err = |e: io::Error| CliError::Read {
+            path: show(path),
+            source: IoCause(e),
+        };
+        let meta = std::fs::metadata(path).map_err(read_err)?;
+        if meta.is_dir() {
+            return Err(read_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is a directory",
+            )));
+        }
+        if meta.len() > MAX_MODEL_BYTES {
+            return Err(CliError::ModelFileTooLarge {
+                path: show(path),
+                size: meta.len(),
+            });
+        }
+        std::fs::read(path).map_err(read_err)
+    }
+
+    fn load_model(args: &ModelArgs) -> Result<Model, CliError> {
+        parse_model(args, &read_model_bytes(&args.model)?)
+    }
+
+    fn parse_model(args: &ModelArgs, bytes: &[u8]) -> Result<Model, CliError> {
+        let opts = ImportOptions {
+            output: args.output.clone(),
+            ..ImportOptions::default()
+        };
+        onnx::load_with(bytes, &opts).map_err(|source| CliError::Model {
+            path: show(&args.model),
+            source,
+        })
+    }
+
+    fn stdout_err(e: io::Error) -> CliError {
+        CliError::Write {
+            path: "stdout".into(),
+            source: IoCause(e),
+        }
+    }
+
+    fn inspect(args: &InspectArgs) -> Result<(), CliError> {
+        let model = load_model(&args.model)?;
+        let summary = summary::summarize(&model, args.model.output_kind.map(Into::into));
+        let text = if args.json {
+            let mut s = serde_json::to_string_pretty(&summary).map_err(|e| CliError::Output {
+                path: show(&args.model.model),
+                message: format!("cannot serialise the summary: {e}"),
+            })?;
+            s.push('\n');
+            s
+        } else {
+            render_summary(&show(&args.model.model), &summary)
+        };
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes()).map_err(stdout_err)?;
+        out.flush().map_err(stdout_err)
+    }
+
+    fn kind_name(kind: OutputKind) -> &'static str {
+        match kind {
+            OutputKind::Probabilities => "probabilities",
+            OutputKind::Logits => "logits",
+        }
+    }
+
+    /// Thousands separators for counts.
+    fn group(n: usize) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// The human-readable summary printed by `inspect`.
+    fn render_summary(path: &str, s: &ModelSummary) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::new();
+        let _ = writeln!(o, "Model       {path}");
+        let _ = writeln!(o, "Size        {} bytes", group(s.file_size));
+        let _ = writeln!(o, "SHA-256     {}", s.sha256);
+        let producer = if s.producer.is_empty() {
+            "(not recorded)"
+        } else {
+            &s.producer
+        };
+        let _ = writeln!(o, "Producer    {producer}");
+        let _ = writeln!(o, "Format      ONNX IR {}, opset {}", s.ir_version, s.opset);
+        let features = match s.input.features {
+            Some(n) => format!("{n} values per record (CSV feature columns)"),
+            None => "values per record not fixed".to_string(),
+        };
+        let _ = writeln!(
+            o,
+            "Input       {} [{}]: {features}",
+            s.input.name,
+            s.input.shape.join(", ")
+        );
+        let _ = writeln!(
+            o,
+            "Output      {}: {} ({})",
+            s.output.name,
+            kind_name(s.output.kind),
+            s.output.kind_source
+        );
+        if s.output.declared.len() > 1 {
+            let _ = writeln!(
+                o,
+                "            declared outputs: {}",
+                s.output.declared.join(", ")
+            );
+        }
+        let classes = match s.output.num_classes {
+            Some(k) => k.to_string(),
+            None if s.input.features.is_none() => {
+                "unknown (the input shape is not fixed)".to_string()
+            }
+            None => "unknown (the model did not run on a record of zeros)".to_string(),
+        };
+        let _ = writeln!(o, "Classes     {classes}");
+        let _ = writeln!(
+            o,
+            "Parameters  {} ({} trainable)",
+            group(s.param_count),
+            group(s.trainable_param_count)
+        );
+        let trainable = match (&s.trainable, &s.trainable_reason) {
+            (true, _) => "yes".to_string(),
+            (false, Some(why)) => format!("no: {why}"),
+            (false, None) => "no".to_string(),
+        };
+        let _ = writeln!(o, "Trainable   {trainable}");
+        let total: usize = s.operators.iter().map(|c| c.count).sum();
+        let _ = writeln!(o, "Operators   {total} nodes");
+        let width = s.operators.iter().map(|c| c.op.len()).max().unwrap_or(0);
+        for c in &s.operators {
+            let _ = writeln!(o, "            {:<width$}  {}", c.op, c.count);
+        }
+        o
+    }
+
+    /// Where `predict` writes; a file it created is removed on failure.
+    struct Sink {
+        out: Box<dyn Write>,
+        name: String,
+        created: Option<PathBuf>,
+    }
+
+    impl Sink {
+        fn open(path: Option<&Path>) -> Result<Sink, CliError> {
+            match path {
+                None => Ok(Sink {
+                    out: Box::new(BufWriter::new(io::stdout())),
+                    name: "stdout".into(),
+                    created: None,
+                }),
+                Some(p) => {
+                    let existed = p.exists();
+                    let f = File::create(p).map_err(|e| CliError::Write {
+                        path: show(p),
+                        source: IoCause(e),
+                    })?;
+                    Ok(Sink {
+                        out: Box::new(BufWriter::with_capacity(1 << 16, f)),
+                        name: show(p),
+                        created: (!existed).then(|| p.to_path_buf()),
+                    })
+                }
+            }
+        }
+
+        fn write(&mut self, s: &str) -> Result<(), CliError> {
+            self.out.write_all(s.as_bytes()).map_err(|e| self.err(e))
+        }
+
+        fn flush(&mut self) -> Result<(), CliError> {
+            self.out.flush().map_err(|e| self.err(e))
+        }
+
+        fn err(&self, e: io::Error) -> CliError {
+            CliError::Write {
+                path: self.name.clone(),
+                source: IoCause(e),
+            }
+        }
+
+        fn discard(self) {
+            drop(self.out);
+            if let Some(p) = self.created {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+
+    fn open_data(path: &Path) -> Result<Box<dyn Read>, CliError> {
+        if path.as_os_str() == "-" {
+            return Ok(Box::new(io::stdin()));
+        }
+        let f = File::open(path).map_err(|e| CliError::Read {
+            path: show(path),
+            source: IoCause(e),
+        })?;
+        if f.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(CliError::Read {
+                path: show(path),
+                source: IoCause(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "it is a directory",
+                )),
+            });
+        }
+        Ok(Box::new(f))
+    }
+
+    fn predict(args: &PredictArgs) -> Result<(), CliError> {
+        // both files must be readable before any work is done
+        let bytes = read_model_bytes(&args.model.model)?;
+        let data = open_data(&args.data)?;
+        let model = parse_model(&args.model, &bytes)?;
+        drop(bytes);
+        let kind = args
+            .model
+            .output_kind
+            .map(OutputKind::from)
+            .unwrap_or(model.graph.output_kind);
+        let data_name = show(&args.data);
+        let data_err = |source: DataError| CliError::Data {
+            path: data_name.clone(),
+            source,
+        };
+        let opts = CsvOptions {
+            label_column: args.label_column.clone(),
+            ..CsvOptions::default()
+        };
+        let mut stream = CsvStream::new(data, &opts).map_err(data_err)?;
+        let mut sink = Sink::open(args.out.as_deref())?;
+        match run_batches(
+            &model,
+            kind,
+            &mut stream,
+            &mut sink,
+            args.batch_size as usize,
+            &data_name,
+        ) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                sink.discard();
+                Err(e)
+            }
+        }
+    }
+
+    fn run_batches<R: Read>(
+        model: &Model,
+        kind: OutputKind,
+        stream: &mut CsvStream<R>,
+        sink: &mut Sink,
+        batch_size: usize,
+        data_name: &str,
+    ) -> Result<(), CliError> {
+        let data_err = |source: DataError| CliError::Data {
+            path: data_name.to_string(),
+            source,
+        };
+        // a model declaring a fixed batch size gets exactly that many rows
+        // per pass (the last batch padded with zero rows, dropped after)
+        let fixed_batch = match model.graph.input.shape.first() {
+            Some(Dim::Fixed(b)) if *b >= 1 => Some(*b),
+            _ => None,
+        };
+        let batch_size = fixed_batch.unwrap_or(batch_size);
+        let mut classes: Option<usize> = None;
+        let mut done = 0usize;
+        let mut line = String::new();
+        while let Some(chunk) = stream.next_chunk(batch_size).map_err(data_err)? {
+            let mut x = chunk.to_batch(&model.graph.input).map_err(data_err)?;
+            if let Some(b) = fixed_batch {
+                x = pad_batch(x, b);
+            }
+            let y = model
+                .graph
+                .forward(&model.params, &x)
+                .map_err(|source| CliError::Run {
+                    path: data_name.to_string(),
+                    source,
+                })?;
+            let y = match fixed_batch {
+                Some(_) if y.ndim() > 0 && y.shape()[0] > chunk.len() => y
+                    .slice_axis(Axis(0), Slice::from(0..chunk.len()))
+                    .to_owned(),
+                _ => y,
+            };
+            let probs = to_probabilities(&y, chunk.len(), kind, done).map_err(|message| {
+                CliError::Output {
+                    path: data_name.to_string(),
+                    message,
+                }
+            })?;
+            let k = probs.ncols();
+            match classes {
+                None => {
+                    let header: Vec<String> = (0..k).map(|i| format!("class_{i}")).collect();
+                    sink.write(&header.join(","))?;
+                    sink.write("\n")?;
+                    classes = Some(k);
+                }
+                Some(prev) if prev != k => {
+                    return Err(CliError::Output {
+                        path: data_name.to_string(),
+                        message: format!(
+                            "the model returned {k} scores per record for rows from {}, {prev} before",
+                            done + 1
+                        ),
+                    });
+                }
+                Some(_) => {}
+            }
+            for row in probs.rows() {
+                line.clear();
+                for (j, p) in row.iter().enumerate() {
+                    if j > 0 {
+                        line.push(',');
+                    }
+                    push_number(&mut line, *p);
+                }
+                line.push('\n');
+                sink.write(&line)?;
+            }
+            done += chunk.len();
+        }
+        sink.flush()
+    }
+
+    /// The shortest text that reads back as the same f32, in exponent form
+    /// for tiny values (`1.0110959e-10`, not `0.000000000101109586`).
+    fn push_number(line: &mut String, v: f32) {
+        use std::fmt::Write as _;
+        let _ = if v != 0.0 && v.abs() < 1e-4 {
+            write!(line, "{v:e}")
+        } else {
+            write!(line, "{v}")
+        };
+    }
+
+    /// Pad a batch with zero records up to `b` rows.
+    fn pad_batch(x: Tensor, b: usize) -> Tensor {
+        let n = match x.shape().first() {
+            Some(&n) if n < b => n,
+            _ => return x,
+        };
+        let mut shape = x.shape().to_vec();
+        shape[0] = b - n;
+        let pad = Tensor::zeros(IxDyn(&shape));
+        ndarray::concatenate(Axis(0), &[x.view(), pad.view()]).unwrap_or(x)
+    }
+
+    /// Turn one batch of model output into rows of class probabilities with
+    /// the engine's convention (`engine::proba`), after checking that the
+    /// scores are finite and, for probabilities, inside [0, 1] (a model whose
+    /// "probabilities" are not is more likely emitting logits: clamping them
+    /// would print nonsense). `offset` is the number of records before this
+    /// batch (for messages).
+    fn to_probabilities(
+        y: &Tensor,
+        n: usize,
+        kind: OutputKind,
+        offset: usize,
+    ) -> Result<Array2<f32>, String> {
+        if y.ndim() == 0 || y.shape()[0] != n {
+            return Err(format!(
+                "the output has shape {:?} for a batch of {n} records",
+                y.shape()
+            ));
+        }
+        let m = proba::as_matrix(y).map_err(|e| e.to_string())?;
+        if m.ncols() == 0 {
+            return Err(format!(
+                "the output has shape {:?}: no class scores",
+                y.shape()
+            ));
+        }
+        for (i, scores) in m.rows().into_iter().enumerate() {
+            let record = offset + i + 1;
+            if scores.iter().any(|v| !v.is_finite()) {
+                return Err(format!("the scores of record {record} are NaN or infinite"));
+            }
+            if kind == OutputKind::Probabilities {
+                if let Some(v) = scores.iter().find(|v| **v < -1e-4 || **v > 1.0 + 1e-4) {
+                    return Err(format!(
+                        "record {record} has score {v}, outside [0, 1]: if the model emits logits, \
+                         pass --output-kind logits"
+                    ));
+                }
+            }
+        }
+        proba::probabilities(y, kind).map_err(|e| e.to_string())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use ndarray::{arr1, arr2};
+
+        #[test]
+        fn probabilities_from_outputs() {
+            let y = arr2(&[[0.25f32, 0.75], [1.0, 0.0]]).into_dyn();
+            let r = to_probabilities(&y, 2, OutputKind::Probabilities, 0).unwrap();
+            assert_eq!(r, arr2(&[[0.25, 0.75], [1.0, 0.0]]));
+            // single binary score, probability or logit
+            let y = arr2(&[[0.25f32]]).into_dyn();
+            let r = to_probabilities(&y, 1, OutputKind::Probabilities, 0).unwrap();
+            assert_eq!(r, arr2(&[[0.75, 0.25]]));
+            let y = arr1(&[0.0f32]).into_dyn();
+            let r = to_probabilities(&y, 1, OutputKind::Logits, 0).unwrap();
+            assert_eq!(r, arr2(&[[0.5, 0.5]]));
+            // logits go through softmax
+            let y = arr2(&[[1.0f32, 2.0, 3.0]]).into_dyn();
+            let r = to_probabilities(&y, 1, OutputKind::Logits, 0).unwrap();
+            assert!((r[[0, 2]] - 0.665_240_96).abs() < 1e-6);
+        }
+
+        #[test]
+        fn bad_outputs_are_errors() {
+            let y = arr2(&[[0.5f32, 0.5], [2.0, -1.0]]).into_dyn();
+            let e = to_probabilities(&y, 2, OutputKind::Probabilities, 10).unwrap_err();
+            assert!(e.contains("record 12 has score 2"), "{e}");
+            assert!(e.contains("--output-kind logits"), "{e}");
+            let y = arr2(&[[f32::NAN, 0.5]]).into_dyn();
+            let e = to_probabilities(&y, 1, OutputKind::Logits, 0).unwrap_err();
+            assert!(e.contains("record 1 "), "{e}");
+            let y = arr2(&[[0.5f32, 0.5]]).into_dyn();
+            assert!(to_probabilities(&y, 2, OutputKind::Logits, 0).is_err());
+        }
+
+        #[test]
+        fn error_chain_and_codes() {
+            let e = CliError::Read {
+                path: "m.onnx".into(),
+                source: IoCause(io::Error::from_raw_os_error(2)),
+            };
+            assert_eq!(e.chain(), "cannot read m.onnx: No such file or directory");
+            assert_eq!(e.exit_code(), 2);
+            let e = CliError::Model {
+                path: "m.onnx".into(),
+                source: OnnxError::Empty,
+            };
+            assert_eq!(
+                e.chain(),
+                "cannot load model m.onnx: the file is empty (0 bytes)"
+            );
+            let e = CliError::Run {
+                path: "x.csv".into(),
+                source: EngineError::op("Conv", "bad"),
+            };
+            assert_eq!(e.exit_code(), 1);
+        }
+
+        #[test]
+        fn padding_to_a_fixed_batch() {
+            let x = arr2(&[[1.0f32, 2.0]]).into_dyn();
+            let p = pad_batch(x.clone(), 3);
+            assert_eq!(p, arr2(&[[1.0f32, 2.0], [0.0, 0.0], [0.0, 0.0]]).into_dyn());
+            assert_eq!(pad_batch(x.clone(), 1), x);
+        }
+
+        #[test]
+        fn numbers_round_trip() {
+            for v in [
+                0.0f32,
+                1.0,
+                0.5,
+                1.0110959e-10,
+                0.99964535,
+                3.4183264e-5,
+                1e-4,
+            ] {
+                let mut s = String::new();
+                push_number(&mut s, v);
+                assert_eq!(s.parse::<f32>().unwrap(), v, "{s}");
+            }
+            let mut s = String::new();
+            push_number(&mut s, 1.0110959e-10);
+            assert_eq!(s, "1.0110959e-10");
+        }
+
+        #[test]
+        fn grouping() {
+            assert_eq!(group(0), "0");
+            assert_eq!(group(999), "999");
+            assert_eq!(group(1000), "1,000");
+            assert_eq!(group(1234567), "1,234,567");
+        }
+
+        #[test]
+        fn cli_definition_is_valid() {
+            use clap::CommandFactory;
+            Cli::command().debug_assert();
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Data errors, each naming the row/column and the numbers involved.
+//! Data errors, each naming the 1-based data row (the header is not counted),
+//! the column and the numbers involved. `code()` is stable across versions.
 
 use thiserror::Error;
 
@@ -8,20 +9,34 @@ pub enum DataError {
     Empty,
     #[error("the CSV has a header but no data rows")]
     NoRows,
+    #[error("the CSV header has no feature columns (columns: {0})")]
+    NoFeatures(String),
+    #[error("the CSV header is one column containing {}: values must be separated by commas", separator_name(*.0))]
+    Separator(char),
+    #[error("the CSV header names column '{0}' more than once")]
+    DuplicateColumn(String),
     #[error("CSV row {row} has {got} values, the header has {expected}")]
     RaggedRow {
         row: usize,
         got: usize,
         expected: usize,
     },
+    #[error("CSV row {row}, column '{column}': the value is empty")]
+    EmptyCell { row: usize, column: String },
     #[error("CSV row {row}, column '{column}': '{value}' is not a number")]
     NotNumeric {
         row: usize,
         column: String,
         value: String,
     },
-    #[error("CSV row {row}, column '{column}': value is NaN or infinite")]
-    NonFinite { row: usize, column: String },
+    #[error(
+        "CSV row {row}, column '{column}': '{value}' is NaN or infinite (or outside the f32 range)"
+    )]
+    NonFinite {
+        row: usize,
+        column: String,
+        value: String,
+    },
     #[error("CSV row {row}: label '{value}' is not a non-negative integer class index")]
     BadLabel { row: usize, value: String },
     #[error("label column '{0}' is not in the CSV header")]
@@ -32,14 +47,25 @@ pub enum DataError {
         expected: usize,
         hint: String,
     },
-    #[error("the CSV has {rows} rows x {cols} columns, over the limit of {limit} cells")]
+    #[error("the model input has shape {shape}: its non-batch dimensions are not all fixed, so CSV columns cannot be mapped onto it")]
+    UnfixedShape { shape: String },
+    #[error("the CSV has at least {rows} rows x {cols} columns, over the limit of {limit} cells")]
     TooLarge {
         rows: usize,
         cols: usize,
         limit: usize,
     },
+    #[error("CSV row {row} is not valid UTF-8 text")]
+    NotUtf8 { row: usize },
     #[error("CSV parse error: {0}")]
     Parse(String),
+}
+
+fn separator_name(c: char) -> String {
+    match c {
+        '\t' => "tabs".to_string(),
+        c => format!("'{c}'"),
+    }
 }
 
 impl DataError {
@@ -47,13 +73,19 @@ impl DataError {
         match self {
             DataError::Empty => "csv_empty",
             DataError::NoRows => "csv_no_rows",
+            DataError::NoFeatures(_) => "csv_no_features",
+            DataError::Separator(_) => "csv_separator",
+            DataError::DuplicateColumn(_) => "csv_duplicate_column",
             DataError::RaggedRow { .. } => "csv_ragged",
+            DataError::EmptyCell { .. } => "csv_empty_cell",
             DataError::NotNumeric { .. } => "csv_not_numeric",
             DataError::NonFinite { .. } => "csv_non_finite",
             DataError::BadLabel { .. } => "csv_bad_label",
             DataError::NoLabelColumn(_) => "csv_no_label_column",
             DataError::FeatureCount { .. } => "csv_feature_count",
+            DataError::UnfixedShape { .. } => "csv_unfixed_shape",
             DataError::TooLarge { .. } => "csv_too_large",
+            DataError::NotUtf8 { .. } => "csv_not_utf8",
             DataError::Parse(_) => "csv_parse",
         }
     }

@@ -6,11 +6,16 @@
 //! - [`read_csv`] parses bytes into a [`Dataset`] (f32 features in column
 //!   order, optional integer labels) and names the row and column of any
 //!   problem (wrong column count, non-numeric cell, NaN/inf, missing label).
+//! - [`CsvStream`] reads the same format chunk by chunk from any reader, so
+//!   large files are processed in bounded memory; the size limit is checked
+//!   as rows arrive.
 //! - [`Dataset::to_batch`] checks the feature count against the model input
 //!   and returns the batch tensor in the model's input shape.
 
 mod csv_reader;
 mod error;
 
-pub use csv_reader::{read_csv, CsvOptions, Dataset};
+pub use csv_reader::{
+    read_csv, read_csv_from, CsvOptions, CsvStream, Dataset, DEFAULT_LABEL_COLUMN,
+};
 pub use error::DataError;
