@@ -1,1 +1,359 @@
-//! THE JS boundary (to be written).
+//! THE JS boundary: the only module that imports `wasm_bindgen`, `js_sys` or
+//! `web_sys` (a check in `scripts/test.sh` enforces it).
+//!
+//! Contract:
+//! - [`ModelHandle`] owns one loaded model (built from the file bytes with
+//!   [`crate::onnx::load_with`]); [`DatasetHandle`] owns one parsed CSV
+//!   ([`crate::data::read_csv`]). Both stay inside wasm memory; JS holds the
+//!   handles and frees them with `.free()`.
+//! - Bulk numbers cross as typed arrays (`Float32Array`, `Uint32Array`),
+//!   never JSON. Summaries and small records cross as camelCase serde DTOs
+//!   (through `serde-wasm-bindgen`, JSON-compatible: `None` becomes `null`).
+//! - Every failure is thrown as a JS `Error` whose `message` is the Rust
+//!   error's Display text and whose `code` property is the stable code from
+//!   `OnnxError::code()`, `DataError::code()` or `EngineError::code()`
+//!   (`bad_argument` for misuse of this API from JS).
+//! - `predict*` return class probabilities, row-major `[rows, classes]`,
+//!   with the one convention of [`crate::engine::proba`] (softmax for
+//!   logits; a single binary score `p` becomes the columns `[1 - p, p]`).
+//! - A Rust panic is a bug: the panic hook installed at start logs it to the
+//!   console, and the JS side discards the instance (the worker respawns).
+#![deny(clippy::unwrap_used)]
+
+use crate::data::{read_csv, CsvOptions, DataError, Dataset};
+use crate::engine::proba::probabilities;
+use crate::engine::{EngineError, OutputKind, Tensor};
+use crate::onnx::{load_with, ImportOptions, Model, OnnxError};
+use js_sys::{Float32Array, Reflect, Uint32Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+/// Installs the panic hook when the module is instantiated.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// The tool version (the crate version).
+#[wasm_bindgen]
+pub fn version() -> String {
+    crate::VERSION.to_string()
+}
+
+/// A JS `Error` carrying a stable `code` property.
+fn js_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("InspectorError");
+    // Setting a property on a fresh Error object cannot fail; if it somehow
+    // did, the message still carries the meaning.
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+/// Errors of the core that cross the boundary with their stable code.
+trait Coded: std::fmt::Display {
+    fn code(&self) -> &'static str;
+    fn to_js(&self) -> JsValue {
+        js_error(self.code(), &self.to_string())
+    }
+}
+
+impl Coded for OnnxError {
+    fn code(&self) -> &'static str {
+        OnnxError::code(self)
+    }
+}
+
+impl Coded for DataError {
+    fn code(&self) -> &'static str {
+        DataError::code(self)
+    }
+}
+
+impl Coded for EngineError {
+    fn code(&self) -> &'static str {
+        EngineError::code(self)
+    }
+}
+
+fn bad_argument(message: &str) -> JsValue {
+    js_error("bad_argument", message)
+}
+
+/// Serialize a DTO as a plain JS object (JSON-compatible).
+fn to_js_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("internal", &format!("could not convert to JS: {e}")))
+}
+
+fn parse_kind(kind: &str) -> Result<OutputKind, JsValue> {
+    match kind {
+        "probabilities" => Ok(OutputKind::Probabilities),
+        "logits" => Ok(OutputKind::Logits),
+        other => Err(bad_argument(&format!(
+            "output kind '{other}' is not one of 'probabilities', 'logits'"
+        ))),
+    }
+}
+
+/// One loaded model.
+#[wasm_bindgen]
+pub struct ModelHandle {
+    model: Model,
+    kind_override: Option<OutputKind>,
+    num_classes: Option<usize>,
+}
+
+/// Load a model from its file bytes. `output` names the output to use
+/// instead of the detected probability/logit output.
+#[wasm_bindgen(js_name = loadModel)]
+pub fn load_model(bytes: &[u8], output: Option<String>) -> Result<ModelHandle, JsValue> {
+    let opts = ImportOptions {
+        output,
+        ..ImportOptions::default()
+    };
+    let model = load_with(bytes, &opts).map_err(|e| e.to_js())?;
+    let num_classes = crate::summary::num_classes(&model);
+    Ok(ModelHandle {
+        model,
+        kind_override: None,
+        num_classes,
+    })
+}
+
+#[wasm_bindgen]
+impl ModelHandle {
+    /// Same as [`load_model`] with the detected output.
+    #[wasm_bindgen(constructor)]
+    pub fn new(bytes: &[u8]) -> Result<ModelHandle, JsValue> {
+        load_model(bytes, None)
+    }
+
+    /// The model summary (`crate::summary::ModelSummary`, camelCase).
+    pub fn summary(&self) -> Result<JsValue, JsValue> {
+        to_js_value(&crate::summary::summarize(&self.model, self.kind_override))
+    }
+
+    /// Override the detected output kind: "probabilities" or "logits";
+    /// `undefined`/`null` returns to the detected kind.
+    #[wasm_bindgen(js_name = setOutputKind)]
+    pub fn set_output_kind(&mut self, kind: Option<String>) -> Result<(), JsValue> {
+        self.kind_override = kind.as_deref().map(parse_kind).transpose()?;
+        Ok(())
+    }
+
+    /// "probabilities" or "logits" (after any override).
+    #[wasm_bindgen(getter, js_name = outputKind)]
+    pub fn output_kind(&self) -> String {
+        match self.kind() {
+            OutputKind::Probabilities => "probabilities",
+            OutputKind::Logits => "logits",
+        }
+        .to_string()
+    }
+
+    /// Number of classes, when the input shape is fixed.
+    #[wasm_bindgen(getter, js_name = numClasses)]
+    pub fn num_classes(&self) -> Option<u32> {
+        self.num_classes.and_then(|n| u32::try_from(n).ok())
+    }
+
+    /// Scalars per record (the number of CSV feature columns), when fixed.
+    #[wasm_bindgen(getter, js_name = recordLen)]
+    pub fn record_len(&self) -> Option<u32> {
+        self.model
+            .graph
+            .input
+            .record_len()
+            .and_then(|n| u32::try_from(n).ok())
+    }
+
+    /// Hex SHA-256 of the model file.
+    #[wasm_bindgen(getter)]
+    pub fn sha256(&self) -> String {
+        self.model.sha256.clone()
+    }
+
+    /// Class probabilities for `rows` records given row-major in `data`
+    /// (`rows * recordLen` values), as a `Float32Array` of `rows * classes`.
+    pub fn predict(&self, data: &[f32], rows: usize) -> Result<Float32Array, JsValue> {
+        let x = self.batch(data, rows)?;
+        self.run(&x, rows)
+    }
+
+    /// The raw output of the chosen model output (no softmax), row-major,
+    /// for comparing with other runtimes.
+    #[wasm_bindgen(js_name = forwardRaw)]
+    pub fn forward_raw(&self, data: &[f32], rows: usize) -> Result<Float32Array, JsValue> {
+        let x = self.batch(data, rows)?;
+        let y = self
+            .model
+            .graph
+            .forward(&self.model.params, &x)
+            .map_err(|e| e.to_js())?;
+        let y = y.as_standard_layout();
+        Ok(match y.as_slice() {
+            Some(s) => Float32Array::from(s),
+            None => Float32Array::from(y.iter().copied().collect::<Vec<f32>>().as_slice()),
+        })
+    }
+
+    /// Class probabilities for rows `start..end` of a parsed CSV (features
+    /// reshaped to the model input), as a `Float32Array` of
+    /// `(end - start) * classes`.
+    #[wasm_bindgen(js_name = predictDataset)]
+    pub fn predict_dataset(
+        &self,
+        dataset: &DatasetHandle,
+        start: usize,
+        end: usize,
+    ) -> Result<Float32Array, JsValue> {
+        let n = dataset.data.len();
+        if start > end || end > n {
+            return Err(bad_argument(&format!(
+                "row range {start}..{end} is outside the dataset's {n} rows"
+            )));
+        }
+        let slice = Dataset {
+            feature_names: dataset.data.feature_names.clone(),
+            features: dataset
+                .data
+                .features
+                .slice(ndarray::s![start..end, ..])
+                .to_owned(),
+            labels: None,
+            label_column: None,
+        };
+        let x = slice
+            .to_batch(&self.model.graph.input)
+            .map_err(|e| e.to_js())?;
+        self.run(&x, end - start)
+    }
+}
+
+impl ModelHandle {
+    /// `data` (row-major, `rows` records) as a batch in the model's input shape.
+    fn batch(&self, data: &[f32], rows: usize) -> Result<Tensor, JsValue> {
+        let input = &self.model.graph.input;
+        let Some(record) = input.record_shape() else {
+            return Err(js_error(
+                "input_shape",
+                &format!(
+                    "the model input '{}' has symbolic dimensions beyond the batch; a fixed record shape is needed",
+                    input.name
+                ),
+            ));
+        };
+        let per_row: usize = record.iter().product();
+        if data.len() != rows.saturating_mul(per_row) {
+            return Err(js_error(
+                "input_shape",
+                &format!(
+                    "got {} values for {rows} rows; the model expects {per_row} values per row ({} in all)",
+                    data.len(),
+                    rows.saturating_mul(per_row)
+                ),
+            ));
+        }
+        let mut shape = vec![rows];
+        shape.extend(record);
+        Tensor::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
+            .map_err(|e| bad_argument(&format!("cannot shape the input: {e}")))
+    }
+
+    fn kind(&self) -> OutputKind {
+        self.kind_override.unwrap_or(self.model.graph.output_kind)
+    }
+
+    fn run(&self, x: &Tensor, rows: usize) -> Result<Float32Array, JsValue> {
+        if rows == 0 {
+            return Ok(Float32Array::new_with_length(0));
+        }
+        let y = self
+            .model
+            .graph
+            .forward(&self.model.params, x)
+            .map_err(|e| e.to_js())?;
+        if y.shape().first() != Some(&rows) {
+            return Err(js_error(
+                "output_shape",
+                &format!(
+                    "the model output has shape {:?}, expected one row of scores for each of the {rows} records",
+                    y.shape()
+                ),
+            ));
+        }
+        let probs = probabilities(&y, self.kind()).map_err(|e| e.to_js())?;
+        Ok(match probs.as_slice() {
+            Some(s) => Float32Array::from(s),
+            None => Float32Array::from(probs.iter().copied().collect::<Vec<f32>>().as_slice()),
+        })
+    }
+}
+
+/// One parsed CSV file.
+#[wasm_bindgen]
+pub struct DatasetHandle {
+    data: Dataset,
+}
+
+/// Parse CSV bytes (header row, numeric features, optional label column;
+/// `labelColumn` defaults to `label` when present).
+#[wasm_bindgen(js_name = parseCsv)]
+pub fn parse_csv(bytes: &[u8], label_column: Option<String>) -> Result<DatasetHandle, JsValue> {
+    let opts = CsvOptions {
+        require_label: label_column.is_some(),
+        label_column,
+        ..CsvOptions::default()
+    };
+    let data = read_csv(bytes, &opts).map_err(|e| e.to_js())?;
+    Ok(DatasetHandle { data })
+}
+
+#[wasm_bindgen]
+impl DatasetHandle {
+    #[wasm_bindgen(getter)]
+    pub fn rows(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Number of feature columns.
+    #[wasm_bindgen(getter)]
+    pub fn features(&self) -> usize {
+        self.data.features.ncols()
+    }
+
+    #[wasm_bindgen(getter, js_name = featureNames)]
+    pub fn feature_names(&self) -> Vec<String> {
+        self.data.feature_names.clone()
+    }
+
+    /// The label column used, if any.
+    #[wasm_bindgen(getter, js_name = labelColumn)]
+    pub fn label_column(&self) -> Option<String> {
+        self.data.label_column.clone()
+    }
+
+    /// Row-major features `[rows, features]`.
+    pub fn data(&self) -> Float32Array {
+        match self.data.features.as_slice() {
+            Some(s) => Float32Array::from(s),
+            None => {
+                let v: Vec<f32> = self.data.features.iter().copied().collect();
+                Float32Array::from(v.as_slice())
+            }
+        }
+    }
+
+    /// Class index per row, when the CSV has a label column.
+    pub fn labels(&self) -> Option<Uint32Array> {
+        self.data.labels.as_ref().map(|l| {
+            let v: Vec<u32> = l
+                .iter()
+                .map(|&c| u32::try_from(c).unwrap_or(u32::MAX))
+                .collect();
+            Uint32Array::from(v.as_slice())
+        })
+    }
+}
