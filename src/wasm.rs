@@ -22,6 +22,7 @@
 
 use crate::data::{read_csv, CsvOptions, DataError, Dataset};
 use crate::engine::proba::probabilities;
+use crate::engine::train::{init_params, train, TrainConfig};
 use crate::engine::{EngineError, OutputKind, Tensor};
 use crate::onnx::{load_with, ImportOptions, Model, OnnxError};
 use js_sys::{Float32Array, Reflect, Uint32Array};
@@ -229,6 +230,73 @@ impl ModelHandle {
             .to_batch(&self.model.graph.input)
             .map_err(|e| e.to_js())?;
         self.run(&x, end - start)
+    }
+}
+
+#[wasm_bindgen]
+impl ModelHandle {
+    /// A deterministic synthetic workload for this model (the same data the
+    /// native `bench` binary uses, `crate::engine::bench_data`):
+    /// `{ data: Float32Array, labels: Uint32Array }` with `rows` records.
+    #[wasm_bindgen(js_name = syntheticBatch)]
+    pub fn synthetic_batch(&self, rows: usize, seed: u64) -> Result<JsValue, JsValue> {
+        let classes = self.num_classes.unwrap_or(2);
+        let (x, y) =
+            crate::engine::bench_data::synthetic_batch(&self.model.graph, rows, classes, seed)
+                .map_err(|e| e.to_js())?;
+        let out = js_sys::Object::new();
+        let data = Float32Array::from(
+            x.as_standard_layout()
+                .iter()
+                .copied()
+                .collect::<Vec<f32>>()
+                .as_slice(),
+        );
+        let labels: Vec<u32> = y
+            .iter()
+            .map(|&v| u32::try_from(v).unwrap_or(u32::MAX))
+            .collect();
+        let _ = Reflect::set(&out, &JsValue::from_str("data"), &data);
+        let _ = Reflect::set(
+            &out,
+            &JsValue::from_str("labels"),
+            &Uint32Array::from(labels.as_slice()),
+        );
+        Ok(out.into())
+    }
+
+    /// Train a freshly initialised copy of this model's graph on `rows`
+    /// records (`data` row-major, `labels` class indices) with `config` (a
+    /// camelCase `TrainConfig`; missing fields take the defaults) and
+    /// `initSeed`; returns the `TrainReport`. The model's own weights are
+    /// not changed.
+    #[wasm_bindgen(js_name = trainCopy)]
+    pub fn train_copy(
+        &self,
+        data: &[f32],
+        labels: &[u32],
+        rows: usize,
+        config: JsValue,
+        init_seed: u64,
+    ) -> Result<JsValue, JsValue> {
+        let cfg: TrainConfig = if config.is_undefined() || config.is_null() {
+            TrainConfig::default()
+        } else {
+            serde_wasm_bindgen::from_value(config)
+                .map_err(|e| bad_argument(&format!("training settings: {e}")))?
+        };
+        if labels.len() != rows {
+            return Err(bad_argument(&format!(
+                "got {} labels for {rows} rows",
+                labels.len()
+            )));
+        }
+        let x = self.batch(data, rows)?;
+        let y: Vec<usize> = labels.iter().map(|&v| v as usize).collect();
+        let mut params = init_params(&self.model.graph, &self.model.params, init_seed);
+        let report = train(&self.model.graph, &mut params, &x, &y, &cfg, &mut |_| true)
+            .map_err(|e| e.to_js())?;
+        to_js_value(&report)
     }
 }
 

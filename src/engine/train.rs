@@ -56,7 +56,7 @@ impl Optimizer {
 
 /// A training recipe. Check it with [`TrainConfig::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct TrainConfig {
     pub optimizer: Optimizer,
     pub epochs: usize,
