@@ -1,0 +1,54 @@
+// Browser side of scripts/bench.sh: times inference and one training epoch
+// in the release wasm, on the same synthetic workload as the native `bench`
+// binary (engine::bench_data). Runs on the main thread of a page nobody
+// interacts with, so the figures are the engine's own speed.
+import init, { ModelHandle } from './pkg/privacy_inspector.js';
+
+const ready = init();
+const out = document.getElementById('out');
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/**
+ * @param {Uint8Array} bytes model file
+ * @param {string} name label for the output
+ * @param {number} rows records (10,000 by default)
+ * @param {number} repeat repetitions (median reported)
+ */
+window.runBench = async (bytes, name, rows = 10000, repeat = 5) => {
+  await ready;
+  const model = new ModelHandle(bytes);
+  const { data, labels } = model.syntheticBatch(rows, 1n);
+  const per = model.recordLen;
+  const batch = 1000;
+  const infer = [];
+  for (let r = 0; r < repeat; r++) {
+    const t0 = performance.now();
+    for (let start = 0; start < rows; start += batch) {
+      const end = Math.min(start + batch, rows);
+      model.forwardRaw(data.subarray(start * per, end * per), end - start);
+    }
+    infer.push(performance.now() - t0);
+  }
+  const epoch = [];
+  for (let r = 0; r < repeat; r++) {
+    const cfg = { optimizer: { kind: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, epochs: 1, batchSize: 128, l2: 0, seed: r };
+    const t0 = performance.now();
+    model.trainCopy(data, labels, rows, cfg, BigInt(r));
+    epoch.push(performance.now() - t0);
+  }
+  model.free();
+  const ms = median(infer);
+  const result = {
+    model: name,
+    rows,
+    inference_records_per_s: Math.round(rows / (ms / 1000)),
+    inference_ms: +ms.toFixed(2),
+    train_epoch_ms: +median(epoch).toFixed(2),
+  };
+  out.textContent += '\n' + JSON.stringify(result);
+  return result;
+};
