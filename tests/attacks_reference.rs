@@ -14,7 +14,7 @@ use privacy_inspector::attacks::membership::references::{
 use privacy_inspector::attacks::membership::rmia::{
     rmia, rmia_pr_offline, rmia_pr_online, rmia_scores, RmiaConfig, MIN_Z,
 };
-use privacy_inspector::attacks::membership::shokri::{shokri, ShokriConfig};
+use privacy_inspector::attacks::membership::shokri::{fit_logistic, shokri, ShokriConfig};
 use privacy_inspector::attacks::membership::{AttackError, AuditInputs, Records, Target};
 use privacy_inspector::data::{read_csv, CsvOptions};
 use privacy_inspector::engine::train::Optimizer;
@@ -28,11 +28,14 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn cases() -> Vec<Value> {
+fn reference_json() -> Value {
     let p = fixtures_dir().join("attacks_reference/cases.json");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
-    let v: Value = serde_json::from_str(&text).expect("cases.json is JSON");
-    v["cases"].as_array().expect("cases").clone()
+    serde_json::from_str(&text).expect("cases.json is JSON")
+}
+
+fn cases() -> Vec<Value> {
+    reference_json()["cases"].as_array().expect("cases").clone()
 }
 
 fn vec_f(v: &Value) -> Vec<f64> {
@@ -64,9 +67,14 @@ fn mat_b(v: &Value) -> Vec<Vec<bool>> {
 /// Every value within 1e-9, relative to the value's size when it is large.
 #[track_caller]
 fn check_close(what: &str, got: &[f64], want: &[f64]) {
+    check_close_tol(what, got, want, 1e-9)
+}
+
+#[track_caller]
+fn check_close_tol(what: &str, got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let tol = 1e-9 * w.abs().max(1.0);
+        let tol = tol * w.abs().max(1.0);
         assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, python {w}");
     }
 }
@@ -146,6 +154,31 @@ fn lira_and_rmia_match_the_python_reference_within_1e_9() {
             check_close(key, &s, &vec_f(&e[key]));
         }
     }
+}
+
+#[test]
+fn shokri_attack_classifier_matches_scipy_minimisation_of_the_same_objective() {
+    let all = reference_json();
+    let cases = all["logistic"].as_array().expect("logistic cases");
+    assert_eq!(cases.len(), 2);
+    for c in cases {
+        let f = mat_f(&c["features"]);
+        let is_in: Vec<bool> = c["isIn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_bool().unwrap())
+            .collect();
+        let l2 = c["l2"].as_f64().unwrap();
+        let fit = fit_logistic(&f, &is_in, l2).unwrap();
+        // scipy's BFGS stops at |grad| ~ 1e-7, so agree to 1e-6
+        check_close_tol("w", &fit.w, &vec_f(&c["w"]), 1e-6);
+        check_close_tol("b", &[fit.b], &[c["b"].as_f64().unwrap()], 1e-6);
+    }
+    assert_eq!(
+        fit_logistic(&[vec![1.0]], &[true], 0.0).unwrap_err().code(),
+        "bad_config"
+    );
 }
 
 #[test]

@@ -610,3 +610,68 @@ pub fn train_references(
         models,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phi_from_logits_is_stable_and_agrees_with_probabilities() {
+        // z = [1000, 0, 0], y = 0: phi = 1000 - ln 2 exactly, p_y = 1
+        let (p, phi) = prob_and_phi(&[1000.0, 0.0, 0.0], OutputKind::Logits, 0);
+        assert_eq!(p, 1.0);
+        assert!((phi - (1000.0 - 2f64.ln())).abs() < 1e-12, "{phi}");
+        // y = 1: phi = 0 - logsumexp(1000, 0) = -1000
+        let (p, phi) = prob_and_phi(&[1000.0, 0.0, 0.0], OutputKind::Logits, 1);
+        assert_eq!(p, 0.0);
+        assert!((phi + 1000.0).abs() < 1e-12, "{phi}");
+        // moderate logits: same phi from the softmax probabilities
+        let z = [0.3, -1.2, 2.0];
+        let e: Vec<f64> = z.iter().map(|v: &f64| v.exp()).collect();
+        let s: f64 = e.iter().sum();
+        let probs: Vec<f64> = e.iter().map(|v| v / s).collect();
+        for y in 0..3 {
+            let (pl, fl) = prob_and_phi(&z, OutputKind::Logits, y);
+            let (pp, fp) = prob_and_phi(&probs, OutputKind::Probabilities, y);
+            assert!((pl - pp).abs() < 1e-15 && (fl - fp).abs() < 1e-12, "{y}");
+            assert!((fl - (pl / (1.0 - pl)).ln()).abs() < 1e-12);
+        }
+        // one binary logit s: phi = s for y = 1, -s for y = 0
+        assert_eq!(prob_and_phi(&[2.5], OutputKind::Logits, 1).1, 2.5);
+        assert_eq!(prob_and_phi(&[2.5], OutputKind::Logits, 0).1, -2.5);
+        let (p, phi) = prob_and_phi(&[0.8], OutputKind::Probabilities, 0);
+        assert!((p - 0.2).abs() < 1e-15 && (phi - (0.2f64 / 0.8).ln()).abs() < 1e-12);
+        // p_y = 1 in probabilities: clamped, finite
+        let (_, phi) = prob_and_phi(&[1.0, 0.0], OutputKind::Probabilities, 0);
+        assert!((phi - (-(1e-45f64).ln())).abs() < 1e-9, "{phi}");
+    }
+
+    #[test]
+    fn balanced_design_puts_each_record_in_half_the_models() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let m = balanced_design(6, 50, &mut rng);
+        for i in 0..50 {
+            assert_eq!(m.iter().filter(|r| r[i]).count(), 3);
+        }
+        // every model gets about half of the records
+        for r in &m {
+            let c = r.iter().filter(|&&b| b).count();
+            assert!((15..=35).contains(&c), "{c}");
+        }
+        let m = balanced_design(5, 10, &mut rng);
+        for i in 0..10 {
+            assert_eq!(m.iter().filter(|r| r[i]).count(), 2 + i % 2);
+        }
+    }
+
+    #[test]
+    fn model_seeds_differ_per_model_and_salt() {
+        let a: Vec<u64> = (0..8).map(|k| model_seed(7, 1, k)).collect();
+        let mut b = a.clone();
+        b.sort_unstable();
+        b.dedup();
+        assert_eq!(b.len(), 8);
+        assert_ne!(model_seed(7, 1, 0), model_seed(7, 2, 0));
+        assert_ne!(model_seed(7, 1, 0), model_seed(8, 1, 0));
+    }
+}

@@ -375,3 +375,41 @@ pub fn rmia(
         details,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn binary_search_counts_equal_the_direct_comparison() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        // coarse values so that many ratios tie exactly
+        let mut draw = |n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|_| f64::from(rng.gen_range(1u32..=8)) / 8.0)
+                .collect()
+        };
+        let (tx, px, tz, pz) = (draw(300), draw(300), draw(40), draw(40));
+        for gamma in [0.5, 1.0, 2.0] {
+            let s = rmia_scores(&tx, &px, &tz, &pz, gamma).unwrap();
+            for i in 0..tx.len() {
+                let rx = tx[i] / px[i];
+                let c = tz
+                    .iter()
+                    .zip(&pz)
+                    .filter(|(a, b)| rx / (*a / *b) > gamma)
+                    .count();
+                assert_eq!(s[i], c as f64 / 40.0, "x {i}, gamma {gamma}");
+            }
+        }
+    }
+
+    #[test]
+    fn auc_counts_ties_as_half() {
+        assert_eq!(auc(&[1.0, 2.0], &[0.0, 0.5]), 1.0);
+        assert_eq!(auc(&[1.0], &[1.0]), 0.5);
+        assert_eq!(auc(&[0.0, 1.0, 1.0], &[1.0, 0.5]), (0.0 + 1.5 + 1.5) / 6.0);
+    }
+}
