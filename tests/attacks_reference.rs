@@ -618,3 +618,49 @@ fn errors_name_what_is_missing() {
     let err = shokri(&ft, &inputs, &ShokriConfig::default(), &mut |_| true).unwrap_err();
     assert!(err.to_string().contains("no trainable weights"), "{err}");
 }
+
+#[test]
+fn online_pool_with_population_keeps_z_out_of_every_training_set() {
+    let model = load_model("sk_mlp_relu");
+    let t = target(&model);
+    let inputs = AuditInputs {
+        members: records(&model, "data/digits.train.csv", 0..20),
+        nonmembers: records(&model, "data/digits.test.csv", 0..20),
+        population: Some(records(&model, "data/digits.test.csv", 100..130)),
+    };
+    let cfg = ReferenceConfig {
+        k: 4,
+        population_in_pool: true,
+        z_reserve: 0.4,
+        recipe: TrainRecipe {
+            fixed_epochs: Some(2),
+            ..TrainRecipe::default()
+        },
+        ..ReferenceConfig::default()
+    };
+    let refs = train_references(&t, &inputs, &cfg, &mut |_| true).unwrap();
+    // 30 * 0.4 = 12 reserved for Z, the other 18 join the pool
+    assert_eq!(refs.z_indices.len(), 12);
+    assert_eq!(refs.pool_population.len(), 18);
+    assert_eq!(refs.pool_len, 58);
+    for (q, &j) in refs.pool_population.iter().enumerate() {
+        assert!(refs.z_indices.binary_search(&j).is_err());
+        for m in 0..4 {
+            assert_eq!(refs.pop_in_mask[m][j], refs.in_mask[m][40 + q]);
+        }
+        assert_eq!(refs.pop_in_mask.iter().filter(|r| r[j]).count(), 2);
+    }
+    for &z in &refs.z_indices {
+        assert!(refs.pop_in_mask.iter().all(|r| !r[z]));
+    }
+    for (m, info) in refs.models.iter().enumerate() {
+        assert_eq!(
+            info.train_size,
+            refs.in_mask[m].iter().filter(|&&b| b).count()
+        );
+        assert_eq!(info.epochs_run, 2);
+    }
+    let r = rmia(&t, &inputs, &refs, &RmiaConfig::default()).unwrap();
+    assert_eq!(r.details["zSize"], 12);
+    assert_eq!(r.members.len(), 20);
+}
