@@ -1,1 +1,677 @@
-//! (to be written)
+//! Reference (shadow) models for LiRA, RMIA (and later the risk score): K
+//! fresh copies of the target's own graph, trained by the inspector, of which
+//! only the per-record signals the attacks need are kept.
+//!
+//! Contract:
+//! - **Online** ([`ReferenceMode::Online`]): the audit pool is members, then
+//!   non-members, then (if [`ReferenceConfig::population_in_pool`]) the
+//!   population records not reserved for RMIA's Z (see below). The IN matrix
+//!   `in_mask[k][i]` is a balanced design: for every pool record a seeded
+//!   random permutation of the K models picks `floor(K/2)` of them (for odd
+//!   K, `ceil(K/2)` for every other record), so each record is IN for K/2
+//!   models (+-1/2) and each model trains on about half of the pool.
+//! - **Offline** ([`ReferenceMode::Offline`]): the K models are trained on
+//!   population records only, each on a random half (same balanced design)
+//!   of the population's *training part*; every audit record is OUT for
+//!   every model (`in_mask` is all `false`).
+//! - **Z reserve**: whenever population records train references (offline,
+//!   or online with `population_in_pool`), a seeded random fraction
+//!   `z_reserve` of the population (default 1/2) is held out of every
+//!   training set; those records form RMIA's population Z. Otherwise every
+//!   population record is in Z. `pop_in_mask[k][j]` records which population
+//!   records trained model k; `z_indices` lists the Z records.
+//! - **Recipe** ([`TrainRecipe`]): by default calibrated to the target: the
+//!   target's accuracy on the members (its training-accuracy proxy) becomes
+//!   each reference's `target_accuracy`; Adam (lr 1e-3), batch 64, L2 0, up
+//!   to `max_epochs` (default 100) epochs, stopping as soon as the reference's
+//!   accuracy on its own training half reaches the target's. Every knob can
+//!   be overridden (fixed epochs disable the accuracy stop). The recipe used
+//!   and every reference's epochs and training accuracy are recorded.
+//! - Model k is initialised with `init_params(seed_k)` and trained with
+//!   `seed_k`, `seed_k` derived from the config seed and k; everything is
+//!   deterministic.
+//! - Kept per reference and per record (members, non-members, population):
+//!   the probability of the true label `p_y` (f64, the `engine::proba`
+//!   convention) and the logit-scaled confidence `phi` (attacks.md). The
+//!   parameters are dropped after each model is evaluated.
+//! - `phi`: from logits, `z_y - logsumexp_{j!=y} z_j`; a single binary logit
+//!   `s` gives `s` for y = 1 and `-s` for y = 0; from probabilities
+//!   `ln max(p_y, 1e-45) - ln max(sum_{j!=y} p_j, 1e-45)` in f64 (the sum of
+//!   the other classes is `1 - p_y` for normalised rows and does not cancel
+//!   when `p_y` is close to 1; this is also what the LiRA authors compute).
+//! - Errors: untrainable graph -> [`AttackError::Engine`] with the reason;
+//!   too few records -> [`AttackError::Input`] / [`AttackError::Needs`]
+//!   naming the numbers; cancelled -> [`AttackError::Cancelled`].
+
+use super::{predict_raw, AttackError, AuditInputs, Progress, Records, Target};
+use crate::engine::train::{check_trainable, init_params, train, Optimizer, TrainConfig};
+use crate::engine::OutputKind;
+use ndarray::Array2;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How the references relate to the audit records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceMode {
+    Online,
+    Offline,
+}
+
+/// The training recipe of reference / shadow models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainRecipe {
+    pub optimizer: Optimizer,
+    pub batch_size: usize,
+    pub l2: f32,
+    /// Upper bound on epochs when calibrating to an accuracy.
+    pub max_epochs: usize,
+    /// Train exactly this many epochs (no accuracy stop) when set.
+    pub fixed_epochs: Option<usize>,
+    /// Stop at this training accuracy; `None` with `fixed_epochs` unset
+    /// means "the target's accuracy on the members".
+    pub target_accuracy: Option<f64>,
+}
+
+impl Default for TrainRecipe {
+    fn default() -> Self {
+        TrainRecipe {
+            optimizer: Optimizer::adam(1e-3),
+            batch_size: 64,
+            l2: 0.0,
+            max_epochs: 100,
+            fixed_epochs: None,
+            target_accuracy: None,
+        }
+    }
+}
+
+/// Settings of [`train_references`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceConfig {
+    pub mode: ReferenceMode,
+    /// Number of reference models K.
+    pub k: usize,
+    /// Online only: also put (the non-reserved part of) the population in
+    /// the audit pool.
+    pub population_in_pool: bool,
+    /// Fraction of the population held out of every training set for RMIA's
+    /// Z when population records train references (0 < z_reserve < 1).
+    pub z_reserve: f64,
+    pub recipe: TrainRecipe,
+    pub seed: u64,
+}
+
+impl Default for ReferenceConfig {
+    fn default() -> Self {
+        ReferenceConfig {
+            mode: ReferenceMode::Online,
+            k: 16,
+            population_in_pool: false,
+            z_reserve: 0.5,
+            recipe: TrainRecipe::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// Per-reference signals on one record set: `[K][records]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefSignals {
+    /// Probability of the true label.
+    pub prob: Vec<Vec<f64>>,
+    /// Logit-scaled confidence.
+    pub phi: Vec<Vec<f64>>,
+}
+
+/// What training one reference did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceInfo {
+    pub seed: u64,
+    pub train_size: usize,
+    pub epochs_run: usize,
+    pub train_accuracy: f64,
+    pub stopped_by: String,
+}
+
+/// Trained references, reduced to what the attacks need.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceSet {
+    pub mode: ReferenceMode,
+    pub k: usize,
+    /// `[K][pool_len]`; pool = members, non-members, then population records
+    /// in `pool_population` order. All `false` offline.
+    pub in_mask: Vec<Vec<bool>>,
+    pub pool_len: usize,
+    pub n_members: usize,
+    pub n_nonmembers: usize,
+    /// Population indices that are in the (online) pool, in pool order.
+    pub pool_population: Vec<usize>,
+    /// `[K][population]`: population record j trained model k.
+    pub pop_in_mask: Vec<Vec<bool>>,
+    /// Population records never in any training set (RMIA's Z), ascending.
+    pub z_indices: Vec<usize>,
+    pub members: RefSignals,
+    pub nonmembers: RefSignals,
+    pub population: Option<RefSignals>,
+    /// The recipe as run (accuracy target resolved).
+    pub recipe: TrainRecipe,
+    /// The target's accuracy on the members.
+    pub target_member_accuracy: f64,
+    pub models: Vec<ReferenceInfo>,
+}
+
+impl ReferenceSet {
+    /// `in_mask` restricted to members (`[K][members]`).
+    pub fn members_in(&self) -> Vec<Vec<bool>> {
+        self.in_mask
+            .iter()
+            .map(|r| r[..self.n_members].to_vec())
+            .collect()
+    }
+    /// `in_mask` restricted to non-members (`[K][non-members]`).
+    pub fn nonmembers_in(&self) -> Vec<Vec<bool>> {
+        let a = self.n_members;
+        let b = a + self.n_nonmembers;
+        self.in_mask.iter().map(|r| r[a..b].to_vec()).collect()
+    }
+    /// The facts the report records about the references.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "mode": self.mode,
+            "k": self.k,
+            "poolLen": self.pool_len,
+            "populationInPool": self.pool_population.len(),
+            "zSize": self.z_indices.len(),
+            "recipe": self.recipe,
+            "targetMemberAccuracy": self.target_member_accuracy,
+            "models": self.models,
+        })
+    }
+}
+
+/// Probability of the true label and phi of one row of raw outputs.
+/// `row` is the raw model output (K >= 1 columns), `kind` its meaning.
+pub(crate) fn prob_and_phi(row: &[f64], kind: OutputKind, y: usize) -> (f64, f64) {
+    const TINY: f64 = 1e-45;
+    if row.len() == 1 {
+        let s = row[0];
+        return match kind {
+            OutputKind::Logits => {
+                let phi = if y == 1 { s } else { -s };
+                // p_y = sigmoid(phi), stable
+                let p = if phi >= 0.0 {
+                    1.0 / (1.0 + (-phi).exp())
+                } else {
+                    let e = phi.exp();
+                    e / (1.0 + e)
+                };
+                (p, phi)
+            }
+            OutputKind::Probabilities => {
+                let p1 = s.clamp(0.0, 1.0);
+                let (py, other) = if y == 1 {
+                    (p1, 1.0 - p1)
+                } else {
+                    (1.0 - p1, p1)
+                };
+                (py, py.max(TINY).ln() - other.max(TINY).ln())
+            }
+        };
+    }
+    match kind {
+        OutputKind::Logits => {
+            let lse = |skip: Option<usize>| {
+                let m = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| Some(*j) != skip)
+                    .map(|(_, &v)| v)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let s: f64 = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| Some(*j) != skip)
+                    .map(|(_, &v)| (v - m).exp())
+                    .sum();
+                m + s.ln()
+            };
+            let zy = row[y];
+            (((zy - lse(None)).exp()).min(1.0), zy - lse(Some(y)))
+        }
+        OutputKind::Probabilities => {
+            let py = row[y].clamp(0.0, 1.0);
+            let other: f64 = row
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != y)
+                .map(|(_, &v)| v.clamp(0.0, 1.0))
+                .sum();
+            (py, py.max(TINY).ln() - other.max(TINY).ln())
+        }
+    }
+}
+
+/// Raw outputs -> (p_y, phi) per record, after checking the labels.
+pub(crate) fn signals_of(
+    raw: &Array2<f64>,
+    kind: OutputKind,
+    y: &[usize],
+) -> Result<(Vec<f64>, Vec<f64>), AttackError> {
+    let classes = raw.ncols().max(2);
+    let mut p = Vec::with_capacity(y.len());
+    let mut phi = Vec::with_capacity(y.len());
+    for (i, &label) in y.iter().enumerate() {
+        if label >= classes {
+            return Err(AttackError::Input(format!(
+                "record {i} has label {label}, the model has {classes} classes"
+            )));
+        }
+        let row: Vec<f64> = raw.row(i).to_vec();
+        let (a, b) = prob_and_phi(&row, kind, label);
+        p.push(a);
+        phi.push(b);
+    }
+    Ok((p, phi))
+}
+
+/// (p_y, phi) of the target model on `records`.
+pub fn target_signals(
+    target: &Target,
+    records: &Records,
+) -> Result<(Vec<f64>, Vec<f64>), AttackError> {
+    if records.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    let raw = predict_raw(target.graph, target.params, &records.x)?;
+    signals_of(&raw, target.output_kind, &records.y)
+}
+
+/// Fraction of `records` whose predicted class is the label.
+pub(crate) fn accuracy_of(target: &Target, records: &Records) -> Result<f64, AttackError> {
+    if records.is_empty() {
+        return Ok(0.0);
+    }
+    let p = super::predict_probs(target.graph, target.params, target.output_kind, &records.x)?;
+    let mut correct = 0usize;
+    for (i, &y) in records.y.iter().enumerate() {
+        let row = p.row(i);
+        let mut best = 0;
+        for j in 0..row.len() {
+            if row[j] > row[best] {
+                best = j;
+            }
+        }
+        correct += usize::from(best == y);
+    }
+    Ok(correct as f64 / records.len() as f64)
+}
+
+/// Validate a recipe and resolve it into a [`TrainConfig`] (seed 0).
+pub(crate) fn resolve_recipe(
+    recipe: &TrainRecipe,
+    target: &Target,
+    members: &Records,
+) -> Result<(TrainRecipe, TrainConfig, f64), AttackError> {
+    let member_acc = accuracy_of(target, members)?;
+    let mut r = recipe.clone();
+    let cfg = match r.fixed_epochs {
+        Some(e) => {
+            r.target_accuracy = None;
+            TrainConfig {
+                optimizer: r.optimizer,
+                epochs: e,
+                batch_size: r.batch_size,
+                l2: r.l2,
+                target_accuracy: None,
+                seed: 0,
+            }
+        }
+        None => {
+            let t = r.target_accuracy.unwrap_or(member_acc);
+            r.target_accuracy = Some(t);
+            TrainConfig {
+                optimizer: r.optimizer,
+                epochs: r.max_epochs,
+                batch_size: r.batch_size,
+                l2: r.l2,
+                target_accuracy: Some(t),
+                seed: 0,
+            }
+        }
+    };
+    cfg.validate()
+        .map_err(|e| AttackError::Config(format!("reference training recipe: {e}")))?;
+    Ok((r, cfg, member_acc))
+}
+
+/// Train one fresh copy of the target on `data`; returns the parameters'
+/// report and the parameters. `at` is the progress message shown while it
+/// trains.
+pub(crate) fn train_one(
+    target: &Target,
+    data: &Records,
+    cfg: &TrainConfig,
+    seed: u64,
+    at: &Progress,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<(crate::engine::ParamSet, ReferenceInfo), AttackError> {
+    if data.is_empty() {
+        return Err(AttackError::Input(format!(
+            "{}: its training set is empty",
+            at.stage
+        )));
+    }
+    let mut params = init_params(target.graph, target.params, seed);
+    let cfg = TrainConfig {
+        seed,
+        ..cfg.clone()
+    };
+    let mut cancelled = false;
+    let report = train(
+        target.graph,
+        &mut params,
+        &data.x,
+        &data.y,
+        &cfg,
+        &mut |_| {
+            let go = progress(at.clone());
+            cancelled |= !go;
+            go
+        },
+    )?;
+    if cancelled || report.stopped_by == "cancelled" {
+        return Err(AttackError::Cancelled);
+    }
+    Ok((
+        params,
+        ReferenceInfo {
+            seed,
+            train_size: data.len(),
+            epochs_run: report.epochs_run,
+            train_accuracy: report.train_accuracy,
+            stopped_by: report.stopped_by,
+        },
+    ))
+}
+
+/// Seed of model `k` derived from the config seed (SplitMix64 step).
+pub(crate) fn model_seed(seed: u64, salt: u64, k: usize) -> u64 {
+    let mut z = seed
+        .wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add((k as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Balanced IN design: `[k][n]`, each column has `k/2` trues (for odd k,
+/// alternately floor and ceil).
+pub fn balanced_design(k: usize, n: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<bool>> {
+    let mut mask = vec![vec![false; n]; k];
+    let mut perm: Vec<usize> = (0..k).collect();
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..n {
+        perm.shuffle(rng);
+        let n_in = k / 2 + usize::from(k % 2 == 1 && i % 2 == 1);
+        for &m in &perm[..n_in] {
+            mask[m][i] = true;
+        }
+    }
+    mask
+}
+
+/// (population indices in the pool, IN mask over the pool, IN mask over the
+/// population, training set per model).
+type Design = (Vec<usize>, Vec<Vec<bool>>, Vec<Vec<bool>>, Vec<Records>);
+
+/// Train the K reference models and keep their signals.
+pub fn train_references(
+    target: &Target,
+    inputs: &AuditInputs,
+    cfg: &ReferenceConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<ReferenceSet, AttackError> {
+    let needs_pop = cfg.mode == ReferenceMode::Offline || cfg.population_in_pool;
+    let min_k = if cfg.mode == ReferenceMode::Online {
+        2
+    } else {
+        1
+    };
+    if cfg.k < min_k || cfg.k > 1024 {
+        return Err(AttackError::Config(format!(
+            "{:?} references need {min_k} <= K <= 1024, got K = {}",
+            cfg.mode, cfg.k
+        )));
+    }
+    if needs_pop && !(cfg.z_reserve > 0.0 && cfg.z_reserve < 1.0) {
+        return Err(AttackError::Config(format!(
+            "the Z reserve must be a fraction in (0, 1), got {}",
+            cfg.z_reserve
+        )));
+    }
+    if inputs.members.is_empty() || inputs.nonmembers.is_empty() {
+        return Err(AttackError::Input(format!(
+            "reference models need members and non-members, got {} and {}",
+            inputs.members.len(),
+            inputs.nonmembers.len()
+        )));
+    }
+    check_trainable(target.graph)?;
+    let (recipe, train_cfg, member_acc) = resolve_recipe(&cfg.recipe, target, &inputs.members)?;
+
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7265_6665_7265_6e63);
+    let n_pop = inputs.population.as_ref().map_or(0, |p| p.len());
+    // Population split: Z reserve vs records that may train references.
+    let (z_indices, trainable_pop): (Vec<usize>, Vec<usize>) = if needs_pop {
+        let what = match cfg.mode {
+            ReferenceMode::Offline => "offline reference models",
+            ReferenceMode::Online => "online reference models with the population in the pool",
+        };
+        const MIN_POP: usize = 4;
+        if n_pop < MIN_POP {
+            return Err(AttackError::Needs {
+                attack: what.into(),
+                what: format!(
+                    "a population CSV with at least {MIN_POP} labelled records (got {n_pop})"
+                ),
+            });
+        }
+        let mut idx: Vec<usize> = (0..n_pop).collect();
+        idx.shuffle(&mut rng);
+        let n_z = ((n_pop as f64 * cfg.z_reserve).round() as usize).clamp(1, n_pop - 2);
+        let mut z = idx[..n_z].to_vec();
+        let mut t = idx[n_z..].to_vec();
+        z.sort_unstable();
+        t.sort_unstable();
+        (z, t)
+    } else {
+        ((0..n_pop).collect(), vec![])
+    };
+
+    let k = cfg.k;
+    let n_m = inputs.members.len();
+    let n_n = inputs.nonmembers.len();
+    let (pool_population, in_mask, pop_in_mask, train_sets): Design = match cfg.mode {
+        ReferenceMode::Online => {
+            let pool_pop = trainable_pop.clone();
+            let pool_len = n_m + n_n + pool_pop.len();
+            let mask = balanced_design(k, pool_len, &mut rng);
+            let mut parts: Vec<&Records> = vec![&inputs.members, &inputs.nonmembers];
+            let pop_sel;
+            if let (false, Some(p)) = (pool_pop.is_empty(), inputs.population.as_ref()) {
+                pop_sel = p.select(&pool_pop);
+                parts.push(&pop_sel);
+            }
+            let pool = Records::concat(&parts)?;
+            let mut pop_mask = vec![vec![false; n_pop]; k];
+            for (m, row) in mask.iter().enumerate() {
+                for (q, &j) in pool_pop.iter().enumerate() {
+                    pop_mask[m][j] = row[n_m + n_n + q];
+                }
+            }
+            let sets = mask
+                .iter()
+                .map(|row| {
+                    let idx: Vec<usize> = (0..pool_len).filter(|&i| row[i]).collect();
+                    pool.select(&idx)
+                })
+                .collect();
+            (pool_pop, mask, pop_mask, sets)
+        }
+        ReferenceMode::Offline => {
+            let pop = inputs
+                .population
+                .as_ref()
+                .ok_or_else(|| AttackError::Input("no population".into()))?;
+            let design = balanced_design(k.max(2), trainable_pop.len(), &mut rng);
+            let mut pop_mask = vec![vec![false; n_pop]; k];
+            let mut sets = Vec::with_capacity(k);
+            for m in 0..k {
+                let mut idx = Vec::new();
+                for (q, &j) in trainable_pop.iter().enumerate() {
+                    if design[m][q] {
+                        pop_mask[m][j] = true;
+                        idx.push(j);
+                    }
+                }
+                sets.push(pop.select(&idx));
+            }
+            (vec![], vec![vec![false; n_m + n_n]; k], pop_mask, sets)
+        }
+    };
+
+    let mut members = RefSignals {
+        prob: vec![],
+        phi: vec![],
+    };
+    let mut nonmembers = members.clone();
+    let mut population = inputs.population.as_ref().map(|_| members.clone());
+    let mut models = Vec::with_capacity(k);
+    for (m, data) in train_sets.iter().enumerate() {
+        let at = Progress {
+            stage: format!("training reference {}/{}", m + 1, k),
+            done: m,
+            total: k,
+        };
+        if !progress(at.clone()) {
+            return Err(AttackError::Cancelled);
+        }
+        let seed = model_seed(cfg.seed, 1, m);
+        let (params, info) = train_one(target, data, &train_cfg, seed, &at, progress)?;
+        let reference = Target {
+            graph: target.graph,
+            params: &params,
+            output_kind: target.output_kind,
+            num_classes: target.num_classes,
+        };
+        let (p, f) = target_signals(&reference, &inputs.members)?;
+        members.prob.push(p);
+        members.phi.push(f);
+        let (p, f) = target_signals(&reference, &inputs.nonmembers)?;
+        nonmembers.prob.push(p);
+        nonmembers.phi.push(f);
+        if let (Some(sig), Some(pop)) = (population.as_mut(), inputs.population.as_ref()) {
+            let (p, f) = target_signals(&reference, pop)?;
+            sig.prob.push(p);
+            sig.phi.push(f);
+        }
+        models.push(info);
+    }
+    if !progress(Progress {
+        stage: format!("trained {k} references"),
+        done: k,
+        total: k,
+    }) {
+        return Err(AttackError::Cancelled);
+    }
+    Ok(ReferenceSet {
+        mode: cfg.mode,
+        k,
+        pool_len: in_mask.first().map_or(0, |r| r.len()),
+        in_mask,
+        n_members: n_m,
+        n_nonmembers: n_n,
+        pool_population,
+        pop_in_mask,
+        z_indices,
+        members,
+        nonmembers,
+        population,
+        recipe,
+        target_member_accuracy: member_acc,
+        models,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phi_from_logits_is_stable_and_agrees_with_probabilities() {
+        // z = [1000, 0, 0], y = 0: phi = 1000 - ln 2 exactly, p_y = 1
+        let (p, phi) = prob_and_phi(&[1000.0, 0.0, 0.0], OutputKind::Logits, 0);
+        assert_eq!(p, 1.0);
+        assert!((phi - (1000.0 - 2f64.ln())).abs() < 1e-12, "{phi}");
+        // y = 1: phi = 0 - logsumexp(1000, 0) = -1000
+        let (p, phi) = prob_and_phi(&[1000.0, 0.0, 0.0], OutputKind::Logits, 1);
+        assert_eq!(p, 0.0);
+        assert!((phi + 1000.0).abs() < 1e-12, "{phi}");
+        // moderate logits: same phi from the softmax probabilities
+        let z = [0.3, -1.2, 2.0];
+        let e: Vec<f64> = z.iter().map(|v: &f64| v.exp()).collect();
+        let s: f64 = e.iter().sum();
+        let probs: Vec<f64> = e.iter().map(|v| v / s).collect();
+        for y in 0..3 {
+            let (pl, fl) = prob_and_phi(&z, OutputKind::Logits, y);
+            let (pp, fp) = prob_and_phi(&probs, OutputKind::Probabilities, y);
+            assert!((pl - pp).abs() < 1e-15 && (fl - fp).abs() < 1e-12, "{y}");
+            assert!((fl - (pl / (1.0 - pl)).ln()).abs() < 1e-12);
+        }
+        // one binary logit s: phi = s for y = 1, -s for y = 0
+        assert_eq!(prob_and_phi(&[2.5], OutputKind::Logits, 1).1, 2.5);
+        assert_eq!(prob_and_phi(&[2.5], OutputKind::Logits, 0).1, -2.5);
+        let (p, phi) = prob_and_phi(&[0.8], OutputKind::Probabilities, 0);
+        assert!((p - 0.2).abs() < 1e-15 && (phi - (0.2f64 / 0.8).ln()).abs() < 1e-12);
+        // p_y = 1 in probabilities: clamped, finite
+        let (_, phi) = prob_and_phi(&[1.0, 0.0], OutputKind::Probabilities, 0);
+        assert!((phi - (-(1e-45f64).ln())).abs() < 1e-9, "{phi}");
+    }
+
+    #[test]
+    fn balanced_design_puts_each_record_in_half_the_models() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let m = balanced_design(6, 50, &mut rng);
+        for i in 0..50 {
+            assert_eq!(m.iter().filter(|r| r[i]).count(), 3);
+        }
+        // every model gets about half of the records
+        for r in &m {
+            let c = r.iter().filter(|&&b| b).count();
+            assert!((15..=35).contains(&c), "{c}");
+        }
+        let m = balanced_design(5, 10, &mut rng);
+        for i in 0..10 {
+            assert_eq!(m.iter().filter(|r| r[i]).count(), 2 + i % 2);
+        }
+    }
+
+    #[test]
+    fn model_seeds_differ_per_model_and_salt() {
+        let a: Vec<u64> = (0..8).map(|k| model_seed(7, 1, k)).collect();
+        let mut b = a.clone();
+        b.sort_unstable();
+        b.dedup();
+        assert_eq!(b.len(), 8);
+        assert_ne!(model_seed(7, 1, 0), model_seed(7, 2, 0));
+        assert_ne!(model_seed(7, 1, 0), model_seed(8, 1, 0));
+    }
+}
