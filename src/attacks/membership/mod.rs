@@ -171,3 +171,4 @@ pub mod rmia;
 pub mod shokri;
 pub mod signals;
 pub mod threshold;
+pub mod audit;

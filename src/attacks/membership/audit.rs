@@ -1,0 +1,350 @@
+//! The membership audit: runs the chosen attacks on one target and one set
+//! of audit inputs, trains reference models once and shares them between
+//! the attacks that need them, and computes the statistics of every attack.
+//! The CLI (`privacy-inspector audit`) and the page (through `wasm.rs`) both
+//! call [`run_audit`], so both give the same numbers for the same inputs and
+//! seed.
+//!
+//! Contract:
+//! - [`AuditSettings`] are checked once by [`AuditSettings::validate`]; one
+//!   master `seed` seeds everything (each attack's own seed field is
+//!   overwritten with a value derived from it, and recorded).
+//! - An attack that cannot run with these inputs (no population for the
+//!   offline attacks, RMIA and Shokri; a model that cannot be trained for
+//!   the reference attacks) is reported as skipped with the reason; every
+//!   other attack still runs. Bad inputs (labels outside the model's
+//!   classes, empty sets) are errors for the whole audit.
+//! - Online references (LiRA online, RMIA online) are trained once on the
+//!   audit pool; offline references (LiRA offline, RMIA offline) once on the
+//!   population.
+
+use super::label_only::{run_boundary_distance, run_gap, run_noise_robustness, BoundaryConfig, NoiseConfig};
+use super::lira::{lira_offline, lira_online, LiraConfig};
+use super::references::{train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe};
+use super::risk_score::{self, RiskScoreConfig};
+use super::rmia::{rmia, RmiaConfig};
+use super::shokri::{shokri, ShokriConfig};
+use super::threshold::{self, ThresholdAttack, ThresholdConfig};
+use super::{AttackError, AttackOutput, AuditInputs, Progress, Target};
+use crate::stats::{evaluate, AttackStats, StatsConfig};
+use serde::{Deserialize, Serialize};
+
+/// Every attack id, in report order.
+pub const ALL_ATTACKS: [&str; 13] = [
+    "loss",
+    "confidence",
+    "entropy",
+    "modified_entropy",
+    "risk_score",
+    "gap",
+    "noise_robustness",
+    "boundary_distance",
+    "shokri",
+    "lira_online",
+    "lira_offline",
+    "rmia_online",
+    "rmia_offline",
+];
+
+/// Attacks that need no reference models (the Quick preset).
+pub const QUICK_ATTACKS: [&str; 7] = [
+    "loss",
+    "confidence",
+    "entropy",
+    "modified_entropy",
+    "risk_score",
+    "gap",
+    "noise_robustness",
+];
+
+/// What the user chose. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Attack ids to run; empty means all.
+    pub attacks: Vec<String>,
+    /// Reference models per mode (online and offline).
+    pub references: usize,
+    pub seed: u64,
+    /// Training recipe of reference and shadow models (default: calibrated
+    /// to the target's accuracy on the members).
+    pub recipe: TrainRecipe,
+    /// Also put population records in the online pool.
+    pub population_in_pool: bool,
+    pub stats: StatsConfig,
+    pub threshold: ThresholdConfig,
+    pub noise: NoiseConfig,
+    pub boundary: BoundaryConfig,
+    pub risk_score: RiskScoreConfig,
+    pub lira: LiraConfig,
+    pub rmia: RmiaConfig,
+    pub shokri: ShokriConfig,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            attacks: Vec::new(),
+            references: 16,
+            seed: 0,
+            recipe: TrainRecipe::default(),
+            population_in_pool: false,
+            stats: StatsConfig::default(),
+            threshold: ThresholdConfig::default(),
+            noise: NoiseConfig::default(),
+            boundary: BoundaryConfig::default(),
+            risk_score: RiskScoreConfig::default(),
+            lira: LiraConfig::default(),
+            rmia: RmiaConfig::default(),
+            shokri: ShokriConfig::default(),
+        }
+    }
+}
+
+/// splitmix64: derive independent sub-seeds from the master seed.
+fn derive(seed: u64, k: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(k + 1));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl AuditSettings {
+    /// Parse a comma-separated attack list ("all" or ids).
+    pub fn parse_attacks(list: &str) -> Result<Vec<String>, AttackError> {
+        let mut out = Vec::new();
+        for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match id {
+                "all" => return Ok(ALL_ATTACKS.iter().map(|s| s.to_string()).collect()),
+                "quick" => out.extend(QUICK_ATTACKS.iter().map(|s| s.to_string())),
+                _ if ALL_ATTACKS.contains(&id) => out.push(id.to_string()),
+                _ => {
+                    return Err(AttackError::Config(format!(
+                        "unknown attack '{id}'; known: all, quick, {}",
+                        ALL_ATTACKS.join(", ")
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Check the settings and fill in derived seeds and the attack list.
+    pub fn validate(mut self) -> Result<AuditSettings, AttackError> {
+        if self.attacks.is_empty() {
+            self.attacks = ALL_ATTACKS.iter().map(|s| s.to_string()).collect();
+        }
+        for id in &self.attacks {
+            if !ALL_ATTACKS.contains(&id.as_str()) {
+                return Err(AttackError::Config(format!(
+                    "unknown attack '{id}'; known: {}",
+                    ALL_ATTACKS.join(", ")
+                )));
+            }
+        }
+        // report order, no duplicates
+        self.attacks = ALL_ATTACKS
+            .iter()
+            .filter(|a| self.attacks.iter().any(|b| b == *a))
+            .map(|s| s.to_string())
+            .collect();
+        if !(1..=1024).contains(&self.references) {
+            return Err(AttackError::Config(format!(
+                "the number of reference models must be 1 to 1024, got {}",
+                self.references
+            )));
+        }
+        self.stats.validate().map_err(|e| AttackError::Config(e.to_string()))?;
+        self.noise.validate()?;
+        self.boundary.validate()?;
+        self.risk_score.validate()?;
+        self.stats.seed = derive(self.seed, 1);
+        self.noise.seed = derive(self.seed, 2);
+        self.risk_score.seed = derive(self.seed, 3);
+        self.shokri.seed = derive(self.seed, 4);
+        self.shokri.recipe = self.recipe.clone();
+        Ok(self)
+    }
+
+    fn wants(&self, id: &str) -> bool {
+        self.attacks.iter().any(|a| a == id)
+    }
+}
+
+/// One attack's result: statistics and scores, or why it was skipped.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttackResult {
+    pub id: String,
+    /// Set when the attack did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<AttackStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Scores>,
+    pub details: serde_json::Value,
+}
+
+/// Scores in input row order, higher = more likely a member.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Scores {
+    pub members: Vec<f64>,
+    pub nonmembers: Vec<f64>,
+}
+
+/// Everything an audit produced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditOutcome {
+    pub settings: AuditSettings,
+    pub attacks: Vec<AttackResult>,
+    /// Summaries of the reference sets trained (recipe, epochs, accuracies).
+    pub references: serde_json::Value,
+}
+
+fn skipped(id: &str, why: String) -> AttackResult {
+    AttackResult {
+        id: id.to_string(),
+        skipped: Some(why),
+        stats: None,
+        scores: None,
+        details: serde_json::Value::Null,
+    }
+}
+
+/// Errors that skip one attack rather than fail the audit.
+fn skippable(e: &AttackError) -> bool {
+    matches!(
+        e,
+        AttackError::Needs { .. } | AttackError::Engine(crate::engine::EngineError::NotTrainable(_))
+    )
+}
+
+/// Run the audit. `progress` gets every stage; returning `false` cancels.
+pub fn run_audit(
+    target: &Target,
+    inputs: &AuditInputs,
+    settings: AuditSettings,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<AuditOutcome, AttackError> {
+    let settings = settings.validate()?;
+    if inputs.members.is_empty() || inputs.nonmembers.is_empty() {
+        return Err(AttackError::Input(format!(
+            "an audit needs members and non-members (got {} and {})",
+            inputs.members.len(),
+            inputs.nonmembers.len()
+        )));
+    }
+    for (set, recs) in [("members", Some(&inputs.members)), ("non-members", Some(&inputs.nonmembers)), ("population", inputs.population.as_ref())] {
+        if let Some(r) = recs {
+            if let Some((row, &y)) = r.y.iter().enumerate().find(|(_, &y)| y >= target.num_classes.max(2)) {
+                return Err(AttackError::Input(format!(
+                    "{set} row {}: label {y} is outside the model's {} classes (0 to {})",
+                    row + 1,
+                    target.num_classes,
+                    target.num_classes.saturating_sub(1)
+                )));
+            }
+        }
+    }
+    let total = settings.attacks.len();
+    let mut results = Vec::with_capacity(total);
+    let mut online: Option<Result<ReferenceSet, AttackError>> = None;
+    let mut offline: Option<Result<ReferenceSet, AttackError>> = None;
+    let ref_cfg = |mode: ReferenceMode, k: u64| ReferenceConfig {
+        mode,
+        k: settings.references,
+        population_in_pool: settings.population_in_pool,
+        recipe: settings.recipe.clone(),
+        seed: derive(settings.seed, 10 + k),
+        ..ReferenceConfig::default()
+    };
+    for (i, id) in settings.attacks.clone().iter().enumerate() {
+        let stage = format!("attack {}/{}: {id}", i + 1, total);
+        if !progress(Progress {
+            stage: stage.clone(),
+            done: i,
+            total,
+        }) {
+            return Err(AttackError::Cancelled);
+        }
+        let mut sub = |p: Progress| {
+            progress(Progress {
+                stage: format!("{stage}: {}", p.stage),
+                done: p.done,
+                total: p.total,
+            })
+        };
+        let out: Result<AttackOutput, AttackError> = match id.as_str() {
+            "loss" | "confidence" | "entropy" | "modified_entropy" => {
+                let a = ThresholdAttack::from_id(id).ok_or_else(|| AttackError::Config(id.clone()))?;
+                threshold::run(a, target, inputs, &settings.threshold)
+            }
+            "risk_score" => risk_score::run(target, inputs, &settings.risk_score),
+            "gap" => run_gap(target, inputs),
+            "noise_robustness" => run_noise_robustness(target, inputs, &settings.noise, &mut sub),
+            "boundary_distance" => run_boundary_distance(target, inputs, &settings.boundary, &mut sub),
+            "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
+            "lira_online" | "rmia_online" => {
+                let refs = online.get_or_insert_with(|| {
+                    train_references(target, inputs, &ref_cfg(ReferenceMode::Online, 0), &mut sub)
+                });
+                match refs {
+                    Ok(r) if id == "lira_online" => lira_online(target, inputs, r, &settings.lira),
+                    Ok(r) => rmia(target, inputs, r, &settings.rmia),
+                    Err(e) => Err(e.clone()),
+                }
+            }
+            "lira_offline" | "rmia_offline" => {
+                let refs = offline.get_or_insert_with(|| {
+                    train_references(target, inputs, &ref_cfg(ReferenceMode::Offline, 1), &mut sub)
+                });
+                match refs {
+                    Ok(r) if id == "lira_offline" => lira_offline(target, inputs, r, &settings.lira),
+                    Ok(r) => rmia(target, inputs, r, &settings.rmia),
+                    Err(e) => Err(e.clone()),
+                }
+            }
+            other => Err(AttackError::Config(format!("unknown attack '{other}'"))),
+        };
+        match out {
+            Ok(o) => {
+                let stats = evaluate(
+                    &o.members,
+                    &o.nonmembers,
+                    &inputs.members.y,
+                    &inputs.nonmembers.y,
+                    &settings.stats,
+                )
+                .map_err(|e| AttackError::Input(format!("{id}: {e}")))?;
+                results.push(AttackResult {
+                    id: id.clone(),
+                    skipped: None,
+                    stats: Some(stats),
+                    scores: Some(Scores {
+                        members: o.members,
+                        nonmembers: o.nonmembers,
+                    }),
+                    details: o.details,
+                });
+            }
+            Err(AttackError::Cancelled) => return Err(AttackError::Cancelled),
+            Err(e) if skippable(&e) => results.push(skipped(id, e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    progress(Progress {
+        stage: "done".into(),
+        done: total,
+        total,
+    });
+    let summary = |r: &Option<Result<ReferenceSet, AttackError>>| match r {
+        Some(Ok(set)) => serde_json::to_value(set.summary()).unwrap_or(serde_json::Value::Null),
+        Some(Err(e)) => serde_json::json!({ "error": e.to_string() }),
+        None => serde_json::Value::Null,
+    };
+    Ok(AuditOutcome {
+        references: serde_json::json!({ "online": summary(&online), "offline": summary(&offline) }),
+        settings,
+        attacks: results,
+    })
+}
