@@ -17,6 +17,7 @@ pub mod attacks;
 pub mod data;
 pub mod engine;
 pub mod onnx;
+pub mod report;
 pub mod stats;
 pub mod summary;
 

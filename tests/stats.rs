@@ -529,6 +529,11 @@ fn report_field_names() {
         .map(|k| k.as_str())
         .collect();
     assert_eq!(keys, ["0", "0.001", "0.01", "0.1"]);
+    assert!(
+        v["tpr_at_fpr"]["0.01"].is_f64(),
+        "plain numbers under tpr_at_fpr"
+    );
+    assert!(v["tpr_at_fpr_detail"]["0.01"]["resolvable"].is_boolean());
     assert!(v["roc"]["fpr"].is_array() && v["roc"]["tpr"].is_array());
     assert!(v["epsilon"]["fn"].is_u64());
 }

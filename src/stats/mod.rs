@@ -131,8 +131,13 @@ pub struct AttackStats {
     pub advantage_threshold: Option<f64>,
     pub advantage_tpr: f64,
     pub advantage_fpr: f64,
-    /// Keys "0.1", "0.01", "0.001", "0".
+    /// TPR at each FPR level; keys "0.1", "0.01", "0.001", "0". Serialized
+    /// as plain numbers under `tpr_at_fpr`; the full points (threshold,
+    /// counts, resolvability) under `tpr_at_fpr_detail`.
+    #[serde(rename = "tpr_at_fpr_detail")]
     pub tpr_at_fpr: BTreeMap<String, TprAtFpr>,
+    #[serde(rename = "tpr_at_fpr")]
+    pub tpr_at_fpr_values: BTreeMap<String, f64>,
     pub ppv: PpvStats,
     pub epsilon_lower_bound: f64,
     pub epsilon: EpsilonDetails,
@@ -201,6 +206,7 @@ pub fn evaluate(
         advantage_threshold: curve.thresholds[ai],
         advantage_tpr: curve.tpr[ai],
         advantage_fpr: curve.fpr[ai],
+        tpr_at_fpr_values: tpr_at_fpr.iter().map(|(k, v)| (k.clone(), v.tpr)).collect(),
         tpr_at_fpr,
         ppv: PpvStats {
             prior: cfg.prior,

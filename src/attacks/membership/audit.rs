@@ -18,9 +18,13 @@
 //!   audit pool; offline references (LiRA offline, RMIA offline) once on the
 //!   population.
 
-use super::label_only::{run_boundary_distance, run_gap, run_noise_robustness, BoundaryConfig, NoiseConfig};
+use super::label_only::{
+    run_boundary_distance, run_gap, run_noise_robustness, BoundaryConfig, NoiseConfig,
+};
 use super::lira::{lira_offline, lira_online, LiraConfig};
-use super::references::{train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe};
+use super::references::{
+    train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe,
+};
 use super::risk_score::{self, RiskScoreConfig};
 use super::rmia::{rmia, RmiaConfig};
 use super::shokri::{shokri, ShokriConfig};
@@ -154,7 +158,9 @@ impl AuditSettings {
                 self.references
             )));
         }
-        self.stats.validate().map_err(|e| AttackError::Config(e.to_string()))?;
+        self.stats
+            .validate()
+            .map_err(|e| AttackError::Config(e.to_string()))?;
         self.noise.validate()?;
         self.boundary.validate()?;
         self.risk_score.validate()?;
@@ -164,10 +170,6 @@ impl AuditSettings {
         self.shokri.seed = derive(self.seed, 4);
         self.shokri.recipe = self.recipe.clone();
         Ok(self)
-    }
-
-    fn wants(&self, id: &str) -> bool {
-        self.attacks.iter().any(|a| a == id)
     }
 }
 
@@ -215,7 +217,8 @@ fn skipped(id: &str, why: String) -> AttackResult {
 fn skippable(e: &AttackError) -> bool {
     matches!(
         e,
-        AttackError::Needs { .. } | AttackError::Engine(crate::engine::EngineError::NotTrainable(_))
+        AttackError::Needs { .. }
+            | AttackError::Engine(crate::engine::EngineError::NotTrainable(_))
     )
 }
 
@@ -234,9 +237,17 @@ pub fn run_audit(
             inputs.nonmembers.len()
         )));
     }
-    for (set, recs) in [("members", Some(&inputs.members)), ("non-members", Some(&inputs.nonmembers)), ("population", inputs.population.as_ref())] {
+    for (set, recs) in [
+        ("members", Some(&inputs.members)),
+        ("non-members", Some(&inputs.nonmembers)),
+        ("population", inputs.population.as_ref()),
+    ] {
         if let Some(r) = recs {
-            if let Some((row, &y)) = r.y.iter().enumerate().find(|(_, &y)| y >= target.num_classes.max(2)) {
+            if let Some((row, &y)) =
+                r.y.iter()
+                    .enumerate()
+                    .find(|(_, &y)| y >= target.num_classes.max(2))
+            {
                 return Err(AttackError::Input(format!(
                     "{set} row {}: label {y} is outside the model's {} classes (0 to {})",
                     row + 1,
@@ -276,13 +287,16 @@ pub fn run_audit(
         };
         let out: Result<AttackOutput, AttackError> = match id.as_str() {
             "loss" | "confidence" | "entropy" | "modified_entropy" => {
-                let a = ThresholdAttack::from_id(id).ok_or_else(|| AttackError::Config(id.clone()))?;
+                let a =
+                    ThresholdAttack::from_id(id).ok_or_else(|| AttackError::Config(id.clone()))?;
                 threshold::run(a, target, inputs, &settings.threshold)
             }
             "risk_score" => risk_score::run(target, inputs, &settings.risk_score),
             "gap" => run_gap(target, inputs),
             "noise_robustness" => run_noise_robustness(target, inputs, &settings.noise, &mut sub),
-            "boundary_distance" => run_boundary_distance(target, inputs, &settings.boundary, &mut sub),
+            "boundary_distance" => {
+                run_boundary_distance(target, inputs, &settings.boundary, &mut sub)
+            }
             "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
             "lira_online" | "rmia_online" => {
                 let refs = online.get_or_insert_with(|| {
@@ -296,10 +310,17 @@ pub fn run_audit(
             }
             "lira_offline" | "rmia_offline" => {
                 let refs = offline.get_or_insert_with(|| {
-                    train_references(target, inputs, &ref_cfg(ReferenceMode::Offline, 1), &mut sub)
+                    train_references(
+                        target,
+                        inputs,
+                        &ref_cfg(ReferenceMode::Offline, 1),
+                        &mut sub,
+                    )
                 });
                 match refs {
-                    Ok(r) if id == "lira_offline" => lira_offline(target, inputs, r, &settings.lira),
+                    Ok(r) if id == "lira_offline" => {
+                        lira_offline(target, inputs, r, &settings.lira)
+                    }
                     Ok(r) => rmia(target, inputs, r, &settings.rmia),
                     Err(e) => Err(e.clone()),
                 }

@@ -163,6 +163,7 @@ pub fn predict_raw(
     ndarray::concatenate(Axis(0), &views).map_err(|e| AttackError::Input(e.to_string()))
 }
 
+pub mod audit;
 pub mod label_only;
 pub mod lira;
 pub mod references;
@@ -171,4 +172,3 @@ pub mod rmia;
 pub mod shokri;
 pub mod signals;
 pub mod threshold;
-pub mod audit;

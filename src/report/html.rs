@@ -1,0 +1,361 @@
+//! HTML rendering of a [`Report`]: a summary that leads with TPR at low FPR
+//! and the epsilon lower bound, then per attack the ROC on log-log axes and
+//! the member / non-member score histograms as inline SVG. No script, no
+//! external request. `standalone = true` gives a whole document with its own
+//! `<style>` (the CLI's `--html` and the page's export); `false` gives a
+//! fragment for the page, which styles it from `www/style.css` (the page's
+//! CSP forbids inline styles).
+
+use super::Report;
+use crate::attacks::membership::audit::AttackResult;
+use std::fmt::Write;
+
+/// Escape text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn pct(v: f64) -> String {
+    if v.is_nan() {
+        "n/a".into()
+    } else {
+        format!("{:.1}%", 100.0 * v)
+    }
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1d2330;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
+th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}
+.nr{color:#8a6d00}.skip{color:#6b7280}.plots{display:flex;flex-wrap:wrap;gap:1rem}svg{background:#fbfcfe;border:1px solid #e3e6ee}
+.meta{color:#4b5563}code{font-size:.9em}@media print{body{margin:0}section.attack{break-inside:avoid}}";
+
+/// Render the report.
+pub fn render(report: &Report, standalone: bool) -> String {
+    let mut h = String::new();
+    if standalone {
+        let _ = write!(
+            h,
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Privacy audit {}</title><style>{STYLE}</style></head><body>",
+            esc(&report.model.sha256[..report.model.sha256.len().min(12)])
+        );
+    }
+    let _ = write!(h, "<div class=\"pi-report\" data-testid=\"report\">");
+    let _ = write!(
+        h,
+        "<h1>Membership inference audit</h1><p class=\"meta\">{} {} &middot; model SHA-256 <code>{}</code> &middot; {} output ({}) &middot; {} classes &middot; seed {} &middot; {} members, {} non-members, {} population records</p>",
+        esc(&report.tool.name),
+        esc(&report.tool.version),
+        esc(&report.model.sha256),
+        esc(match report.model.output_kind {
+            crate::engine::OutputKind::Probabilities => "probability",
+            crate::engine::OutputKind::Logits => "logit",
+        }),
+        esc(&report.model.output_kind_source),
+        report.model.num_classes,
+        report.seed,
+        report.counts.members,
+        report.counts.nonmembers,
+        report.counts.population
+    );
+    summary(&mut h, report);
+    for a in &report.attacks {
+        attack(&mut h, a);
+    }
+    let _ = write!(h, "<h2>Conventions</h2><ul>");
+    for c in &report.conventions {
+        let _ = write!(h, "<li>{}</li>", esc(c));
+    }
+    let settings = serde_json::to_string_pretty(&report.settings).unwrap_or_default();
+    let refs = serde_json::to_string_pretty(&report.references).unwrap_or_default();
+    let _ = write!(
+        h,
+        "</ul><details><summary>Every setting</summary><pre>{}</pre></details><details><summary>Reference models</summary><pre>{}</pre></details></div>",
+        esc(&settings),
+        esc(&refs)
+    );
+    if standalone {
+        h.push_str("</body></html>");
+    }
+    h
+}
+
+fn summary(h: &mut String, r: &Report) {
+    let ran: Vec<&AttackResult> = r.attacks.iter().filter(|a| a.stats.is_some()).collect();
+    // plain-language lead: the best TPR at 1% FPR
+    let best = ran
+        .iter()
+        .filter_map(|a| a.stats.as_ref().map(|s| (a, s)))
+        .max_by(|(_, x), (_, y)| {
+            x.tpr_at_fpr["0.01"]
+                .tpr
+                .total_cmp(&y.tpr_at_fpr["0.01"].tpr)
+        });
+    let _ = write!(h, "<h2>Summary</h2>");
+    if let Some((a, s)) = best {
+        let p = &s.tpr_at_fpr["0.01"];
+        let eps_best = ran
+            .iter()
+            .filter_map(|a| a.stats.as_ref().map(|s| s.epsilon_lower_bound))
+            .fold(0.0f64, f64::max);
+        let _ = write!(
+            h,
+            "<p data-testid=\"report-lead\">Wrongly accusing at most 1% of non-members, the strongest attack (<b>{}</b>) picks out <b>{}</b> of the members{}. The largest empirical lower bound on &epsilon; is <b>{:.2}</b> (&delta; = {}): no training procedure with a smaller &epsilon; could have produced these results, at {}% confidence.</p>",
+            esc(&a.id),
+            pct(p.tpr),
+            if p.resolvable { String::new() } else { format!(" (not resolvable with {} non-members)", s.n_nonmembers) },
+            eps_best,
+            r.settings.stats.delta,
+            100.0 * (1.0 - r.settings.stats.alpha)
+        );
+    }
+    let _ = write!(
+        h,
+        "<table data-testid=\"report-summary\"><thead><tr><th>attack</th><th>TPR @ 0.1% FPR</th><th>TPR @ 1% FPR</th><th>TPR @ 10% FPR</th><th>AUC [95% CI]</th><th>advantage</th><th>&epsilon; lower bound</th></tr></thead><tbody>"
+    );
+    for a in &r.attacks {
+        match &a.stats {
+            Some(s) => {
+                let cell = |k: &str| {
+                    let p = &s.tpr_at_fpr[k];
+                    if p.resolvable {
+                        pct(p.tpr)
+                    } else {
+                        format!("<span class=\"nr\" title=\"{} non-members cannot resolve this FPR\">{} (n/r)</span>", s.n_nonmembers, pct(p.tpr))
+                    }
+                };
+                let _ = write!(
+                    h,
+                    "<tr data-testid=\"summary-{id}\"><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3} [{:.3}, {:.3}]</td><td>{:.3}</td><td>{:.2}</td></tr>",
+                    cell("0.001"),
+                    cell("0.01"),
+                    cell("0.1"),
+                    s.auc,
+                    s.auc_ci95[0],
+                    s.auc_ci95[1],
+                    s.advantage,
+                    s.epsilon_lower_bound,
+                    id = esc(&a.id)
+                );
+            }
+            None => {
+                let _ = write!(
+                    h,
+                    "<tr class=\"skip\" data-testid=\"summary-{id}\"><td>{id}</td><td colspan=\"6\">skipped: {}</td></tr>",
+                    esc(a.skipped.as_deref().unwrap_or("")),
+                    id = esc(&a.id)
+                );
+            }
+        }
+    }
+    let _ = write!(h, "</tbody></table><p class=\"meta\">n/r: fewer than one non-member per allowed false positive, so that FPR cannot be measured with these records.</p>");
+}
+
+fn attack(h: &mut String, a: &AttackResult) {
+    let (Some(s), Some(scores)) = (&a.stats, &a.scores) else {
+        return;
+    };
+    let _ = write!(
+        h,
+        "<section class=\"attack\" data-testid=\"attack-{id}\"><h2>{id}</h2><p>AUC {:.3} [{:.3}, {:.3}], advantage {:.3}, &epsilon; &ge; {:.2}. {}</p><div class=\"plots\">",
+        s.auc,
+        s.auc_ci95[0],
+        s.auc_ci95[1],
+        s.advantage,
+        s.epsilon_lower_bound,
+        esc(a.details.get("label").and_then(|v| v.as_str()).unwrap_or("")),
+        id = esc(&a.id)
+    );
+    roc_svg(
+        h,
+        &s.roc.fpr,
+        &s.roc.tpr,
+        s.n_nonmembers.max(1),
+        s.n_members.max(1),
+    );
+    hist_svg(h, &scores.members, &scores.nonmembers);
+    let _ = write!(h, "</div>");
+    if !s.most_exposed.is_empty() {
+        let _ = write!(h, "<details><summary>Most exposed members</summary><table><thead><tr><th>row</th><th>label</th><th>score</th><th>percentile among non-members</th></tr></thead><tbody>");
+        for r in s.most_exposed.iter().take(20) {
+            let v = serde_json::to_value(r).unwrap_or_default();
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                v.get("index").map(|x| x.to_string()).unwrap_or_default(),
+                v.get("label").map(|x| x.to_string()).unwrap_or_default(),
+                v.get("score")
+                    .and_then(|x| x.as_f64())
+                    .map(|x| format!("{x:.4}"))
+                    .unwrap_or_default(),
+                v.get("percentile")
+                    .and_then(|x| x.as_f64())
+                    .map(|x| format!("{x:.1}"))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = write!(h, "</tbody></table></details>");
+    }
+    let _ = write!(h, "</section>");
+}
+
+const W: f64 = 300.0;
+const HGT: f64 = 240.0;
+const PAD: f64 = 36.0;
+
+/// ROC on log-log axes, from 1/(2n) to 1 on both.
+fn roc_svg(h: &mut String, fpr: &[f64], tpr: &[f64], n_non: usize, n_mem: usize) {
+    let lo_x = (0.5 / n_non as f64).log10();
+    let lo_y = (0.5 / n_mem as f64).log10();
+    let x = |v: f64| PAD + (W - PAD - 8.0) * ((v.max(10f64.powf(lo_x)).log10() - lo_x) / -lo_x);
+    let y =
+        |v: f64| HGT - PAD - (HGT - PAD - 8.0) * ((v.max(10f64.powf(lo_y)).log10() - lo_y) / -lo_y);
+    let _ = write!(
+        h,
+        "<svg role=\"img\" aria-label=\"ROC curve, log-log axes\" width=\"{W}\" height=\"{HGT}\" viewBox=\"0 0 {W} {HGT}\"><title>ROC (log-log)</title>"
+    );
+    // chance line and axes
+    let _ = write!(
+        h,
+        "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#c3c8d4\" stroke-dasharray=\"4 3\"/>",
+        x(10f64.powf(lo_x.max(lo_y))),
+        y(10f64.powf(lo_x.max(lo_y))),
+        x(1.0),
+        y(1.0)
+    );
+    let mut d = String::new();
+    for (i, (&f, &t)) in fpr.iter().zip(tpr).enumerate() {
+        let _ = write!(
+            d,
+            "{}{:.1},{:.1} ",
+            if i == 0 { "M" } else { "L" },
+            x(f),
+            y(t)
+        );
+    }
+    let _ = write!(
+        h,
+        "<path d=\"{d}\" fill=\"none\" stroke=\"#2456c9\" stroke-width=\"2\"/>"
+    );
+    let mut decade = 0i32;
+    while f64::from(decade) >= lo_x.floor() {
+        let v = 10f64.powi(decade);
+        if v.log10() >= lo_x {
+            let _ = write!(
+                h,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                x(v),
+                HGT - PAD + 14.0,
+                fmt_pow(decade)
+            );
+        }
+        decade -= 1;
+    }
+    let mut decade = 0i32;
+    while f64::from(decade) >= lo_y.floor() {
+        let v = 10f64.powi(decade);
+        if v.log10() >= lo_y {
+            let _ = write!(
+                h,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+                PAD - 4.0,
+                y(v) + 3.0,
+                fmt_pow(decade)
+            );
+        }
+        decade -= 1;
+    }
+    let _ = write!(
+        h,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">false positive rate</text><text x=\"10\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 10 {:.1})\">true positive rate</text></svg>",
+        (W + PAD) / 2.0,
+        HGT - 4.0,
+        HGT / 2.0,
+        HGT / 2.0
+    );
+}
+
+fn fmt_pow(decade: i32) -> String {
+    match decade {
+        0 => "1".into(),
+        -1 => "0.1".into(),
+        -2 => "0.01".into(),
+        d => format!("1e{d}"),
+    }
+}
+
+/// Member (blue) and non-member (orange) score histograms, 24 bins over the
+/// finite score range, as fractions of each set.
+fn hist_svg(h: &mut String, members: &[f64], nonmembers: &[f64]) {
+    let finite = members
+        .iter()
+        .chain(nonmembers)
+        .copied()
+        .filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let bins = 24usize;
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let count = |v: &[f64]| {
+        let mut c = vec![0f64; bins];
+        for &s in v {
+            let s = if s.is_finite() {
+                s
+            } else if s > 0.0 {
+                hi
+            } else {
+                lo
+            };
+            let b = (((s - lo) / span) * bins as f64)
+                .floor()
+                .clamp(0.0, (bins - 1) as f64) as usize;
+            c[b] += 1.0;
+        }
+        let n = v.len().max(1) as f64;
+        c.iter().map(|x| x / n).collect::<Vec<_>>()
+    };
+    let (cm, cn) = (count(members), count(nonmembers));
+    let top = cm.iter().chain(&cn).copied().fold(1e-9, f64::max);
+    let _ = write!(
+        h,
+        "<svg role=\"img\" aria-label=\"score histograms\" width=\"{W}\" height=\"{HGT}\" viewBox=\"0 0 {W} {HGT}\"><title>Score histograms: members (blue), non-members (orange)</title>"
+    );
+    let bw = (W - PAD - 8.0) / bins as f64;
+    for (set, color, off) in [(&cn, "#e8871e", 0.0), (&cm, "#2456c9", bw / 2.0)] {
+        for (i, &f) in set.iter().enumerate() {
+            let bh = (HGT - PAD - 8.0) * f / top;
+            let _ = write!(
+                h,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\" fill-opacity=\"0.75\"/>",
+                PAD + i as f64 * bw + off,
+                HGT - PAD - bh,
+                bw / 2.0,
+                bh
+            );
+        }
+    }
+    let _ = write!(
+        h,
+        "<text x=\"{PAD}\" y=\"{:.1}\" font-size=\"10\">{:.3}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{:.3}</text><text x=\"{:.1}\" y=\"14\" font-size=\"11\" text-anchor=\"end\" fill=\"#2456c9\">members</text><text x=\"{:.1}\" y=\"28\" font-size=\"11\" text-anchor=\"end\" fill=\"#e8871e\">non-members</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">score</text></svg>",
+        HGT - PAD + 14.0,
+        lo,
+        W - 8.0,
+        HGT - PAD + 14.0,
+        hi,
+        W - 10.0,
+        W - 10.0,
+        (W + PAD) / 2.0,
+        HGT - 4.0
+    );
+}
