@@ -38,6 +38,8 @@ mod native {
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
 
+    mod audit_cmd;
+
     /// ONNX protobuf files cannot exceed 2 GiB.
     const MAX_MODEL_BYTES: u64 = 2 << 30;
 
@@ -90,6 +92,10 @@ Examples:
         /// every record as CSV
         #[command(after_help = PREDICT_EXAMPLES)]
         Predict(PredictArgs),
+        /// Run membership inference attacks against a model with its member
+        /// and non-member records, and write a report
+        #[command(after_help = audit_cmd::AUDIT_EXAMPLES)]
+        Audit(audit_cmd::AuditArgs),
     }
 
     #[derive(Args, Debug)]
@@ -203,6 +209,11 @@ Examples:
         },
         #[error("unexpected model output on {path}: {message}")]
         Output { path: String, message: String },
+        #[error("audit failed")]
+        Audit {
+            #[source]
+            source: privacy_inspector::attacks::membership::AttackError,
+        },
     }
 
     impl CliError {
@@ -214,6 +225,9 @@ Examples:
                     | EngineError::NonFinite(_) => 2,
                     _ => 1,
                 },
+                CliError::Audit {
+                    source: privacy_inspector::attacks::membership::AttackError::Engine(_),
+                } => 1,
                 _ => 2,
             }
         }
@@ -267,6 +281,7 @@ Examples:
         let result = match &cli.command {
             Command::Inspect(args) => inspect(args),
             Command::Predict(args) => predict(args),
+            Command::Audit(args) => audit_cmd::audit(args),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
