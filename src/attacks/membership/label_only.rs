@@ -46,7 +46,7 @@
 //!      changed; the details count such records.
 //! - Labels outside the model's classes are [`AttackError::Input`] errors.
 
-use super::signals::{check_labels, classes_of_width};
+use super::signals::{check_labels, classes_of_width, logits_before_softmax};
 use super::{predict_probs, AttackError, AttackOutput, AuditInputs, Progress, Records, Target};
 use crate::engine::proba::{argmax_rows, as_matrix, probabilities};
 use crate::engine::{Graph, Op, OutputKind, Tensor, ValueId};
@@ -214,6 +214,11 @@ pub fn gap_scores(target: &Target, records: &Records) -> Result<Vec<f64>, Attack
     if records.is_empty() {
         return Ok(Vec::new());
     }
+    check_labels(
+        records,
+        classes_of_width(target.num_classes.max(1)),
+        "records",
+    )?;
     let pred = predict_labels(target, &records.x)?;
     Ok(pred
         .iter()
@@ -307,6 +312,11 @@ pub fn noise_scores(
     if records.is_empty() {
         return Ok(Vec::new());
     }
+    check_labels(
+        records,
+        classes_of_width(target.num_classes.max(1)),
+        "records",
+    )?;
     let (shape, d) = record_shape(records);
     if d != stats.sd.len() {
         return Err(AttackError::Input(format!(
@@ -520,17 +530,18 @@ enum MarginOn {
     Probs,
 }
 
-/// The value the margins are computed on: walk back over Identity nodes
-/// from the output; a last-axis Softmax gives its input (logits).
+/// The value the margins are computed on: the logits before a final
+/// class-axis Softmax ([`logits_before_softmax`]), a final LogSoftmax
+/// (through Identity nodes), or the output itself.
 fn margin_value(graph: &Graph) -> (ValueId, MarginOn) {
+    if let Some(v) = logits_before_softmax(graph) {
+        return (v, MarginOn::Logits);
+    }
     let producer = |v: ValueId| graph.nodes.iter().find(|n| n.output == v);
     let mut v = graph.output;
     while let Some(node) = producer(v) {
         match &node.op {
             Op::Identity if !node.inputs.is_empty() => v = node.inputs[0],
-            Op::Softmax { axis, .. } if (*axis == -1 || *axis == 1) && !node.inputs.is_empty() => {
-                return (node.inputs[0], MarginOn::Logits)
-            }
             Op::LogSoftmax { axis, .. } if *axis == -1 || *axis == 1 => {
                 return (v, MarginOn::LogProbs)
             }
