@@ -711,6 +711,79 @@ fn boundary_distance_of_a_linear_model_is_the_analytic_distance() {
 }
 
 #[test]
+fn boundary_distance_of_binary_single_column_models_is_the_analytic_distance() {
+    // one logit s = w.x + b (Logits) or p = sigmoid(s) (Probabilities): the
+    // boundary is s = 0, at distance |s| / ||w||
+    let w = vec![vec![0.8f32], vec![-0.5], vec![0.3]];
+    let b = 0.1f32;
+    let r = random_records(40, 3, 2, 31);
+    let wn = w.iter().map(|v| (v[0] as f64).powi(2)).sum::<f64>().sqrt();
+    for squash in [false, true] {
+        let (g, p) = linear(&w, &[b], squash);
+        let t = Target {
+            graph: &g,
+            params: &p,
+            output_kind: g.output_kind,
+            num_classes: 2,
+        };
+        let pts = boundary_points(&t, &r, None, &BoundaryConfig::default(), &mut |_| true).unwrap();
+        let xs = r.x.as_standard_layout();
+        let flat = xs.as_slice().unwrap();
+        let pred = predicted(&t, &r.x);
+        let mut found = 0;
+        for i in 0..r.len() {
+            let x = &flat[i * 3..(i + 1) * 3];
+            let s: f64 = (0..3).map(|f| x[f] as f64 * w[f][0] as f64).sum::<f64>() + b as f64;
+            if pred[i] != r.y[i] {
+                assert_eq!(pts[i].status, BoundaryStatus::Misclassified, "row {i}");
+                continue;
+            }
+            assert_eq!(pts[i].status, BoundaryStatus::Found, "row {i}");
+            close(
+                pts[i].distance,
+                s.abs() / wn,
+                1e-4,
+                &format!("row {i} (sigmoid {squash})"),
+            );
+            found += 1;
+        }
+        assert!(found >= 10, "only {found}");
+    }
+    // a target whose declared class count exceeds its outputs: clear error
+    let (g, p) = linear(&w, &[b], false);
+    let t = Target {
+        graph: &g,
+        params: &p,
+        output_kind: OutputKind::Logits,
+        num_classes: 5,
+    };
+    let mut bad = r.clone();
+    bad.y = vec![4; bad.len()];
+    let e = boundary_points(&t, &bad, None, &BoundaryConfig::default(), &mut |_| true).unwrap_err();
+    assert!(e.to_string().contains("label 4"), "{e}");
+    let inputs = AuditInputs {
+        members: bad.clone(),
+        nonmembers: bad.clone(),
+        population: None,
+    };
+    let e = run_gap(&t, &inputs).unwrap_err();
+    assert!(e.to_string().contains("row 1 has label 4"), "{e}");
+    let e = run_noise_robustness(&t, &inputs, &NoiseConfig::default(), &mut |_| true).unwrap_err();
+    assert!(e.to_string().contains("row 1 has label 4"), "{e}");
+    let e = threshold::run(
+        ThresholdAttack::Loss,
+        &t,
+        &inputs,
+        &ThresholdConfig::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("row 1 has label 4"), "{e}");
+    // cancelling
+    let e = boundary_points(&t, &r, None, &BoundaryConfig::default(), &mut |_| false).unwrap_err();
+    assert_eq!(e, AttackError::Cancelled);
+}
+
+#[test]
 fn boundary_distance_flips_the_label_at_the_reported_distance() {
     let o = overfit();
     let t = target(&o.model);

@@ -110,10 +110,24 @@ fn argmax(row: ArrayView1<f64>) -> usize {
     best
 }
 
-/// Predicted labels of the target on a batch.
-fn predict_labels(target: &Target, x: &Tensor) -> Result<Vec<usize>, AttackError> {
+/// Predicted labels of the target on a batch, and the number of classes of
+/// its output.
+fn predict_labels(target: &Target, x: &Tensor) -> Result<(Vec<usize>, usize), AttackError> {
     let p = predict_probs(target.graph, target.params, target.output_kind, x)?;
-    Ok(p.outer_iter().map(argmax).collect())
+    Ok((p.outer_iter().map(argmax).collect(), p.ncols()))
+}
+
+/// Labels must be classes of the output actually produced (the target's
+/// declared class count could be larger); `offset` = row index of `y[0]`.
+fn check_width(y: &[usize], width: usize, offset: usize) -> Result<(), AttackError> {
+    match y.iter().position(|&l| l >= width) {
+        Some(i) => Err(AttackError::Input(format!(
+            "records: row {} has label {}, but the model's output has {width} classes",
+            offset + i + 1,
+            y[i]
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Per-feature statistics of all supplied records (flattened).
@@ -219,7 +233,8 @@ pub fn gap_scores(target: &Target, records: &Records) -> Result<Vec<f64>, Attack
         classes_of_width(target.num_classes.max(1)),
         "records",
     )?;
-    let pred = predict_labels(target, &records.x)?;
+    let (pred, width) = predict_labels(target, &records.x)?;
+    check_width(&records.y, width, 0)?;
     Ok(pred
         .iter()
         .zip(&records.y)
@@ -357,7 +372,8 @@ pub fn noise_scores(
             }
         }
         let xb = batch(&buf, rows * cfg.copies, &shape)?;
-        let pred = predict_labels(target, &xb)?;
+        let (pred, width) = predict_labels(target, &xb)?;
+        check_width(&records.y[start..end], width, start)?;
         for (r, i) in (start..end).enumerate() {
             let same = pred[r * cfg.copies..(r + 1) * cfg.copies]
                 .iter()
@@ -668,6 +684,9 @@ pub fn boundary_points(
             let tape = g2.forward_tape(target.params, &xb)?;
             let probs = probabilities(tape.get(out_id), target.output_kind)?;
             let pred = argmax_rows(&probs);
+            if step == 0 {
+                check_width(ys, probs.ncols(), start)?;
+            }
             let mut still = Vec::with_capacity(active.len());
             let mut still_rows = Vec::with_capacity(active.len());
             for (r, &a) in active.iter().enumerate() {
