@@ -23,9 +23,11 @@
 //!   Softmax over the class axis of a 2-D tensor: its input is read instead,
 //!   see [`Source::LogitsBeforeSoftmax`]; same distribution, but p_y is not
 //!   rounded to 1 in f32, so loss and confidence keep ranking very
-//!   confident records) the same quantities are computed without ever forming a
-//!   rounded probability: `log p_i = z_i - logsumexp(z)`,
-//!   `log(1 - p_i) = logsumexp_{j != i} z_j - logsumexp(z)` and
+//!   confident records) the same quantities are computed without ever
+//!   forming a rounded probability: `log p_i = z_i - logsumexp(z)` (for the
+//!   largest logit `-log1p(sum_{j != i} e^{z_j - z_i})`), `log(1 - p_i) =
+//!   log1p(-p_i)` for p_i < 1/2 and `logsumexp_{j != i} z_j - logsumexp(z)`
+//!   otherwise, and
 //!   `phi = z_y - logsumexp_{j != y} z_j`. A single binary logit s (the
 //!   logit of class 1) is the two-logit row [0, s], so phi = s for y = 1 and
 //!   -s for y = 0, and the loss is softplus(-s) or softplus(s).
