@@ -46,7 +46,7 @@
 //!      changed; the details count such records.
 //! - Labels outside the model's classes are [`AttackError::Input`] errors.
 
-use super::signals::{check_labels, classes_of_width};
+use super::signals::{check_labels, classes_of_width, logits_before_softmax};
 use super::{predict_probs, AttackError, AttackOutput, AuditInputs, Progress, Records, Target};
 use crate::engine::proba::{argmax_rows, as_matrix, probabilities};
 use crate::engine::{Graph, Op, OutputKind, Tensor, ValueId};
@@ -110,10 +110,24 @@ fn argmax(row: ArrayView1<f64>) -> usize {
     best
 }
 
-/// Predicted labels of the target on a batch.
-fn predict_labels(target: &Target, x: &Tensor) -> Result<Vec<usize>, AttackError> {
+/// Predicted labels of the target on a batch, and the number of classes of
+/// its output.
+fn predict_labels(target: &Target, x: &Tensor) -> Result<(Vec<usize>, usize), AttackError> {
     let p = predict_probs(target.graph, target.params, target.output_kind, x)?;
-    Ok(p.outer_iter().map(argmax).collect())
+    Ok((p.outer_iter().map(argmax).collect(), p.ncols()))
+}
+
+/// Labels must be classes of the output actually produced (the target's
+/// declared class count could be larger); `offset` = row index of `y[0]`.
+fn check_width(y: &[usize], width: usize, offset: usize) -> Result<(), AttackError> {
+    match y.iter().position(|&l| l >= width) {
+        Some(i) => Err(AttackError::Input(format!(
+            "records: row {} has label {}, but the model's output has {width} classes",
+            offset + i + 1,
+            y[i]
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Per-feature statistics of all supplied records (flattened).
@@ -214,7 +228,13 @@ pub fn gap_scores(target: &Target, records: &Records) -> Result<Vec<f64>, Attack
     if records.is_empty() {
         return Ok(Vec::new());
     }
-    let pred = predict_labels(target, &records.x)?;
+    check_labels(
+        records,
+        classes_of_width(target.num_classes.max(1)),
+        "records",
+    )?;
+    let (pred, width) = predict_labels(target, &records.x)?;
+    check_width(&records.y, width, 0)?;
     Ok(pred
         .iter()
         .zip(&records.y)
@@ -307,6 +327,11 @@ pub fn noise_scores(
     if records.is_empty() {
         return Ok(Vec::new());
     }
+    check_labels(
+        records,
+        classes_of_width(target.num_classes.max(1)),
+        "records",
+    )?;
     let (shape, d) = record_shape(records);
     if d != stats.sd.len() {
         return Err(AttackError::Input(format!(
@@ -347,7 +372,8 @@ pub fn noise_scores(
             }
         }
         let xb = batch(&buf, rows * cfg.copies, &shape)?;
-        let pred = predict_labels(target, &xb)?;
+        let (pred, width) = predict_labels(target, &xb)?;
+        check_width(&records.y[start..end], width, start)?;
         for (r, i) in (start..end).enumerate() {
             let same = pred[r * cfg.copies..(r + 1) * cfg.copies]
                 .iter()
@@ -520,17 +546,18 @@ enum MarginOn {
     Probs,
 }
 
-/// The value the margins are computed on: walk back over Identity nodes
-/// from the output; a last-axis Softmax gives its input (logits).
+/// The value the margins are computed on: the logits before a final
+/// class-axis Softmax ([`logits_before_softmax`]), a final LogSoftmax
+/// (through Identity nodes), or the output itself.
 fn margin_value(graph: &Graph) -> (ValueId, MarginOn) {
+    if let Some(v) = logits_before_softmax(graph) {
+        return (v, MarginOn::Logits);
+    }
     let producer = |v: ValueId| graph.nodes.iter().find(|n| n.output == v);
     let mut v = graph.output;
     while let Some(node) = producer(v) {
         match &node.op {
             Op::Identity if !node.inputs.is_empty() => v = node.inputs[0],
-            Op::Softmax { axis, .. } if (*axis == -1 || *axis == 1) && !node.inputs.is_empty() => {
-                return (node.inputs[0], MarginOn::Logits)
-            }
             Op::LogSoftmax { axis, .. } if *axis == -1 || *axis == 1 => {
                 return (v, MarginOn::LogProbs)
             }
@@ -657,6 +684,9 @@ pub fn boundary_points(
             let tape = g2.forward_tape(target.params, &xb)?;
             let probs = probabilities(tape.get(out_id), target.output_kind)?;
             let pred = argmax_rows(&probs);
+            if step == 0 {
+                check_width(ys, probs.ncols(), start)?;
+            }
             let mut still = Vec::with_capacity(active.len());
             let mut still_rows = Vec::with_capacity(active.len());
             for (r, &a) in active.iter().enumerate() {

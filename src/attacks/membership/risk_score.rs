@@ -284,12 +284,20 @@ pub fn run(
     let k = classes_of_width(target.num_classes.max(1));
     check_labels(&inputs.members, k, "members")?;
     check_labels(&inputs.nonmembers, k, "non-members")?;
-    let sig = |r| -> Result<Vec<f64>, AttackError> {
-        ModelOutput::compute(target.graph, target.params, target.output_kind, r)?
-            .signals(cfg.signal, &r.y)
-    };
-    let sm = sig(&inputs.members)?;
-    let sn = sig(&inputs.nonmembers)?;
+    let out_m = ModelOutput::compute(
+        target.graph,
+        target.params,
+        target.output_kind,
+        &inputs.members,
+    )?;
+    let out_n = ModelOutput::compute(
+        target.graph,
+        target.params,
+        target.output_kind,
+        &inputs.nonmembers,
+    )?;
+    let sm = out_m.signals(cfg.signal, &inputs.members.y)?;
+    let sn = out_n.signals(cfg.signal, &inputs.nonmembers.y)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let hm = halves(&inputs.members.y, &mut rng);
     let hn = halves(&inputs.nonmembers.y, &mut rng);
@@ -328,10 +336,7 @@ pub fn run(
             "reference": "Song & Mittal 2021, privacy risk score",
             "signal": cfg.signal.id(),
             "signal_formula": cfg.signal.formula(),
-            "computed_from": match target.output_kind {
-                crate::engine::OutputKind::Logits => "logits",
-                crate::engine::OutputKind::Probabilities => "probabilities",
-            },
+            "computed_from": out_m.source.id(),
             "bins": cfg.bins,
             "binning": "per class, log-spaced between the smallest and largest reference value (values floored at 1e-10); empty bin -> nearest non-empty bin",
             "reference_data": "the audit's own members and non-members, split in two seeded halves balanced per class; each half is scored by histograms fitted on the other",

@@ -19,9 +19,15 @@
 //!   has when p_i rounds to 1 (this is also how the LiRA authors' code forms
 //!   `1 - p_y`).
 //! - **From logits** (a row of [`predict_raw`] when the output kind is
-//!   logits) the same quantities are computed without ever forming a
-//!   rounded probability: `log p_i = z_i - logsumexp(z)`,
-//!   `log(1 - p_i) = logsumexp_{j != i} z_j - logsumexp(z)` and
+//!   logits, and also when the model's probabilities come from a final
+//!   Softmax over the class axis of a 2-D tensor: its input is read instead,
+//!   see [`Source::LogitsBeforeSoftmax`]; same distribution, but p_y is not
+//!   rounded to 1 in f32, so loss and confidence keep ranking very
+//!   confident records) the same quantities are computed without ever
+//!   forming a rounded probability: `log p_i = z_i - logsumexp(z)` (for the
+//!   largest logit `-log1p(sum_{j != i} e^{z_j - z_i})`), `log(1 - p_i) =
+//!   log1p(-p_i)` for p_i < 1/2 and `logsumexp_{j != i} z_j - logsumexp(z)`
+//!   otherwise, and
 //!   `phi = z_y - logsumexp_{j != y} z_j`. A single binary logit s (the
 //!   logit of class 1) is the two-logit row [0, s], so phi = s for y = 1 and
 //!   -s for y = 0, and the loss is softplus(-s) or softplus(s).
@@ -34,8 +40,8 @@
 //!   entropy, modified entropy).
 
 use super::{predict_probs, predict_raw, AttackError, Records, Target};
-use crate::engine::{EngineError, Graph, OutputKind, ParamSet};
-use ndarray::Array2;
+use crate::engine::{EngineError, Graph, Op, OutputKind, ParamSet, ValueId};
+use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 /// Smallest probability before a log (attacks.md conventions).
@@ -276,42 +282,111 @@ pub fn check_labels(records: &Records, num_classes: usize, set: &str) -> Result<
     Ok(())
 }
 
-/// The model's output on `records`, in the form signals are computed from:
-/// logits when `kind` is [`OutputKind::Logits`], probabilities otherwise.
+/// What a [`ModelOutput`] holds and signals are computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The model's output is logits.
+    Logits,
+    /// The model outputs probabilities through a final Softmax over the
+    /// class axis; its input (the logits) is used instead, which is the same
+    /// distribution without the f32 rounding of p_y to 1.
+    LogitsBeforeSoftmax,
+    /// The model's probability output.
+    Probabilities,
+}
+
+impl Source {
+    pub fn id(self) -> &'static str {
+        match self {
+            Source::Logits => "logits",
+            Source::LogitsBeforeSoftmax => "logits_before_softmax",
+            Source::Probabilities => "probabilities",
+        }
+    }
+}
+
+/// The logits of a graph whose output is a Softmax over the last axis of a
+/// 2-D tensor (possibly followed by Identity nodes): the Softmax's input.
+/// `None` for any other graph.
+pub fn logits_before_softmax(graph: &Graph) -> Option<ValueId> {
+    let producer = |v: ValueId| graph.nodes.iter().find(|n| n.output == v);
+    let mut v = graph.output;
+    while let Some(node) = producer(v) {
+        match &node.op {
+            Op::Identity => v = *node.inputs.first()?,
+            Op::Softmax { axis, .. } if *axis == -1 || *axis == 1 => {
+                return node.inputs.first().copied()
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The model's output on `records`, in the form signals are computed from
+/// (see [`Source`]).
 #[derive(Debug, Clone)]
 pub struct ModelOutput {
-    pub kind: OutputKind,
+    pub source: Source,
     /// [N, K] logits (K may be 1: one binary logit) or [N, K >= 2]
     /// probabilities.
     pub values: Array2<f64>,
 }
 
 impl ModelOutput {
-    /// Run the model once on `records`.
+    /// Run the model once on `records`. For a probability output that ends
+    /// in a class-axis Softmax of a 2-D tensor, the Softmax's input is
+    /// returned as logits.
     pub fn compute(
         graph: &Graph,
         params: &ParamSet,
         kind: OutputKind,
         records: &Records,
     ) -> Result<ModelOutput, AttackError> {
-        if records.is_empty() {
+        let n = records.len();
+        let (source, values) = match kind {
+            OutputKind::Logits => (Source::Logits, predict_raw(graph, params, &records.x)?),
+            OutputKind::Probabilities => {
+                let pre = logits_before_softmax(graph).and_then(|v| {
+                    let mut g = graph.clone();
+                    g.output = v;
+                    // use it only when the logits are [N, K >= 2]
+                    let probe = records
+                        .x
+                        .slice_axis(Axis(0), (0..n.min(1)).into())
+                        .to_owned();
+                    match g.forward(params, &probe) {
+                        Ok(t) if n > 0 && t.ndim() == 2 && t.shape()[1] >= 2 => Some(g),
+                        _ => None,
+                    }
+                });
+                match pre {
+                    Some(g) => (
+                        Source::LogitsBeforeSoftmax,
+                        predict_raw(&g, params, &records.x)?,
+                    ),
+                    None => (
+                        Source::Probabilities,
+                        predict_probs(graph, params, kind, &records.x)?,
+                    ),
+                }
+            }
+        };
+        if n == 0 {
             return Ok(ModelOutput {
-                kind,
+                source,
                 values: Array2::zeros((0, 2)),
             });
         }
-        let values = match kind {
-            OutputKind::Logits => predict_raw(graph, params, &records.x)?,
-            OutputKind::Probabilities => predict_probs(graph, params, kind, &records.x)?,
-        };
-        if values.nrows() != records.len() {
+        if values.nrows() != n {
             return Err(AttackError::Input(format!(
                 "the model gave {} output rows for {} records",
                 values.nrows(),
-                records.len()
+                n
             )));
         }
-        Ok(ModelOutput { kind, values })
+        Ok(ModelOutput { source, values })
     }
 
     /// Number of classes (one binary logit counts as two).
@@ -339,9 +414,11 @@ impl ModelOutput {
                 )));
             }
             let row = row.to_vec();
-            let v = match self.kind {
-                OutputKind::Logits => signal(kind, &[], Some(&row), label)?,
-                OutputKind::Probabilities => signal(kind, &row, None, label)?,
+            let v = match self.source {
+                Source::Logits | Source::LogitsBeforeSoftmax => {
+                    signal(kind, &[], Some(&row), label)?
+                }
+                Source::Probabilities => signal(kind, &row, None, label)?,
             };
             if !v.is_finite() {
                 return Err(AttackError::Engine(EngineError::NonFinite(format!(

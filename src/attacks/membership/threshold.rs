@@ -32,7 +32,7 @@
 //! - Labels outside the model's classes are [`AttackError::Input`] errors
 //!   naming the record set and row.
 
-use super::signals::{check_labels, classes_of_width, ModelOutput, Signal};
+use super::signals::{check_labels, classes_of_width, ModelOutput, Signal, Source};
 use super::{AttackError, AttackOutput, AuditInputs, Records, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -112,19 +112,21 @@ fn mid_rank_cdf(sorted: &[f64], s: f64, exclude_one: bool) -> f64 {
     (below as f64 + equal / 2.0) / n
 }
 
-/// Oriented scores of `records` (higher = member).
+/// Oriented scores of `records` (higher = member) and what they were
+/// computed from.
 fn oriented(
     attack: ThresholdAttack,
     target: &Target,
     records: &Records,
-) -> Result<Vec<f64>, AttackError> {
+) -> Result<(Vec<f64>, Source), AttackError> {
     let sig = attack.signal();
     let out = ModelOutput::compute(target.graph, target.params, target.output_kind, records)?;
-    Ok(out
+    let scores = out
         .signals(sig, &records.y)?
         .into_iter()
         .map(|v| sig.member_sign() * v)
-        .collect())
+        .collect();
+    Ok((scores, out.source))
 }
 
 /// Run one threshold attack.
@@ -148,12 +150,9 @@ pub fn run(
     if let Some(pop) = &inputs.population {
         check_labels(pop, k, "population")?;
     }
-    let mut members = oriented(attack, target, &inputs.members)?;
-    let mut nonmembers = oriented(attack, target, &inputs.nonmembers)?;
-    let computed_from = match target.output_kind {
-        crate::engine::OutputKind::Logits => "logits",
-        crate::engine::OutputKind::Probabilities => "probabilities",
-    };
+    let (mut members, source) = oriented(attack, target, &inputs.members)?;
+    let (mut nonmembers, _) = oriented(attack, target, &inputs.nonmembers)?;
+    let computed_from = source.id();
     let mut details = json!({
         "attack": attack.id(),
         "signal": attack.signal().id(),
@@ -174,7 +173,7 @@ pub fn run(
         // reference scores per class, sorted
         let (ref_scores, ref_labels, leave_one_out, source) = match pop {
             Some(p) => (
-                oriented(attack, target, p)?,
+                oriented(attack, target, p)?.0,
                 p.y.clone(),
                 false,
                 "population records of the class",
