@@ -425,3 +425,121 @@ impl DatasetHandle {
         })
     }
 }
+
+impl Coded for crate::attacks::membership::AttackError {
+    fn code(&self) -> &'static str {
+        crate::attacks::membership::AttackError::code(self)
+    }
+}
+
+/// Records of a parsed CSV for an audit: features in the model's input shape
+/// and the labels (required).
+fn audit_records(
+    model: &ModelHandle,
+    ds: &DatasetHandle,
+    role: &str,
+) -> Result<crate::attacks::membership::Records, JsValue> {
+    let x = ds
+        .data
+        .to_batch(&model.model.graph.input)
+        .map_err(|e| js_error(e.code(), &format!("{role} CSV: {e}")))?;
+    let Some(y) = ds.data.labels.clone() else {
+        return Err(js_error(
+            "csv_no_label_column",
+            &format!(
+                "{role} CSV has no label column; an audit needs the true class of every record"
+            ),
+        ));
+    };
+    Ok(crate::attacks::membership::Records { x, y })
+}
+
+/// Run the membership audit (`attacks::membership::audit::run_audit`) in this
+/// worker. `settings` is an `AuditSettings` object (snake_case, every field
+/// optional), `names` an object of input file names recorded in the report,
+/// `progress` a function called with `{stage, done, total}` that may return
+/// `false` to cancel. Returns `{ report, html }`: the report object (the same
+/// JSON as the CLI's `--report`) and its HTML fragment for the page.
+#[wasm_bindgen(js_name = runAudit)]
+pub fn run_audit(
+    model: &ModelHandle,
+    members: &DatasetHandle,
+    nonmembers: &DatasetHandle,
+    population: Option<DatasetHandle>,
+    settings: JsValue,
+    names: JsValue,
+    progress: &js_sys::Function,
+) -> Result<JsValue, JsValue> {
+    use crate::attacks::membership::audit::{run_audit as core_audit, AuditSettings};
+    use crate::attacks::membership::{AuditInputs, Progress, Target};
+    use crate::report::{html, Counts, Report};
+    let settings: AuditSettings = if settings.is_undefined() || settings.is_null() {
+        AuditSettings::default()
+    } else {
+        serde_wasm_bindgen::from_value(settings)
+            .map_err(|e| bad_argument(&format!("audit settings: {e}")))?
+    };
+    let names: serde_json::Value = if names.is_undefined() || names.is_null() {
+        serde_json::Value::Null
+    } else {
+        serde_wasm_bindgen::from_value(names)
+            .map_err(|e| bad_argument(&format!("input names: {e}")))?
+    };
+    let m = audit_records(model, members, "members")?;
+    let n = audit_records(model, nonmembers, "non-members")?;
+    let p = population
+        .as_ref()
+        .map(|d| audit_records(model, d, "population"))
+        .transpose()?;
+    let counts = Counts {
+        members: m.len(),
+        nonmembers: n.len(),
+        population: p.as_ref().map_or(0, |r| r.len()),
+    };
+    let inputs = AuditInputs {
+        members: m,
+        nonmembers: n,
+        population: p,
+    };
+    let classes = model.num_classes.unwrap_or(2);
+    let target = Target {
+        graph: &model.model.graph,
+        params: &model.model.params,
+        output_kind: model.kind(),
+        num_classes: classes,
+    };
+    let mut on_progress = |pr: Progress| {
+        let v = match to_js_value(&pr) {
+            Ok(v) => v,
+            Err(_) => return true,
+        };
+        match progress.call1(&JsValue::NULL, &v) {
+            Ok(r) => r.as_bool() != Some(false),
+            Err(_) => true,
+        }
+    };
+    let outcome =
+        core_audit(&target, &inputs, settings, &mut on_progress).map_err(|e| e.to_js())?;
+    let report = Report::new(
+        &model.model,
+        None,
+        model.kind_override,
+        classes,
+        counts,
+        names,
+        outcome,
+    );
+    let out = js_sys::Object::new();
+    let _ = Reflect::set(&out, &JsValue::from_str("report"), &to_js_value(&report)?);
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("html"),
+        &JsValue::from_str(&html::render(&report, false)),
+    );
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("htmlStandalone"),
+        &JsValue::from_str(&html::render(&report, true)),
+    );
+    Ok(out.into())
+}
