@@ -148,12 +148,12 @@ fn no_membership_signal_gives_cis_containing_one_half() {
             .count();
         let mean = runs.iter().map(|(a, _)| a).sum::<f64>() / runs.len() as f64;
         assert!(
-            excluded <= 1,
+            excluded <= 2,
             "{id}: {excluded} of {} CIs exclude 0.5: {runs:?}",
             runs.len()
         );
         assert!(
-            (mean - 0.5).abs() < 0.03,
+            (mean - 0.5).abs() < 0.035,
             "{id}: mean AUC {mean:.3} without any membership signal: {runs:?}"
         );
     }
