@@ -161,3 +161,19 @@ fn reference_copies_of_trained_mlps_reach_the_original_accuracy() {
         "expected at least two trained MLP fixtures, found {tried}"
     );
 }
+
+/// tests/wasm.rs checks every fixture in the browser from a hard-coded list
+/// (include_bytes! needs literal paths): that list must cover the manifest.
+#[test]
+fn the_wasm_fixture_list_covers_the_manifest() {
+    let wasm_tests =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wasm.rs"))
+            .unwrap();
+    for f in manifest() {
+        let name = f["name"].as_str().unwrap();
+        assert!(
+            wasm_tests.contains(&format!("fixture!(\"{name}\")")),
+            "tests/wasm.rs does not check {name}"
+        );
+    }
+}

@@ -240,3 +240,152 @@ fn dataset_predictions_equal_direct_predictions() {
         .to_vec();
     assert_eq!(direct, via_csv);
 }
+
+/// Every model of tests/fixtures/manifest.json (this list is checked against
+/// the manifest by tests/fixtures_agree.rs): the raw output in wasm equals
+/// onnxruntime's within 1e-4 (relative to 1 + |expected|, as natively).
+#[wasm_bindgen_test]
+fn every_fixture_matches_onnxruntime() {
+    let all = [
+        fixture!("sk_logreg_binary"),
+        fixture!("sk_logreg_binary_nozipmap"),
+        fixture!("sk_logreg_multi"),
+        fixture!("sk_logreg_multi_nozipmap"),
+        fixture!("sk_pipeline_wine"),
+        fixture!("sk_pipeline_wine_nozipmap"),
+        fixture!("sk_mlp_relu"),
+        fixture!("sk_mlp_relu_nozipmap"),
+        fixture!("sk_mlp_tanh"),
+        fixture!("sk_mlp_tanh_nozipmap"),
+        fixture!("sk_mlp_binary"),
+        fixture!("sk_mlp_binary_nozipmap"),
+        fixture!("torch_mlp_logits"),
+        fixture!("torch_mlp_softmax"),
+        fixture!("torch_mlp_matmul"),
+        fixture!("bench_mlp_64_128_10"),
+        fixture!("torch_cnn"),
+        fixture!("torch_cnn_batch1"),
+        fixture!("torch_cnn_gap"),
+        fixture!("tf_nhwc_cnn"),
+        fixture!("op_leakyrelu_op9"),
+        fixture!("op_concat_op9"),
+        fixture!("op_dropout_identity_op9"),
+        fixture!("op_gemm_attrs_op9"),
+        fixture!("op_scaler_op9"),
+        fixture!("op_softmax3d_axis1_op11"),
+        fixture!("op_logsoftmax3d_axis1_op11"),
+        fixture!("op_leakyrelu_op11"),
+        fixture!("op_broadcast_arith_op11"),
+        fixture!("op_squeeze_unsqueeze_op11"),
+        fixture!("op_concat_op11"),
+        fixture!("op_avgpool_ceil_op11"),
+        fixture!("op_maxpool_pads_ceil_op11"),
+        fixture!("op_conv_same_upper_op11"),
+        fixture!("op_flatten_axis_op11"),
+        fixture!("op_dropout_identity_op11"),
+        fixture!("op_gemm_attrs_op11"),
+        fixture!("op_reshape_cast_const_op11"),
+        fixture!("op_linclf_softmax_zero_op11"),
+        fixture!("op_linclf_none_op11"),
+        fixture!("op_linclf_logistic_binary_op11"),
+        fixture!("op_linreg_op11"),
+        fixture!("op_normalizer_l1_op11"),
+        fixture!("op_normalizer_l2_op11"),
+        fixture!("op_normalizer_max_op11"),
+        fixture!("op_scaler_op11"),
+        fixture!("op_softmax3d_axis1_op13"),
+        fixture!("op_logsoftmax3d_axis1_op13"),
+        fixture!("op_leakyrelu_op13"),
+        fixture!("op_broadcast_arith_op13"),
+        fixture!("op_squeeze_unsqueeze_op13"),
+        fixture!("op_concat_op13"),
+        fixture!("op_avgpool_ceil_op13"),
+        fixture!("op_maxpool_pads_ceil_op13"),
+        fixture!("op_conv_same_upper_op13"),
+        fixture!("op_flatten_axis_op13"),
+        fixture!("op_dropout_identity_op13"),
+        fixture!("op_gemm_attrs_op13"),
+        fixture!("op_reshape_cast_const_op13"),
+        fixture!("op_linclf_softmax_zero_op13"),
+        fixture!("op_linclf_none_op13"),
+        fixture!("op_linclf_logistic_binary_op13"),
+        fixture!("op_linreg_op13"),
+        fixture!("op_normalizer_l1_op13"),
+        fixture!("op_normalizer_l2_op13"),
+        fixture!("op_normalizer_max_op13"),
+        fixture!("op_scaler_op13"),
+        fixture!("op_leakyrelu_op21"),
+        fixture!("op_concat_op21"),
+        fixture!("op_dropout_identity_op21"),
+        fixture!("op_gemm_attrs_op21"),
+        fixture!("op_scaler_op21"),
+    ];
+    for f in all {
+        let model = load(&f);
+        let (rows, x) = numbers(f.input);
+        let (_, want) = numbers(f.expected);
+        let got = model
+            .forward_raw(&x, rows)
+            .unwrap_or_else(|e| panic!("{}: {}", f.name, error_text(&e)))
+            .to_vec();
+        assert_eq!(got.len(), want.len(), "{}: output size", f.name);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let d = (g - w).abs() / (1.0 + w.abs());
+            assert!(
+                d <= 1e-4,
+                "{}: value {i}: wasm {g} vs onnxruntime {w}",
+                f.name
+            );
+        }
+    }
+}
+
+/// The membership audit runs in wasm and its report crosses to JS intact
+/// (every seed in it exact as a JS number, the attacks present).
+#[wasm_bindgen_test]
+fn run_audit_returns_a_report() {
+    let model = load(&fixture!("sk_logreg_multi"));
+    let members = parse_csv(include_bytes!("fixtures/data/iris.train.csv"), None).expect("members");
+    let nonmembers =
+        parse_csv(include_bytes!("fixtures/data/iris.test.csv"), None).expect("non-members");
+    let settings = js_sys::JSON::parse(
+        r#"{"attacks":["loss","gap","lira_online"],"references":4,"seed":9007199254740991}"#,
+    )
+    .expect("json");
+    let noop = js_sys::Function::new_no_args("return true");
+    let out = privacy_inspector::wasm::run_audit(
+        &model,
+        &members,
+        &nonmembers,
+        None,
+        settings,
+        JsValue::NULL,
+        &noop,
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let report = Reflect::get(&out, &"report".into()).expect("report");
+    let text = js_sys::JSON::stringify(&report)
+        .expect("stringify")
+        .as_string()
+        .expect("string");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("report JSON");
+    assert_eq!(v["seed"].as_u64(), Some(9_007_199_254_740_991));
+    let ids: Vec<&str> = v["attacks"]
+        .as_array()
+        .expect("attacks")
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["loss", "gap", "lira_online"]);
+    for a in v["attacks"].as_array().expect("attacks") {
+        let auc = a["auc"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{} has no AUC: {a}", a["id"]));
+        assert!((0.0..=1.0).contains(&auc));
+    }
+    let html = Reflect::get(&out, &"html".into())
+        .expect("html")
+        .as_string()
+        .expect("string");
+    assert!(html.contains("data-testid=\"report-summary\"") && !html.contains("<style>"));
+}

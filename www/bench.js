@@ -2,7 +2,7 @@
 // in the release wasm, on the same synthetic workload as the native `bench`
 // binary (engine::bench_data). Runs on the main thread of a page nobody
 // interacts with, so the figures are the engine's own speed.
-import init, { ModelHandle } from './pkg/privacy_inspector.js';
+import init, { ModelHandle, parseCsv, runAudit } from './pkg/privacy_inspector.js';
 
 const ready = init();
 const out = document.getElementById('out');
@@ -49,6 +49,25 @@ window.runBench = async (bytes, name, rows = 10000, repeat = 5) => {
     inference_ms: +ms.toFixed(2),
     train_epoch_ms: +median(epoch).toFixed(2),
   };
+  document.getElementById('out').textContent += '\n' + JSON.stringify(result);
+  return result;
+};
+
+/**
+ * A full membership audit in the release wasm (the same `runAudit` the page
+ * calls), timed end to end from the CSV bytes. Returns the time and each
+ * attack's AUC (to check it matches the native run).
+ */
+window.runAuditBench = async (modelBytes, membersCsv, nonmembersCsv, populationCsv, settings) => {
+  await ready;
+  const t0 = performance.now();
+  const model = new ModelHandle(modelBytes);
+  const m = parseCsv(membersCsv, 'label');
+  const n = parseCsv(nonmembersCsv, 'label');
+  const p = populationCsv ? parseCsv(populationCsv, 'label') : undefined;
+  const audit = runAudit(model, m, n, p, settings, null, () => true);
+  const ms = performance.now() - t0;
+  const result = { audit_ms: +ms.toFixed(1), attacks: audit.report.attacks.map((a) => [a.id, a.auc ?? null]) };
   out.textContent += '\n' + JSON.stringify(result);
   return result;
 };

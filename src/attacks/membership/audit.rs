@@ -105,12 +105,17 @@ impl Default for AuditSettings {
     }
 }
 
-/// splitmix64: derive independent sub-seeds from the master seed.
+/// Largest seed: 2^53 - 1, so every seed in a report stays exact in JSON
+/// readers that use doubles (JavaScript, the page).
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// splitmix64: derive independent sub-seeds from the master seed (below
+/// 2^53, see [`MAX_SEED`]).
 fn derive(seed: u64, k: u64) -> u64 {
     let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(k + 1));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    (z ^ (z >> 31)) & MAX_SEED
 }
 
 impl AuditSettings {
@@ -152,6 +157,12 @@ impl AuditSettings {
             .filter(|a| self.attacks.iter().any(|b| b == *a))
             .map(|s| s.to_string())
             .collect();
+        if self.seed > MAX_SEED {
+            return Err(AttackError::Config(format!(
+                "the seed must be at most 2^53 - 1 = {MAX_SEED} (so reports stay exact in JSON), got {}",
+                self.seed
+            )));
+        }
         if !(1..=1024).contains(&self.references) {
             return Err(AttackError::Config(format!(
                 "the number of reference models must be 1 to 1024, got {}",

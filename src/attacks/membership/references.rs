@@ -402,14 +402,16 @@ pub(crate) fn train_one(
     ))
 }
 
-/// Seed of model `k` derived from the config seed (SplitMix64 step).
+/// Seed of model `k` derived from the config seed (SplitMix64 step),
+/// kept below 2^53 so that every seed in a report is exact in JSON readers
+/// (JavaScript numbers).
 pub(crate) fn model_seed(seed: u64, salt: u64, k: usize) -> u64 {
     let mut z = seed
         .wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         .wrapping_add((k as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    (z ^ (z >> 31)) & crate::attacks::membership::audit::MAX_SEED
 }
 
 /// Balanced IN design: `[k][n]`, each column has `k/2` trues (for odd k,
