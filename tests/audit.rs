@@ -299,3 +299,53 @@ fn same_seed_same_report_and_bad_inputs_are_clear_errors() {
     let e = run_audit(&target, &inputs, quick(), &mut |p| p.done < 2).unwrap_err();
     assert_eq!(e.code(), "cancelled");
 }
+
+/// A model the engine cannot train still gets every attack that needs no
+/// reference models; the others are skipped and the report says why.
+#[test]
+fn untrainable_models_skip_reference_attacks_with_the_reason() {
+    let (mut model, all) = setup(13);
+    for p in &mut model.graph.params {
+        p.role = privacy_inspector::engine::ParamRole::Constant;
+    }
+    let inputs = AuditInputs {
+        members: slice(&all, 0, 100),
+        nonmembers: slice(&all, 100, 200),
+        population: Some(slice(&all, 200, 400)),
+    };
+    let target = Target {
+        graph: &model.graph,
+        params: &model.params,
+        output_kind: model.graph.output_kind,
+        num_classes: 10,
+    };
+    let out = run_audit(
+        &target,
+        &inputs,
+        AuditSettings {
+            references: 2,
+            ..AuditSettings::default()
+        },
+        &mut |_| true,
+    )
+    .unwrap();
+    for a in &out.attacks {
+        let needs_refs = [
+            "shokri",
+            "lira_online",
+            "lira_offline",
+            "rmia_online",
+            "rmia_offline",
+        ]
+        .contains(&a.id.as_str());
+        if needs_refs {
+            let why = a
+                .skipped
+                .as_deref()
+                .unwrap_or_else(|| panic!("{} should be skipped", a.id));
+            assert!(why.contains("cannot be trained"), "{}: {why}", a.id);
+        } else {
+            assert!(a.stats.is_some(), "{} should run: {:?}", a.id, a.skipped);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `privacy-inspector audit` end to end: the JSON report has the documented
+//! fields, the HTML report is self-contained, and bad inputs give clear
+//! errors with a non-zero exit and no panic.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fx(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pi-cli-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_privacy-inspector"))
+        .args(args)
+        .output()
+        .expect("run the CLI");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn audit_writes_the_documented_report_and_html() {
+    let report = tmp("r.json");
+    let html = tmp("r.html");
+    let (code, stdout, stderr) = run(&[
+        "audit",
+        fx("sk_logreg_multi.onnx").to_str().unwrap(),
+        "--members",
+        fx("data/iris.train.csv").to_str().unwrap(),
+        "--nonmembers",
+        fx("data/iris.test.csv").to_str().unwrap(),
+        "--attacks",
+        "loss,gap,lira_online,rmia_online",
+        "--references",
+        "4",
+        "--seed",
+        "5",
+        "--report",
+        report.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stdout {stdout}\nstderr {stderr}");
+    assert!(
+        stderr.contains("attack 1/4: loss"),
+        "progress on stderr: {stderr}"
+    );
+    assert!(
+        stdout.contains("lira_online") && stdout.contains("AUC"),
+        "{stdout}"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(v["model"]["output_kind"], "probabilities");
+    assert_eq!(v["model"]["num_classes"], 3);
+    assert_eq!(v["seed"], 5);
+    assert_eq!(v["counts"]["population"], 0);
+    assert!(v["counts"]["members"].as_u64().unwrap() > 50);
+    assert_eq!(v["settings"]["references"], 4);
+    let attacks = v["attacks"].as_array().unwrap();
+    assert_eq!(attacks.len(), 4);
+    for a in &attacks[..3] {
+        for key in ["auc", "advantage", "epsilon_lower_bound"] {
+            assert!(a[key].is_f64(), "{}: {key}", a["id"]);
+        }
+        assert_eq!(a["auc_ci95"].as_array().unwrap().len(), 2);
+        for key in ["0.1", "0.01", "0.001", "0"] {
+            assert!(
+                a["tpr_at_fpr"][key].is_f64(),
+                "{}: tpr_at_fpr {key}",
+                a["id"]
+            );
+        }
+        assert!(a["roc"]["fpr"].is_array() && a["roc"]["tpr"].is_array());
+        assert_eq!(
+            a["scores"]["members"].as_array().unwrap().len() as u64,
+            v["counts"]["members"].as_u64().unwrap()
+        );
+        assert_eq!(
+            a["scores"]["nonmembers"].as_array().unwrap().len() as u64,
+            v["counts"]["nonmembers"].as_u64().unwrap()
+        );
+    }
+    // RMIA needs population records: skipped, with the reason
+    assert_eq!(attacks[3]["id"], "rmia_online");
+    assert!(
+        attacks[3]["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("population"),
+        "{}",
+        attacks[3]
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!doctype html>") && page.contains("<svg"));
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"));
+    // same inputs and seed: byte-identical JSON
+    let again = tmp("r2.json");
+    let mut args: Vec<String> = vec![
+        "audit".into(),
+        fx("sk_logreg_multi.onnx").to_str().unwrap().into(),
+        "--members".into(),
+        fx("data/iris.train.csv").to_str().unwrap().into(),
+        "--nonmembers".into(),
+        fx("data/iris.test.csv").to_str().unwrap().into(),
+        "--attacks".into(),
+        "loss,gap,lira_online,rmia_online".into(),
+        "--references".into(),
+        "4".into(),
+        "--seed".into(),
+        "5".into(),
+        "--quiet".into(),
+        "--report".into(),
+    ];
+    args.push(again.to_str().unwrap().into());
+    let (code, _, _) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0);
+    assert_eq!(
+        std::fs::read(&report).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+}
+
+#[test]
+fn audit_bad_inputs_are_clear_errors() {
+    let model = fx("sk_mlp_relu.onnx");
+    let good = fx("data/digits.test.csv");
+    let r = tmp("bad.json");
+    let case = |members: &Path, nonmembers: &Path, extra: &[&str], want: &str| {
+        let mut args = vec![
+            "audit",
+            model.to_str().unwrap(),
+            "--members",
+            members.to_str().unwrap(),
+            "--nonmembers",
+            nonmembers.to_str().unwrap(),
+            "--report",
+            r.to_str().unwrap(),
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 2, "{want}: {stderr}");
+        assert!(stderr.contains(want), "expected '{want}' in: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+    // members with other columns than the model
+    case(
+        &fx("data/iris.train.csv"),
+        &good,
+        &[],
+        "the model expects 64",
+    );
+    // an empty file
+    case(&fx("bad/empty.csv"), &good, &[], "bad data in");
+    // labels outside the model's classes
+    let bad_labels = tmp("labels.csv");
+    let text = std::fs::read_to_string(&good).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let last = lines[3].rsplit_once(',').unwrap().0.to_string();
+    lines[3] = format!("{last},17");
+    std::fs::write(&bad_labels, lines.join("\n")).unwrap();
+    case(
+        &good,
+        &bad_labels,
+        &["--attacks", "loss"],
+        "non-members row 3: label 17 is outside the model's 10 classes",
+    );
+    // no label column
+    let no_label = tmp("nolabel.csv");
+    let stripped: Vec<String> = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect();
+    std::fs::write(&no_label, stripped.join("\n")).unwrap();
+    case(&no_label, &good, &[], "label");
+    // unknown attack id
+    case(
+        &good,
+        &good,
+        &["--attacks", "loss,lira"],
+        "unknown attack 'lira'",
+    );
+    // missing file
+    case(&fx("data/nope.csv"), &good, &[], "cannot read");
+}
