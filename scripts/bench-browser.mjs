@@ -4,13 +4,10 @@
 // line per model, like the native `bench` binary. Playwright gives the
 // browser a fresh temporary profile.
 //   node scripts/bench-browser.mjs [--rows N] [--repeat R] MODEL.onnx...
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { openHeadless } from './headless.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 let rows = 10000;
 let repeat = 5;
@@ -21,21 +18,8 @@ for (let i = 0; i < args.length; i++) {
   else models.push(args[i]);
 }
 
-const server = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', path.join(ROOT, 'www')], { stdio: ['ignore', 'pipe', 'ignore'] });
-const url = await new Promise((resolve, reject) => {
-  let buf = '';
-  server.stdout.on('data', (c) => {
-    buf += c;
-    const m = /port (\d+)/.exec(buf);
-    if (m) resolve(`http://127.0.0.1:${m[1]}`);
-  });
-  server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-});
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const h = await openHeadless();
+const { url, browser } = h;
 let failed = false;
 try {
   const page = await browser.newPage();
@@ -51,7 +35,6 @@ try {
   console.error(`error: ${e.message}`);
   failed = true;
 } finally {
-  await browser.close();
-  server.kill();
+  await h.close();
 }
 process.exit(failed ? 1 : 0);

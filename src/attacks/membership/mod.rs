@@ -112,6 +112,31 @@ impl AttackError {
     }
 }
 
+/// Run `params` on `x` in batches of 1,024 rows, map each batch output to a
+/// [rows, K] f64 matrix with `f`, and stack the results.
+fn batched(
+    graph: &Graph,
+    params: &ParamSet,
+    x: &Tensor,
+    f: impl Fn(&Tensor) -> Result<Array2<f64>, EngineError>,
+) -> Result<Array2<f64>, AttackError> {
+    let n = x.shape().first().copied().unwrap_or(0);
+    let bs = 1024;
+    let mut parts: Vec<Array2<f64>> = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + bs).min(n);
+        let xb = x.slice_axis(Axis(0), (start..end).into()).to_owned();
+        parts.push(f(&graph.forward(params, &xb)?)?);
+        start = end;
+    }
+    if parts.is_empty() {
+        return Ok(Array2::zeros((0, 0)));
+    }
+    let views: Vec<_> = parts.iter().map(|r| r.view()).collect();
+    ndarray::concatenate(Axis(0), &views).map_err(|e| AttackError::Input(e.to_string()))
+}
+
 /// Class probabilities [N, K] of `params` on `x` (batched, f64), following
 /// `engine::proba` conventions (softmax of logits, [1-p, p] for one column).
 pub fn predict_probs(
@@ -120,22 +145,9 @@ pub fn predict_probs(
     kind: OutputKind,
     x: &Tensor,
 ) -> Result<Array2<f64>, AttackError> {
-    let n = x.shape().first().copied().unwrap_or(0);
-    let bs = 1024;
-    let mut rows: Vec<Array2<f64>> = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let end = (start + bs).min(n);
-        let xb = x.slice_axis(Axis(0), (start..end).into()).to_owned();
-        let out = graph.forward(params, &xb)?;
-        rows.push(probabilities(&out, kind)?.mapv(|v| v as f64));
-        start = end;
-    }
-    if rows.is_empty() {
-        return Ok(Array2::zeros((0, 0)));
-    }
-    let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
-    ndarray::concatenate(Axis(0), &views).map_err(|e| AttackError::Input(e.to_string()))
+    batched(graph, params, x, |out| {
+        Ok(probabilities(out, kind)?.mapv(|v| v as f64))
+    })
 }
 
 /// Raw outputs of `params` on `x` as [N, K] f64 (logits stay logits), for
@@ -145,22 +157,9 @@ pub fn predict_raw(
     params: &ParamSet,
     x: &Tensor,
 ) -> Result<Array2<f64>, AttackError> {
-    let n = x.shape().first().copied().unwrap_or(0);
-    let bs = 1024;
-    let mut rows: Vec<Array2<f64>> = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let end = (start + bs).min(n);
-        let xb = x.slice_axis(Axis(0), (start..end).into()).to_owned();
-        let out = graph.forward(params, &xb)?;
-        rows.push(crate::engine::proba::as_matrix(&out)?.mapv(|v| v as f64));
-        start = end;
-    }
-    if rows.is_empty() {
-        return Ok(Array2::zeros((0, 0)));
-    }
-    let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
-    ndarray::concatenate(Axis(0), &views).map_err(|e| AttackError::Input(e.to_string()))
+    batched(graph, params, x, |out| {
+        Ok(crate::engine::proba::as_matrix(out)?.mapv(|v| v as f64))
+    })
 }
 
 pub mod audit;
