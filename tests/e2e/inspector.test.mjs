@@ -564,6 +564,36 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     }
   });
 
+  test('audit: a custom selection without a population shows the skipped attacks with their reason', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await openAudit();
+    await page.getByTestId('audit-preset').selectOption('custom');
+    assert.ok(await page.getByTestId('audit-attacks').isVisible(), 'the custom list is shown');
+    const want = ['loss', 'shokri', 'lira_offline', 'rmia_offline'];
+    for (const id of AUDIT.all) await page.getByTestId(`audit-attack-${id}`).setChecked(want.includes(id));
+    assert.ok(await page.getByTestId('audit-references').isEnabled(), 'offline attacks use the reference count');
+    await page.getByTestId('audit-references').fill('2');
+    const report = await runAndDownload(page);
+    assert.deepEqual(report.attacks.map((a) => a.id), want);
+    assert.equal(report.attacks[0].skipped, undefined);
+    for (const a of report.attacks.slice(1)) {
+      assert.match(a.skipped || '', /population/, `${a.id} is skipped for want of a population`);
+      const row = page.getByTestId(`summary-${a.id}`);
+      assert.match(await row.textContent(), /skipped: .*population/);
+      // the row sits in the table, not off screen
+      const [rowBox, tableBox] = [await row.boundingBox(), await page.getByTestId('report-summary').boundingBox()];
+      assert.ok(rowBox && rowBox.x >= tableBox.x && rowBox.y > tableBox.y, `summary-${a.id} is not inside the table`);
+      assert.equal(await page.getByTestId(`attack-${a.id}`).count(), 0);
+    }
+    await page.evaluate(() => document.querySelector('[data-testid="report-summary"]').scrollIntoView({ block: 'center' }));
+    await page.screenshot({ path: path.join(ARTIFACTS, '12-audit-skipped.png') });
+    // switching back to a preset re-checks its attacks
+    await page.getByTestId('audit-preset').selectOption('quick');
+    assert.ok(await page.getByTestId('audit-attacks').isHidden());
+    assert.ok(await page.getByTestId('audit-references').isDisabled(), 'Quick trains no reference models');
+    assertClean('custom audit');
+    await page.close();
+  });
+
   test('audit: Cancel during reference training keeps the inputs; a Quick run then completes', { timeout: AUDIT_TIMEOUT }, async () => {
     assert.ok(quickReport, 'needs the Quick run of the first audit test');
     const page = await openAudit();
