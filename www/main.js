@@ -1,6 +1,8 @@
 // The page: wires the inputs to the wasm worker (through bridge.js) and
 // renders what comes back. No wasm runs on this thread: it only compiles
-// the module once and hands it to the worker.
+// the module once and hands it to the worker. The membership audit keeps its
+// CSVs here as bytes too, so a worker respawned by Cancel gets the model and
+// every CSV back and the user can run again.
 
 import { WorkerBridge, InspectorError } from './bridge.js';
 
@@ -333,8 +335,16 @@ async function loadDemo(key) {
   }
 }
 
+/** Settles when the last restore of a respawned worker has finished. */
+let restoring = Promise.resolve();
+
 /** A respawned worker (after Cancel or a crash) has lost its state: restore it. */
-async function restoreWorker() {
+function restoreWorker() {
+  restoring = restoreState();
+  return restoring;
+}
+
+async function restoreState() {
   try {
     if (state.model) {
       await bridge.call('loadModel', { bytes: state.model.bytes.slice(0), name: state.model.name });
@@ -564,6 +574,8 @@ async function runAuditNow() {
   };
   state.auditRunning = true;
   updateAuditReady();
+  // after a Cancel, the new worker must have the model and the CSVs again first
+  await restoring;
   a.progressText.textContent = 'Starting\u2026';
   a.progressBar.value = 0;
   a.progress.hidden = false;
