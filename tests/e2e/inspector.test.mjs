@@ -15,7 +15,8 @@
 // the CLI's (`privacy-inspector audit`, same inputs and seed) within 1e-6 for
 // every attack's AUC, CI, advantage, TPR at each FPR and epsilon bound; a
 // Standard run (4 references) with a population where every attack has
-// figures or a skip reason; Cancel during reference training that keeps the
+// figures, again equal to the CLI's; a custom selection without a
+// population whose skipped attacks show their reason; Cancel during reference training that keeps the
 // inputs, after which a Quick run gives the uninterrupted figures; a CSV
 // with a missing column whose error stays next to its own input.
 //
@@ -556,6 +557,14 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
       }
       // with a population nothing needs skipping on this trainable MLP
       assert.deepEqual(report.attacks.filter((a) => a.skipped != null).map((a) => a.id), []);
+      // the CLI on the same files
+      const out = path.join(tmp, 'report.json');
+      execFileSync(cliBinary(), [
+        'audit', AUDIT.model, '--members', AUDIT.members, '--nonmembers', nonmembers, '--population', population,
+        '--attacks', 'all', '--references', '4', '--seed', String(AUDIT.seed), '--report', out, '--quiet',
+      ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const cli = JSON.parse(readFileSync(out, 'utf8'));
+      assertFiguresClose(figures(report), figures(cli), 1e-6, 'Standard: page vs CLI');
       await page.screenshot({ path: path.join(ARTIFACTS, '9-audit-standard.png'), fullPage: true });
       assertClean('standard audit');
       await page.close();
