@@ -458,8 +458,10 @@ fn audit_records(
 /// worker. `settings` is an `AuditSettings` object (snake_case, every field
 /// optional), `names` an object of input file names recorded in the report,
 /// `progress` a function called with `{stage, done, total}` that may return
-/// `false` to cancel. Returns `{ report, html }`: the report object (the same
-/// JSON as the CLI's `--report`) and its HTML fragment for the page.
+/// `false` to cancel. Returns `{ report, reportJson, html, htmlStandalone }`:
+/// the report as JSON text (the format of the CLI's `--report`) and
+/// parsed (seeds above 2^53 lose precision there), its HTML fragment for the
+/// page and the standalone HTML document.
 #[wasm_bindgen(js_name = runAudit)]
 pub fn run_audit(
     model: &ModelHandle,
@@ -529,8 +531,20 @@ pub fn run_audit(
         names,
         outcome,
     );
+    // The report holds u64 seeds derived from the master seed, most above
+    // 2^53, which serde-wasm-bindgen refuses as JS numbers: the report
+    // crosses as the core's JSON text (the format of the CLI's
+    // `--report`), plus `JSON.parse` of it (seeds above 2^53 rounded).
+    let json = report.to_json();
+    let parsed = js_sys::JSON::parse(&json)
+        .map_err(|_| js_error("internal", "the report JSON could not be parsed"))?;
     let out = js_sys::Object::new();
-    let _ = Reflect::set(&out, &JsValue::from_str("report"), &to_js_value(&report)?);
+    let _ = Reflect::set(&out, &JsValue::from_str("report"), &parsed);
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("reportJson"),
+        &JsValue::from_str(&json),
+    );
     let _ = Reflect::set(
         &out,
         &JsValue::from_str("html"),

@@ -1,8 +1,37 @@
 // The page: wires the inputs to the wasm worker (through bridge.js) and
 // renders what comes back. No wasm runs on this thread: it only compiles
-// the module once and hands it to the worker.
+// the module once and hands it to the worker. The membership audit keeps its
+// CSVs here as bytes too, so a worker respawned by Cancel gets the model and
+// every CSV back and the user can run again.
 
 import { WorkerBridge, InspectorError } from './bridge.js';
+
+/** Attack ids in report order (src/attacks/membership/audit.rs ALL_ATTACKS). */
+const ALL_ATTACKS = [
+  'loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness',
+  'boundary_distance', 'shokri', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
+];
+/** The Quick preset: attacks that train no reference models (QUICK_ATTACKS). */
+const QUICK_ATTACKS = ['loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness'];
+const ATTACK_LABELS = {
+  loss: 'Loss threshold',
+  confidence: 'Confidence threshold',
+  entropy: 'Entropy threshold',
+  modified_entropy: 'Modified entropy',
+  risk_score: 'Risk score',
+  gap: 'Gap (label only)',
+  noise_robustness: 'Noise robustness (label only)',
+  boundary_distance: 'Boundary distance (label only)',
+  shokri: 'Shokri shadow models',
+  lira_online: 'LiRA online',
+  lira_offline: 'LiRA offline',
+  rmia_online: 'RMIA online',
+  rmia_offline: 'RMIA offline',
+};
+/** Attacks whose reference models the "Reference models" count sets. */
+const REFERENCE_ATTACKS = ['lira_online', 'lira_offline', 'rmia_online', 'rmia_offline'];
+const AUDIT_ROLES = ['members', 'nonmembers', 'population'];
+const ROLE_TITLES = { members: 'Members', nonmembers: 'Non-members', population: 'Population' };
 
 const DEMOS = {
   digits: { model: 'demo/digits_mlp.onnx', csv: 'demo/digits_sample.csv', label: 'Digits MLP (8x8 images, 10 classes)' },
@@ -33,6 +62,30 @@ const el = {
   progressBar: document.getElementById('progress-bar'),
   progressLabel: document.getElementById('progress-label'),
   cancel: $('cancel-button'),
+  audit: {
+    inputs: Object.fromEntries(AUDIT_ROLES.map((r) => [r, $(`${r}-input`)])),
+    counts: Object.fromEntries(AUDIT_ROLES.map((r) => [r, $(`${r}-counts`)])),
+    errors: Object.fromEntries(AUDIT_ROLES.map((r) => [r, $(`${r}-error`)])),
+    populationClear: $('population-clear'),
+    preset: $('audit-preset'),
+    references: $('audit-references'),
+    seed: $('audit-seed'),
+    delta: $('audit-delta'),
+    attackList: $('audit-attacks'),
+    checks: document.getElementById('attack-checks'),
+    settingsError: $('audit-settings-error'),
+    run: $('audit-run'),
+    readyNote: $('audit-ready-note'),
+    progress: $('audit-progress'),
+    progressText: $('audit-progress-text'),
+    progressBar: document.getElementById('audit-progress-bar'),
+    cancel: $('audit-cancel'),
+    error: $('audit-error'),
+    resultsPanel: $('audit-results-panel'),
+    results: $('audit-results'),
+    downloadJson: $('download-json'),
+    downloadHtml: $('download-html'),
+  },
 };
 
 /** What the worker holds, kept here too so a respawned worker can be restored. */
@@ -40,6 +93,11 @@ const state = {
   model: null, // {name, bytes: ArrayBuffer, info}
   kind: '',
   data: null, // {name, bytes: ArrayBuffer, labelColumn, info}
+  /** role -> {name, bytes: ArrayBuffer, labelColumn, info, error} for the audit CSVs */
+  audit: { members: null, nonmembers: null, population: null },
+  auditRunning: false,
+  /** the Blob URLs of the last report's downloads (revoked when replaced) */
+  reportUrls: [],
 };
 
 let bridge = null;
@@ -203,6 +261,7 @@ async function loadModelBytes(name, bytes) {
     state.kind = '';
     clearError(el.modelError);
     renderSummary(info);
+    await refreshAuditStatus();
     await predictIfReady();
   } catch (err) {
     if (err.code === 'aborted') return;
@@ -210,6 +269,7 @@ async function loadModelBytes(name, bytes) {
     showError(el.modelError, err, `${name} could not be loaded${kept}`);
   } finally {
     done();
+    updateAuditReady();
   }
 }
 
@@ -275,8 +335,16 @@ async function loadDemo(key) {
   }
 }
 
+/** Settles when the last restore of a respawned worker has finished. */
+let restoring = Promise.resolve();
+
 /** A respawned worker (after Cancel or a crash) has lost its state: restore it. */
-async function restoreWorker() {
+function restoreWorker() {
+  restoring = restoreState();
+  return restoring;
+}
+
+async function restoreState() {
   try {
     if (state.model) {
       await bridge.call('loadModel', { bytes: state.model.bytes.slice(0), name: state.model.name });
@@ -285,14 +353,275 @@ async function restoreWorker() {
     if (state.data) {
       await bridge.call('loadCsv', { bytes: state.data.bytes.slice(0), labelColumn: state.data.labelColumn });
     }
+    for (const role of AUDIT_ROLES) {
+      const a = state.audit[role];
+      if (a) await bridge.call('loadAuditCsv', { role, bytes: a.bytes.slice(0), labelColumn: a.labelColumn });
+    }
   } catch (err) {
-    if (err.code !== 'aborted') showError(el.modelError, err, 'The engine restarted but could not restore the model');
+    if (err.code !== 'aborted') showError(el.modelError, err, 'The engine restarted but could not restore the model and the CSVs');
   }
+}
+
+// ---------- membership audit ----------
+
+function fmtCounts(info) {
+  return `${fmtInt(info.rows)} rows \u00d7 ${fmtInt(info.features)} features, label column "${info.labelColumn}"`;
+}
+
+/** Show what the worker reports for every audit CSV: counts, or the problem with the model. */
+function applyAuditStatus(status) {
+  for (const role of AUDIT_ROLES) {
+    const a = state.audit[role];
+    const s = status[role];
+    if (!a || !s) continue;
+    a.info = s.info;
+    a.error = s.error;
+    el.audit.counts[role].textContent = `${a.name}: ${fmtCounts(s.info)}`;
+    if (s.error) {
+      const model = state.model ? state.model.name : 'the model';
+      showError(el.audit.errors[role], s.error, `${a.name} does not fit ${model}`);
+    } else {
+      clearError(el.audit.errors[role]);
+    }
+  }
+  updateAuditReady();
+}
+
+async function refreshAuditStatus() {
+  if (!AUDIT_ROLES.some((r) => state.audit[r])) return;
+  try {
+    applyAuditStatus(await bridge.call('auditStatus'));
+  } catch (err) {
+    if (err.code !== 'aborted') showError(el.audit.error, err, 'Could not check the audit CSVs');
+  }
+}
+
+async function loadAuditCsv(role, name, bytes) {
+  const labelColumn = el.labelColumn.value.trim() || 'label';
+  const box = el.audit.errors[role];
+  const done = busy(`Reading ${name}`);
+  try {
+    const status = await bridge.call('loadAuditCsv', { role, bytes: bytes.slice(0), labelColumn });
+    state.audit[role] = { name, bytes, labelColumn, info: null, error: null };
+    clearError(box);
+    applyAuditStatus(status);
+  } catch (err) {
+    if (err.code === 'aborted') return;
+    const kept = state.audit[role] ? ` (still using ${state.audit[role].name})` : '';
+    showError(box, err, `${name} could not be read${kept}`);
+  } finally {
+    done();
+    if (role === 'population') el.audit.populationClear.hidden = !state.audit.population;
+    updateAuditReady();
+  }
+}
+
+async function clearPopulation() {
+  try {
+    await bridge.call('clearAuditCsv', { role: 'population' });
+  } catch (err) {
+    if (err.code !== 'aborted') showError(el.audit.errors.population, err, 'Could not remove the population');
+    return;
+  }
+  state.audit.population = null;
+  el.audit.inputs.population.value = '';
+  el.audit.counts.population.textContent = 'not loaded: the offline attacks, RMIA and Shokri need it';
+  clearError(el.audit.errors.population);
+  el.audit.populationClear.hidden = true;
+  updateAuditReady();
+}
+
+function buildAttackChecks() {
+  const items = ALL_ATTACKS.map((id) => {
+    const label = document.createElement('label');
+    label.className = 'check';
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = id;
+    box.dataset.testid = `audit-attack-${id}`;
+    box.checked = QUICK_ATTACKS.includes(id);
+    const name = document.createElement('span');
+    name.textContent = ATTACK_LABELS[id] || id;
+    label.append(box, ' ', name);
+    return label;
+  });
+  el.audit.checks.replaceChildren(...items);
+}
+
+function checkedAttacks() {
+  return [...el.audit.checks.querySelectorAll('input[type="checkbox"]')].filter((b) => b.checked).map((b) => b.value);
+}
+
+function applyPreset() {
+  const preset = el.audit.preset.value;
+  const chosen = preset === 'quick' ? QUICK_ATTACKS : preset === 'standard' ? ALL_ATTACKS : null;
+  if (chosen) {
+    for (const box of el.audit.checks.querySelectorAll('input[type="checkbox"]')) box.checked = chosen.includes(box.value);
+  }
+  if (preset === 'standard') el.audit.references.value = '16';
+  el.audit.attackList.hidden = preset !== 'custom';
+  updateAuditReady();
+}
+
+/** The AuditSettings object (snake_case) from the form, or an Error naming the bad field. */
+function auditSettings() {
+  const attacks = checkedAttacks();
+  if (attacks.length === 0) throw new InspectorError('bad_setting', 'choose at least one attack');
+  const references = Number(el.audit.references.value);
+  if (!Number.isInteger(references) || references < 1 || references > 1024) {
+    throw new InspectorError('bad_setting', `reference models must be a whole number from 1 to 1024, got "${el.audit.references.value}"`);
+  }
+  const seed = Number(el.audit.seed.value);
+  if (el.audit.seed.value.trim() === '' || !Number.isSafeInteger(seed) || seed < 0) {
+    throw new InspectorError('bad_setting', `the seed must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got "${el.audit.seed.value}"`);
+  }
+  const delta = Number(el.audit.delta.value.trim());
+  if (el.audit.delta.value.trim() === '' || !Number.isFinite(delta) || delta < 0 || delta >= 1) {
+    throw new InspectorError('bad_setting', `delta must be a number in [0, 1), got "${el.audit.delta.value}"`);
+  }
+  return { attacks, references, seed, stats: { delta } };
+}
+
+function updateAuditReady() {
+  const a = el.audit;
+  const missing = [];
+  if (!state.model) missing.push('a model');
+  if (!state.audit.members) missing.push('members');
+  if (!state.audit.nonmembers) missing.push('non-members');
+  const broken = AUDIT_ROLES.filter((r) => state.audit[r] && state.audit[r].error).map((r) => ROLE_TITLES[r].toLowerCase());
+  const ready = missing.length === 0 && broken.length === 0;
+  a.run.disabled = !ready || state.auditRunning;
+  for (const role of AUDIT_ROLES) a.inputs[role].disabled = state.auditRunning;
+  a.populationClear.disabled = state.auditRunning;
+  const refs = checkedAttacks().some((id) => REFERENCE_ATTACKS.includes(id));
+  a.references.disabled = !refs;
+  a.references.title = refs ? '' : 'the chosen attacks train no reference models';
+  if (state.auditRunning) a.readyNote.textContent = 'Running\u2026';
+  else if (missing.length) a.readyNote.textContent = `Load ${missing.join(', ').replace(/, ([^,]*)$/, ' and $1')} first.`;
+  else if (broken.length) a.readyNote.textContent = `Fix the ${broken.join(' and ')} CSV first.`;
+  else a.readyNote.textContent = 'Ready. Everything runs in this page.';
+}
+
+function onAuditProgress({ done, total, label }) {
+  const a = el.audit;
+  if (!label) return;
+  // stages that carry no count of their own get "(done / total)"
+  const counted = /\d+\/\d+$/.test(label);
+  a.progressText.textContent = counted || !(total > 0) ? label : `${label} (${fmtInt(done)} / ${fmtInt(total)})`;
+  // overall fraction: the attack index from "attack i/N: ...", plus the stage's own fraction
+  const m = /^attack (\d+)\/(\d+)/.exec(label);
+  if (m) {
+    const i = Number(m[1]) - 1;
+    const n = Number(m[2]);
+    const sub = /^attack \d+\/\d+: [a-z_]+$/.test(label) || !(total > 0) ? 0 : Math.min(1, done / total);
+    a.progressBar.value = Math.min(1, (i + sub) / n);
+  } else if (label === 'done') {
+    a.progressBar.value = 1;
+  }
+}
+
+function revokeReportUrls() {
+  for (const u of state.reportUrls) URL.revokeObjectURL(u);
+  state.reportUrls = [];
+}
+
+function renderAuditResults(out) {
+  const a = el.audit;
+  revokeReportUrls();
+  // the core's own JSON text: u64 seeds above 2^53 keep every digit
+  const json = out.reportJson;
+  const stem = `privacy-audit-${String(out.report.model.sha256).slice(0, 12)}-seed${out.report.seed}`;
+  const jsonUrl = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
+  const htmlUrl = URL.createObjectURL(new Blob([out.htmlStandalone], { type: 'text/html' }));
+  state.reportUrls = [jsonUrl, htmlUrl];
+  a.downloadJson.href = jsonUrl;
+  a.downloadJson.download = `${stem}.json`;
+  a.downloadHtml.href = htmlUrl;
+  a.downloadHtml.download = `${stem}.html`;
+  // the fragment comes from the core's renderer, which escapes every text it
+  // inserts; it holds no script and no inline style
+  a.results.innerHTML = out.html;
+  for (const table of a.results.querySelectorAll('table')) {
+    const wrap = document.createElement('div');
+    wrap.className = 'table-wrap';
+    wrap.tabIndex = 0;
+    wrap.setAttribute('role', 'region');
+    wrap.setAttribute('aria-label', 'Table (scrolls sideways)');
+    table.replaceWith(wrap);
+    wrap.append(table);
+  }
+  a.results.dataset.attacks = out.report.attacks.map((x) => x.id).join(',');
+  a.resultsPanel.hidden = false;
+}
+
+async function runAuditNow() {
+  const a = el.audit;
+  clearError(a.settingsError);
+  clearError(a.error);
+  let settings;
+  try {
+    settings = auditSettings();
+  } catch (err) {
+    showError(a.settingsError, err, 'Settings');
+    return;
+  }
+  const names = {
+    model: state.model.name,
+    members: state.audit.members.name,
+    nonmembers: state.audit.nonmembers.name,
+    population: state.audit.population ? state.audit.population.name : null,
+    label_column: state.audit.members.labelColumn,
+  };
+  state.auditRunning = true;
+  updateAuditReady();
+  // after a Cancel, the new worker must have the model and the CSVs again first
+  await restoring;
+  a.progressText.textContent = 'Starting\u2026';
+  a.progressBar.value = 0;
+  a.progress.hidden = false;
+  a.results.setAttribute('aria-busy', 'true');
+  try {
+    const out = await bridge.call('runAudit', { settings, names }, { onProgress: onAuditProgress });
+    renderAuditResults(out);
+  } catch (err) {
+    if (err.code === 'aborted') return;
+    showError(a.error, err, 'The audit failed');
+  } finally {
+    state.auditRunning = false;
+    a.progress.hidden = true;
+    a.results.removeAttribute('aria-busy');
+    updateAuditReady();
+  }
+}
+
+function setupAudit() {
+  const a = el.audit;
+  buildAttackChecks();
+  for (const role of AUDIT_ROLES) {
+    const input = a.inputs[role];
+    input.addEventListener('change', async () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      await loadAuditCsv(role, file.name, await file.arrayBuffer());
+    });
+  }
+  a.populationClear.addEventListener('click', clearPopulation);
+  a.preset.addEventListener('change', applyPreset);
+  a.checks.addEventListener('change', () => {
+    const chosen = checkedAttacks();
+    const same = (list) => list.length === chosen.length && list.every((id) => chosen.includes(id));
+    if (!same(a.preset.value === 'quick' ? QUICK_ATTACKS : a.preset.value === 'standard' ? ALL_ATTACKS : [])) a.preset.value = 'custom';
+    updateAuditReady();
+  });
+  a.run.addEventListener('click', runAuditNow);
+  a.cancel.addEventListener('click', () => bridge.abort());
+  applyPreset();
 }
 
 // ---------- wiring ----------
 
 function setupInputs() {
+  setupAudit();
   el.modelInput.addEventListener('change', async () => {
     const file = el.modelInput.files && el.modelInput.files[0];
     if (!file) return;
@@ -358,7 +687,7 @@ async function start() {
   } catch (err) {
     el.engine.textContent = `The engine could not start: ${err.message}. The page needs a browser with WebAssembly SIMD and module workers (Chrome/Edge 91+, Firefox 114+, Safari 16.4+).`;
     el.engine.dataset.state = 'failed';
-    for (const input of [el.modelInput, el.dataInput, el.demoButton]) input.disabled = true;
+    for (const input of [el.modelInput, el.dataInput, el.demoButton, ...Object.values(el.audit.inputs)]) input.disabled = true;
     return;
   }
   const demo = new URLSearchParams(location.search).get('demo');

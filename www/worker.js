@@ -4,12 +4,25 @@
 // 'error', id, ...} out. The WebAssembly.Module arrives already compiled in
 // the first message ({type:'init', module}).
 
-import { initSync, loadModel, parseCsv, version } from './pkg/privacy_inspector.js';
+//
+// The membership audit: the three audit CSVs (members, non-members, optional
+// population) live here too, each parsed once and checked against the model
+// (feature count, reshaping, labels within the model's classes) so a bad file
+// is reported next to its own input before anything runs. `runAudit` calls
+// the core synchronously; its progress callback posts progress messages, and
+// Cancel is terminate + respawn (bridge.js).
+
+import { initSync, loadModel, parseCsv, runAudit, version } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
 let modelName = '';
 let dataset = null; // DatasetHandle
 let poisoned = false;
+
+const AUDIT_ROLES = ['members', 'nonmembers', 'population'];
+const ROLE_NAMES = { members: 'members', nonmembers: 'non-members', population: 'population' };
+/** role -> {handle: DatasetHandle, bytes: Uint8Array, labelColumn} */
+const audit = { members: null, nonmembers: null, population: null };
 
 const PREVIEW_ROWS = 10;
 const CHUNK_ROWS = 2048;
@@ -24,13 +37,59 @@ function modelInfo() {
   };
 }
 
-function datasetInfo() {
+function datasetInfo(ds = dataset) {
   return {
-    rows: dataset.rows,
-    features: dataset.features,
-    featureNames: dataset.featureNames,
-    labelColumn: dataset.labelColumn ?? null,
+    rows: ds.rows,
+    features: ds.features,
+    featureNames: ds.featureNames,
+    labelColumn: ds.labelColumn ?? null,
   };
+}
+
+function coded(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Check one audit CSV against the loaded model: its features must reshape to
+ * the model input (the core's own check, through one predicted row) and its
+ * labels must lie within the model's classes. Throws a coded error.
+ */
+function checkAuditSet(role, ds) {
+  if (!model) return;
+  if (ds.rows > 0) model.predictDataset(ds, 0, 1);
+  const classes = model.numClasses;
+  const labels = ds.labels();
+  if (labels && classes != null) {
+    const limit = Math.max(classes, 2);
+    const row = labels.findIndex((y) => y >= limit);
+    if (row >= 0) {
+      throw coded(
+        'bad_audit_input',
+        `${ROLE_NAMES[role]} row ${row + 1}: label ${labels[row]} is outside the model's ${classes} classes (0 to ${classes - 1})`,
+      );
+    }
+  }
+}
+
+function auditStatus() {
+  const out = {};
+  for (const role of AUDIT_ROLES) {
+    const entry = audit[role];
+    if (!entry) {
+      out[role] = null;
+      continue;
+    }
+    let error = null;
+    try {
+      checkAuditSet(role, entry.handle);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) throw e;
+      error = errorInfo(e);
+    }
+    out[role] = { info: datasetInfo(entry.handle), error };
+  }
+  return out;
 }
 
 const methods = {
@@ -55,6 +114,52 @@ const methods = {
     if (dataset) dataset.free();
     dataset = next;
     return datasetInfo();
+  },
+
+  /**
+   * Parse one audit CSV (the label column is required). A file that cannot
+   * be parsed leaves the previous one of this role in place; a file that
+   * parses but does not fit the model is kept and its problem reported (it
+   * may fit the next model), so the page can show it next to its input.
+   */
+  loadAuditCsv({ role, bytes, labelColumn }) {
+    if (!AUDIT_ROLES.includes(role)) throw coded('bad_argument', `unknown audit input '${role}'`);
+    const data = new Uint8Array(bytes);
+    const next = parseCsv(data, labelColumn || 'label');
+    if (audit[role]) audit[role].handle.free();
+    audit[role] = { handle: next, bytes: data, labelColumn: labelColumn || 'label' };
+    return auditStatus();
+  },
+
+  /** Forget one audit CSV (the optional population). */
+  clearAuditCsv({ role }) {
+    if (audit[role]) audit[role].handle.free();
+    audit[role] = null;
+    return auditStatus();
+  },
+
+  /** Every audit CSV's counts and its problem with the current model, if any. */
+  auditStatus() {
+    return auditStatus();
+  },
+
+  /**
+   * Run the membership audit: `settings` is an AuditSettings object
+   * (snake_case), `names` the input file names recorded in the report.
+   * Returns {report, reportJson, html, htmlStandalone}.
+   */
+  runAudit({ settings, names }, progress) {
+    if (!model) throw coded('no_model', 'no model is loaded');
+    for (const role of ['members', 'nonmembers']) {
+      if (!audit[role]) throw coded('no_data', `no ${ROLE_NAMES[role]} CSV is loaded`);
+    }
+    // runAudit takes the population by value (it frees the handle), so it
+    // gets a fresh parse of the kept bytes and the checked handle stays
+    const pop = audit.population ? parseCsv(audit.population.bytes, audit.population.labelColumn) : undefined;
+    return runAudit(model, audit.members.handle, audit.nonmembers.handle, pop, settings, names, (p) => {
+      progress({ done: p.done, total: p.total, label: p.stage });
+      return true;
+    });
   },
 
   /** Class probabilities for every row of the dataset, in chunks with progress. */

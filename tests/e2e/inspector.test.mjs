@@ -10,12 +10,22 @@
 // fails the test, and every request must stay on the page's origin.
 // Screenshots go to tests/e2e/artifacts/ (gitignored).
 //
+// The membership audit: a Quick run on a trained sklearn MLP with digits
+// members / non-members and seed 3, whose downloaded JSON report must match
+// the CLI's (`privacy-inspector audit`, same inputs and seed) within 1e-6 for
+// every attack's AUC, CI, advantage, TPR at each FPR and epsilon bound; a
+// Standard run (4 references) with a population where every attack has
+// figures, again equal to the CLI's; a custom selection without a
+// population whose skipped attacks show their reason; Cancel during reference training that keeps the
+// inputs, after which a Quick run gives the uninterrupted figures; a CSV
+// with a missing column whose error stays next to its own input.
+//
 //   node --test tests/e2e/          (scripts/test.sh runs it after the build)
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +48,72 @@ const FIXTURE = {
 };
 
 const TIMEOUT = 30_000;
+/** An audit in wasm on a loaded 2-core machine: minutes, not seconds. */
+const AUDIT_TIMEOUT = 15 * 60_000;
+
+const AUDIT = {
+  model: path.join(ROOT, 'tests/fixtures/sk_mlp_relu.onnx'),
+  members: path.join(ROOT, 'tests/fixtures/data/digits.train.csv'),
+  nonmembers: path.join(ROOT, 'tests/fixtures/data/digits.test.csv'),
+  seed: 3,
+  quick: ['loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness'],
+  all: [
+    'loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness',
+    'boundary_distance', 'shokri', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
+  ],
+};
+
+/** The CLI binary: release if built, else debug; builds the debug one if neither exists. */
+function cliBinary() {
+  const targets = [process.env.CARGO_TARGET_DIR, path.join(ROOT, 'target')].filter(Boolean);
+  for (const profile of ['release', 'debug']) {
+    for (const t of targets) {
+      const bin = path.join(t, profile, 'privacy-inspector');
+      if (existsSync(bin)) return bin;
+    }
+  }
+  execFileSync('cargo', ['build', '--bin', 'privacy-inspector'], { cwd: ROOT, stdio: 'inherit' });
+  for (const t of targets) {
+    const bin = path.join(t, 'debug', 'privacy-inspector');
+    if (existsSync(bin)) return bin;
+  }
+  throw new Error('cargo build --bin privacy-inspector produced no binary');
+}
+
+/** The figures the page and the CLI must agree on, per attack id. */
+function figures(report) {
+  const out = {};
+  for (const a of report.attacks) {
+    out[a.id] = a.skipped != null
+      ? { skipped: a.skipped }
+      : {
+          auc: a.auc,
+          auc_ci95_lo: a.auc_ci95[0],
+          auc_ci95_hi: a.auc_ci95[1],
+          advantage: a.advantage,
+          ...Object.fromEntries(Object.entries(a.tpr_at_fpr).map(([k, v]) => [`tpr_at_fpr_${k}`, v])),
+          epsilon_lower_bound: a.epsilon_lower_bound,
+        };
+  }
+  return out;
+}
+
+/** Every figure of `got` within `tol` of `want` (null = NaN on both sides). */
+function assertFiguresClose(got, want, tol, what) {
+  assert.deepEqual(Object.keys(got), Object.keys(want), `${what}: attack lists differ`);
+  for (const [id, w] of Object.entries(want)) {
+    const g = got[id];
+    assert.deepEqual(Object.keys(g).sort(), Object.keys(w).sort(), `${what}: ${id} has other fields`);
+    for (const [k, wv] of Object.entries(w)) {
+      const gv = g[k];
+      if (typeof wv !== 'number' || typeof gv !== 'number') {
+        assert.equal(gv, wv, `${what}: ${id}.${k}`);
+      } else {
+        assert.ok(Math.abs(gv - wv) <= tol, `${what}: ${id}.${k} = ${gv}, expected ${wv} (tolerance ${tol})`);
+      }
+    }
+  }
+}
 
 /** Deterministic "random" bytes (xorshift32), so a failure reproduces. */
 function randomBytes(n, seed = 0x2545f491) {
@@ -337,6 +413,264 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('data-input').setInputFiles(FIXTURE.csv);
     await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
     assertClean('cancel');
+    await page.close();
+  });
+
+  // ---------- membership audit ----------
+
+  /** Open a page with the audit model, members and non-members loaded. */
+  async function openAudit(nonmembers = AUDIT.nonmembers) {
+    const page = await open();
+    await page.getByTestId('model-input').setInputFiles(AUDIT.model);
+    await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('audit-run').isDisabled(), 'Run must wait for the CSVs');
+    await page.getByTestId('members-input').setInputFiles(AUDIT.members);
+    await page.getByTestId('members-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('audit-run').isDisabled(), 'Run must wait for the non-members');
+    await page.getByTestId('nonmembers-input').setInputFiles(nonmembers);
+    await page.getByTestId('nonmembers-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+    await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+    return page;
+  }
+
+  /** Click Run, wait for the results, and return the downloaded JSON report. */
+  async function runAndDownload(page) {
+    const before = await page.getByTestId('download-json').getAttribute('href');
+    await page.getByTestId('audit-run').click();
+    await page.waitForFunction(
+      (prev) => {
+        const a = document.querySelector('[data-testid="download-json"]');
+        const running = !document.querySelector('[data-testid="audit-progress"]').hidden;
+        const failed = !document.querySelector('[data-testid="audit-error"]').hidden;
+        return !running && (failed || (a.getAttribute('href') && a.getAttribute('href') !== prev));
+      },
+      before,
+      { timeout: AUDIT_TIMEOUT, polling: 500 },
+    );
+    assert.ok(await page.getByTestId('audit-error').isHidden(), `the audit failed: ${await page.getByTestId('audit-error').textContent()}`);
+    await page.getByTestId('audit-results').getByTestId('report').waitFor({ timeout: TIMEOUT });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-json').click()]);
+    assert.match(download.suggestedFilename(), /^privacy-audit-[0-9a-f]{12}-seed\d+\.json$/);
+    return JSON.parse(readFileSync(await download.path(), 'utf8'));
+  }
+
+  let quickReport = null; // the uninterrupted Quick run, for the Cancel test
+
+  test('audit: Quick preset in the page equals the CLI for the same inputs and seed', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await openAudit();
+    assert.match(await text(page, 'members-counts'), /digits\.train\.csv: 1,200 rows × 64 features, label column "label"/);
+    assert.match(await text(page, 'nonmembers-counts'), /digits\.test\.csv: 597 rows × 64 features/);
+    await page.getByTestId('audit-preset').selectOption('quick');
+    await page.getByTestId('audit-seed').fill(String(AUDIT.seed));
+    await page.screenshot({ path: path.join(ARTIFACTS, '6-audit-form.png'), fullPage: true });
+    const report = await runAndDownload(page);
+    quickReport = report;
+    assert.deepEqual(report.attacks.map((a) => a.id), AUDIT.quick);
+    assert.equal(report.seed, AUDIT.seed);
+    assert.equal(report.inputs.members, 'digits.train.csv');
+    assert.equal(report.inputs.nonmembers, 'digits.test.csv');
+    assert.equal(report.inputs.population, null);
+    assert.deepEqual(report.counts, { members: 1200, nonmembers: 597, population: 0 });
+
+    // the rendered fragment: summary, lead, one row and one section per attack
+    const results = page.getByTestId('audit-results');
+    await results.getByTestId('report-lead').waitFor({ timeout: TIMEOUT });
+    for (const id of AUDIT.quick) {
+      assert.ok(await results.getByTestId(`summary-${id}`).isVisible(), `summary-${id} missing`);
+      assert.equal(await results.getByTestId(`attack-${id}`).locator('svg').count(), 2, `attack-${id}: ROC + histogram`);
+    }
+    // the two plots of an attack sit side by side at 1280 px
+    const boxes = await results.getByTestId('attack-loss').locator('svg').evaluateAll((svgs) => svgs.map((s) => s.getBoundingClientRect().top));
+    assert.ok(Math.abs(boxes[0] - boxes[1]) < 1, `plots are not side by side: tops ${boxes}`);
+    await page.getByTestId('audit-results-panel').scrollIntoViewIfNeeded();
+    await page.evaluate(() => document.querySelector('[data-testid="audit-results-panel"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '7-audit-results.png') });
+    await page.screenshot({ path: path.join(ARTIFACTS, '7-audit-results-full.png'), fullPage: true });
+
+    // the standalone HTML download
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-html').click()]);
+    const html = readFileSync(await dl.path(), 'utf8');
+    assert.match(html, /^<!doctype html>/);
+    assert.ok(html.includes('data-testid="summary-noise_robustness"'));
+
+    // the CLI on the same inputs
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-cli-'));
+    try {
+      const out = path.join(tmp, 'report.json');
+      execFileSync(cliBinary(), [
+        'audit', AUDIT.model, '--members', AUDIT.members, '--nonmembers', AUDIT.nonmembers,
+        '--attacks', AUDIT.quick.join(','), '--seed', String(AUDIT.seed), '--report', out, '--quiet',
+      ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const cli = JSON.parse(readFileSync(out, 'utf8'));
+      assert.equal(cli.model.sha256, report.model.sha256);
+      assertFiguresClose(figures(report), figures(cli), 1e-6, 'page vs CLI');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+
+    // narrow screen: the report scrolls inside its tables, the page does not
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page overflows a 390px viewport by ${overflow}px`);
+    await page.evaluate(() => document.querySelector('[data-testid="audit-results-panel"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '8-audit-results-narrow.png') });
+    await page.evaluate(() => document.querySelector('[data-testid="attack-risk_score"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '8-audit-attack-narrow.png') });
+    await page.evaluate(() => document.querySelector('[data-testid="audit-heading"], #audit-heading').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '8-audit-form-narrow.png') });
+    assertClean('quick audit');
+    await page.close();
+  });
+
+  test('audit: Standard preset with a population gives every attack figures or a skip reason', { timeout: AUDIT_TIMEOUT }, async () => {
+    // non-members = the first half of digits.test.csv, population = the second half
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-pop-'));
+    try {
+      const lines = readFileSync(AUDIT.nonmembers, 'utf8').trim().split('\n');
+      const [header, ...rows] = lines;
+      const half = Math.floor(rows.length / 2);
+      const nonmembers = path.join(tmp, 'nonmembers.csv');
+      const population = path.join(tmp, 'population.csv');
+      writeFileSync(nonmembers, [header, ...rows.slice(0, half)].join('\n') + '\n');
+      writeFileSync(population, [header, ...rows.slice(half)].join('\n') + '\n');
+      const page = await openAudit(nonmembers);
+      await page.getByTestId('population-input').setInputFiles(population);
+      await page.getByTestId('population-counts').filter({ hasText: 'population.csv' }).waitFor({ timeout: TIMEOUT });
+      await page.getByTestId('audit-preset').selectOption('standard');
+      assert.equal(await page.getByTestId('audit-references').inputValue(), '16');
+      await page.getByTestId('audit-references').fill('4');
+      await page.getByTestId('audit-seed').fill(String(AUDIT.seed));
+      const report = await runAndDownload(page);
+      assert.deepEqual(report.attacks.map((a) => a.id), AUDIT.all);
+      assert.equal(report.settings.references, 4);
+      assert.deepEqual(report.counts, { members: 1200, nonmembers: half, population: rows.length - half });
+      assert.equal(report.inputs.population, 'population.csv');
+      for (const a of report.attacks) {
+        if (a.skipped != null) {
+          assert.ok(a.skipped.length > 10, `${a.id}: skip reason "${a.skipped}"`);
+          assert.match(await page.getByTestId(`summary-${a.id}`).textContent(), /skipped/);
+        } else {
+          for (const k of ['auc', 'advantage', 'epsilon_lower_bound']) assert.equal(typeof a[k], 'number', `${a.id}.${k}`);
+          assert.ok(a.auc >= 0 && a.auc <= 1, `${a.id}: auc ${a.auc}`);
+          assert.ok(await page.getByTestId(`attack-${a.id}`).isVisible(), `attack-${a.id} not shown`);
+        }
+      }
+      // with a population nothing needs skipping on this trainable MLP
+      assert.deepEqual(report.attacks.filter((a) => a.skipped != null).map((a) => a.id), []);
+      // the CLI on the same files
+      const out = path.join(tmp, 'report.json');
+      execFileSync(cliBinary(), [
+        'audit', AUDIT.model, '--members', AUDIT.members, '--nonmembers', nonmembers, '--population', population,
+        '--attacks', 'all', '--references', '4', '--seed', String(AUDIT.seed), '--report', out, '--quiet',
+      ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const cli = JSON.parse(readFileSync(out, 'utf8'));
+      assertFiguresClose(figures(report), figures(cli), 1e-6, 'Standard: page vs CLI');
+      await page.screenshot({ path: path.join(ARTIFACTS, '9-audit-standard.png'), fullPage: true });
+      assertClean('standard audit');
+      await page.close();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test('audit: a custom selection without a population shows the skipped attacks with their reason', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await openAudit();
+    await page.getByTestId('audit-preset').selectOption('custom');
+    assert.ok(await page.getByTestId('audit-attacks').isVisible(), 'the custom list is shown');
+    const want = ['loss', 'shokri', 'lira_offline', 'rmia_offline'];
+    for (const id of AUDIT.all) await page.getByTestId(`audit-attack-${id}`).setChecked(want.includes(id));
+    assert.ok(await page.getByTestId('audit-references').isEnabled(), 'offline attacks use the reference count');
+    await page.getByTestId('audit-references').fill('2');
+    const report = await runAndDownload(page);
+    assert.deepEqual(report.attacks.map((a) => a.id), want);
+    assert.equal(report.attacks[0].skipped, undefined);
+    for (const a of report.attacks.slice(1)) {
+      assert.match(a.skipped || '', /population/, `${a.id} is skipped for want of a population`);
+      const row = page.getByTestId(`summary-${a.id}`);
+      assert.match(await row.textContent(), /skipped: .*population/);
+      // the row sits in the table, not off screen
+      const [rowBox, tableBox] = [await row.boundingBox(), await page.getByTestId('report-summary').boundingBox()];
+      assert.ok(rowBox && rowBox.x >= tableBox.x && rowBox.y > tableBox.y, `summary-${a.id} is not inside the table`);
+      assert.equal(await page.getByTestId(`attack-${a.id}`).count(), 0);
+    }
+    await page.evaluate(() => document.querySelector('[data-testid="report-summary"]').scrollIntoView({ block: 'center' }));
+    await page.screenshot({ path: path.join(ARTIFACTS, '12-audit-skipped.png') });
+    // switching back to a preset re-checks its attacks
+    await page.getByTestId('audit-preset').selectOption('quick');
+    assert.ok(await page.getByTestId('audit-attacks').isHidden());
+    assert.ok(await page.getByTestId('audit-references').isDisabled(), 'Quick trains no reference models');
+    assertClean('custom audit');
+    await page.close();
+  });
+
+  test('audit: Cancel during reference training keeps the inputs; a Quick run then completes', { timeout: AUDIT_TIMEOUT }, async () => {
+    assert.ok(quickReport, 'needs the Quick run of the first audit test');
+    const page = await openAudit();
+    let workers = 0;
+    page.on('worker', () => (workers += 1));
+    await page.getByTestId('audit-preset').selectOption('standard');
+    await page.getByTestId('audit-references').fill('64');
+    await page.getByTestId('audit-seed').fill(String(AUDIT.seed));
+    await page.getByTestId('audit-run').click();
+    await page.getByTestId('audit-progress').filter({ hasText: 'reference' }).waitFor({ timeout: AUDIT_TIMEOUT });
+    assert.ok(await page.getByTestId('audit-run').isDisabled(), 'Run must be disabled while running');
+    await page.screenshot({ path: path.join(ARTIFACTS, '10-audit-running.png'), fullPage: true });
+    await page.getByTestId('audit-cancel').click();
+    await page.getByTestId('audit-progress').waitFor({ state: 'hidden', timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('audit-error').isHidden(), 'a cancelled audit is not an error');
+    assert.ok(await page.getByTestId('audit-results-panel').isHidden(), 'a cancelled audit shows no results');
+    for (let i = 0; i < 50 && workers === 0; i++) await page.waitForTimeout(100);
+    assert.equal(workers, 1, 'Cancel must start a new worker');
+    // inputs kept
+    assert.match(await text(page, 'members-counts'), /digits\.train\.csv: 1,200 rows/);
+    assert.match(await text(page, 'nonmembers-counts'), /digits\.test\.csv: 597 rows/);
+    assert.equal(await page.getByTestId('audit-seed').inputValue(), String(AUDIT.seed));
+    await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+    // the respawned worker has the model and the CSVs again
+    await page.getByTestId('audit-preset').selectOption('quick');
+    const report = await runAndDownload(page);
+    assertFiguresClose(figures(report), figures(quickReport), 0, 'after Cancel vs uninterrupted');
+    assertClean('audit cancel');
+    await page.close();
+  });
+
+  test('audit: a CSV with a missing column shows its error next to its input; the rest stays', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await openAudit();
+    const lines = readFileSync(AUDIT.members, 'utf8').trim().split('\n');
+    // drop the first feature column: 63 features for a 64-feature model
+    const dropFirst = lines.map((l) => l.split(',').slice(1).join(',')).join('\n') + '\n';
+    await page.getByTestId('members-input').setInputFiles({ name: 'short.csv', mimeType: 'text/csv', buffer: Buffer.from(dropFirst) });
+    await page.getByTestId('members-error-message').filter({ hasText: 'short.csv' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await text(page, 'members-error-code'), 'csv_feature_count');
+    const msg = await text(page, 'members-error-message');
+    assert.match(msg, /63/, `the message names the count: ${msg}`);
+    assert.match(msg, /64/, `the message names the expected count: ${msg}`);
+    assert.ok(await page.getByTestId('audit-run').isDisabled(), 'Run must stay disabled with a bad members CSV');
+    assert.ok(await page.getByTestId('nonmembers-error').isHidden(), 'the non-members input has no error');
+    assert.match(await text(page, 'nonmembers-counts'), /597 rows/);
+    assert.ok(await page.getByTestId('model-summary').isVisible(), 'the model stays loaded');
+    const sameField = await page.evaluate(() => {
+      const err = document.querySelector('[data-testid="members-error"]');
+      const input = document.querySelector('[data-testid="members-input"]');
+      return err.parentElement === input.parentElement;
+    });
+    assert.ok(sameField, 'the members error is not next to the members input');
+    await page.screenshot({ path: path.join(ARTIFACTS, '11-audit-csv-error.png'), fullPage: true });
+
+    // no label column: refused at parse time, the previous (bad) file stays reported
+    const noLabel = lines.map((l) => l.split(',').slice(0, -1).join(',')).join('\n') + '\n';
+    await page.getByTestId('nonmembers-input').setInputFiles({ name: 'nolabel.csv', mimeType: 'text/csv', buffer: Buffer.from(noLabel) });
+    await page.getByTestId('nonmembers-error-message').filter({ hasText: 'nolabel.csv' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await text(page, 'nonmembers-error-code'), 'csv_no_label_column');
+    assert.match(await text(page, 'nonmembers-error-message'), /still using digits\.test\.csv/);
+
+    // the good files again: errors clear, Run is enabled
+    await page.getByTestId('members-input').setInputFiles(AUDIT.members);
+    await page.getByTestId('members-error').waitFor({ state: 'hidden', timeout: TIMEOUT });
+    await page.getByTestId('nonmembers-input').setInputFiles(AUDIT.nonmembers);
+    await page.getByTestId('nonmembers-error').waitFor({ state: 'hidden', timeout: TIMEOUT });
+    await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+    assertClean('audit bad csv');
     await page.close();
   });
 
