@@ -334,7 +334,8 @@ fn hist_svg(h: &mut String, members: &[f64], nonmembers: &[f64]) {
     let bw = (W - PAD - 8.0) / bins as f64;
     for (set, color, off) in [(&cn, "#e8871e", 0.0), (&cm, "#2456c9", bw / 2.0)] {
         for (i, &f) in set.iter().enumerate() {
-            let bh = (HGT - PAD - 8.0) * f / top;
+            // bars stop below the legend (two lines at the top)
+            let bh = (HGT - PAD - 36.0) * f / top;
             let _ = write!(
                 h,
                 "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\" fill-opacity=\"0.75\"/>",
