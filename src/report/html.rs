@@ -307,23 +307,54 @@ fn hist_svg(h: &mut String, members: &[f64], nonmembers: &[f64]) {
     });
     let bins = 24usize;
     let span = if hi > lo { hi - lo } else { 1.0 };
+    let width_bin = |s: f64| {
+        let s = if s.is_finite() {
+            s
+        } else if s > 0.0 {
+            hi
+        } else {
+            lo
+        };
+        (((s - lo) / span) * bins as f64)
+            .floor()
+            .clamp(0.0, (bins - 1) as f64) as usize
+    };
+    // Scores such as the loss pile up at one end of their range; when one
+    // equal-width bin would hold most records, bin by the pooled percentile
+    // (midrank) instead, which always shows how the two sets separate.
+    let mut pooled: Vec<f64> = members.iter().chain(nonmembers).copied().collect();
+    pooled.sort_by(|a, b| a.total_cmp(b));
+    let mut fullest = vec![0usize; bins];
+    for &s in &pooled {
+        fullest[width_bin(s)] += 1;
+    }
+    let by_rank = fullest.iter().copied().max().unwrap_or(0) * 10 > pooled.len() * 6;
+    let bin_of = |s: f64| {
+        if by_rank {
+            let below = pooled.partition_point(|&x| x.total_cmp(&s).is_lt());
+            let upto = pooled.partition_point(|&x| x.total_cmp(&s).is_le());
+            let mid = (below + upto) as f64 / 2.0 / pooled.len().max(1) as f64;
+            ((mid * bins as f64).floor() as usize).min(bins - 1)
+        } else {
+            width_bin(s)
+        }
+    };
     let count = |v: &[f64]| {
         let mut c = vec![0f64; bins];
         for &s in v {
-            let s = if s.is_finite() {
-                s
-            } else if s > 0.0 {
-                hi
-            } else {
-                lo
-            };
-            let b = (((s - lo) / span) * bins as f64)
-                .floor()
-                .clamp(0.0, (bins - 1) as f64) as usize;
-            c[b] += 1.0;
+            c[bin_of(s)] += 1.0;
         }
         let n = v.len().max(1) as f64;
         c.iter().map(|x| x / n).collect::<Vec<_>>()
+    };
+    let (lo_label, hi_label, axis) = if by_rank {
+        (
+            "0%".to_string(),
+            "100%".to_string(),
+            "score percentile (both sets pooled)",
+        )
+    } else {
+        (format!("{lo:.3}"), format!("{hi:.3}"), "score")
     };
     let (cm, cn) = (count(members), count(nonmembers));
     let top = cm.iter().chain(&cn).copied().fold(1e-9, f64::max);
@@ -348,12 +379,12 @@ fn hist_svg(h: &mut String, members: &[f64], nonmembers: &[f64]) {
     }
     let _ = write!(
         h,
-        "<text x=\"{PAD}\" y=\"{:.1}\" font-size=\"10\">{:.3}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{:.3}</text><text x=\"{:.1}\" y=\"14\" font-size=\"11\" text-anchor=\"end\" fill=\"#2456c9\">members</text><text x=\"{:.1}\" y=\"28\" font-size=\"11\" text-anchor=\"end\" fill=\"#e8871e\">non-members</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">score</text></svg>",
+        "<text x=\"{PAD}\" y=\"{:.1}\" font-size=\"10\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text><text x=\"{:.1}\" y=\"14\" font-size=\"11\" text-anchor=\"end\" fill=\"#2456c9\">members</text><text x=\"{:.1}\" y=\"28\" font-size=\"11\" text-anchor=\"end\" fill=\"#e8871e\">non-members</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{axis}</text></svg>",
         HGT - PAD + 14.0,
-        lo,
+        lo_label,
         W - 8.0,
         HGT - PAD + 14.0,
-        hi,
+        hi_label,
         W - 10.0,
         W - 10.0,
         (W + PAD) / 2.0,

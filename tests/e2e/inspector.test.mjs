@@ -98,6 +98,17 @@ function figures(report) {
   return out;
 }
 
+/**
+ * Attacks whose scores come from models the inspector trains (shadow and
+ * reference models). Natively the matrix kernels use AVX2 + FMA, in wasm
+ * simd128 without FMA: the last bits of every product differ, training
+ * carries that through hundreds of steps, and a few record pairs can swap
+ * order (one swap moves the AUC by 1/(m n), about 3e-6 here). Their figures
+ * must agree within TRAINED_TOL; every other attack within `tol`.
+ */
+const TRAINED = new Set(['shokri', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline']);
+const TRAINED_TOL = 5e-3;
+
 /** Every figure of `got` within `tol` of `want` (null = NaN on both sides). */
 function assertFiguresClose(got, want, tol, what) {
   assert.deepEqual(Object.keys(got), Object.keys(want), `${what}: attack lists differ`);
@@ -109,7 +120,8 @@ function assertFiguresClose(got, want, tol, what) {
       if (typeof wv !== 'number' || typeof gv !== 'number') {
         assert.equal(gv, wv, `${what}: ${id}.${k}`);
       } else {
-        assert.ok(Math.abs(gv - wv) <= tol, `${what}: ${id}.${k} = ${gv}, expected ${wv} (tolerance ${tol})`);
+        const t = TRAINED.has(id) ? Math.max(tol, TRAINED_TOL) : tol;
+        assert.ok(Math.abs(gv - wv) <= t, `${what}: ${id}.${k} = ${gv}, expected ${wv} (tolerance ${t})`);
       }
     }
   }
