@@ -556,3 +556,126 @@ fn bad_input_gives_clear_errors() {
     .unwrap_err();
     assert_eq!(e, AttackError::Cancelled);
 }
+
+fn rows_of(v: &serde_json::Value) -> Vec<Vec<f32>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect()
+}
+
+fn preds_of(v: &serde_json::Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
+}
+
+#[test]
+fn knn_imputation_matches_scikit_learn() {
+    // tests/fixtures/attribute/gen_knn.py: KNeighborsClassifier(5) on
+    // StandardScaler-ed other columns, with a population and leave-one-out
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/attribute/knn.json"
+    ))
+    .unwrap();
+    let f: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let col = f["column"].as_u64().unwrap() as usize;
+    let (m, n, p) = (
+        rows_of(&f["members"]),
+        rows_of(&f["nonmembers"]),
+        rows_of(&f["population"]),
+    );
+    let (graph, params) = common::mlp(4, 8, 2, 4);
+    let t = target(&graph, &params, 2);
+    let y = |k: usize| -> Vec<usize> { (0..k).map(|i| i % 2).collect() };
+    let cfg = AttributeConfig {
+        column: col,
+        ..AttributeConfig::default()
+    };
+    let inputs = AuditInputs {
+        members: records(&m, &y(m.len())),
+        nonmembers: records(&n, &y(n.len())),
+        population: Some(records(&p, &y(p.len()))),
+    };
+    let rep = go(&t, &inputs, &cfg).unwrap();
+    assert_eq!(rep.values, vec!["0", "1", "2"]);
+    assert_eq!(
+        rep.members.imputation_predictions,
+        preds_of(&f["with_population"]["members"])
+    );
+    assert_eq!(
+        rep.nonmembers.imputation_predictions,
+        preds_of(&f["with_population"]["nonmembers"])
+    );
+    let inputs = AuditInputs {
+        population: None,
+        ..inputs
+    };
+    let rep = go(&t, &inputs, &cfg).unwrap();
+    assert_eq!(
+        rep.members.imputation_predictions,
+        preds_of(&f["nonmember_reference"]["members"])
+    );
+    assert_eq!(
+        rep.nonmembers.imputation_predictions,
+        preds_of(&f["nonmember_reference"]["nonmembers"])
+    );
+    assert_eq!(rep.settings.knn_reference_size, n.len());
+    // a smaller kNN reference is a seeded subset: same seed, same figures
+    let small = AttributeConfig {
+        knn_max_reference: 20,
+        seed: 3,
+        ..cfg
+    };
+    let a = go(&t, &inputs, &small).unwrap();
+    let b = go(&t, &inputs, &small).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.settings.knn_reference_size, 20);
+}
+
+#[test]
+fn random_labels_memorised_with_a_three_valued_column_leak_it_for_members() {
+    // Labels are random for everyone, so s says nothing about y in the
+    // population; an overfit model memorises (x, s) -> y of its members.
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let mut make = |n: usize| -> (Vec<Vec<f32>>, Vec<usize>) {
+        let rows: Vec<Vec<f32>> = (0..n)
+            .map(|_| {
+                let mut r = vec![rng.gen_range(0..3) as f32];
+                r.extend((0..5).map(|_| rng.gen_range(-1.0f32..1.0)));
+                r
+            })
+            .collect();
+        let y = (0..n).map(|_| rng.gen_range(0..2)).collect();
+        (rows, y)
+    };
+    let (m, my) = make(120);
+    let (n, ny) = make(300);
+    let (graph, params) = trained(&m, &my, 5);
+    let t = target(&graph, &params, 2);
+    let inputs = AuditInputs {
+        members: records(&m, &my),
+        nonmembers: records(&n, &ny),
+        population: None,
+    };
+    let rep = go(&t, &inputs, &AttributeConfig::default()).unwrap();
+    let (a, b) = (&rep.members, &rep.nonmembers);
+    eprintln!(
+        "random labels: members attack {:.3} {:?} prior {:.3} knn {:.3}; non-members attack {:.3} {:?}; gap {:.3} {:?}",
+        a.attack_accuracy, a.attack_ci95, a.prior_accuracy, a.imputation_accuracy,
+        b.attack_accuracy, b.attack_ci95, rep.gap, rep.gap_ci95
+    );
+    assert!(a.attack_ci95[0] > a.prior_ci95[1], "{a:?}");
+    assert!(a.attack_ci95[0] > a.imputation_ci95[1], "{a:?}");
+    assert!(rep.gap_ci95[0] > 0.0, "{:?}", rep.gap_ci95);
+}

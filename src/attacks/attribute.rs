@@ -37,7 +37,8 @@
 //!   values, vote ties -> the lowest value index; distance ties -> lower
 //!   reference row). The label is not a kNN feature. If the reference set
 //!   exceeds `knn_max_reference` records, a seeded (ChaCha8) random subset
-//!   of that size is the kNN reference.
+//!   of that size is the kNN reference. A record with no neighbour (a
+//!   reference set of one record, left out) gets the prior's choice.
 //! - **Figures** on members and non-members separately: accuracies with a
 //!   95% Wilson score interval; the attack's member/non-member gap
 //!   `acc_m - acc_n` with Newcombe's hybrid score interval (method 10 of
@@ -600,10 +601,11 @@ pub fn run(
         .map(|i| argmax_first(&prior_of(own_n(i))))
         .collect();
     let knn = Knn::fit(reference, &truth_r, col, cfg)?;
-    let imp_m = knn.predict(&inputs.members, false, nv, &mut |k| {
+    let top = argmax_first(&prior_of(None));
+    let imp_m = knn.predict(&inputs.members, false, nv, top, &mut |k| {
         tick("attribute inference: imputation baseline on members", k)
     })?;
-    let imp_n = knn.predict(&inputs.nonmembers, !has_pop, nv, &mut |k| {
+    let imp_n = knn.predict(&inputs.nonmembers, !has_pop, nv, top, &mut |k| {
         tick("attribute inference: imputation baseline on non-members", k)
     })?;
     // --- figures ----------------------------------------------------------
@@ -794,6 +796,7 @@ impl Knn {
         let m = d - 1;
         let mut mean = vec![0.0f64; m];
         let mut sq = vec![0.0f64; m];
+        let nf = n.max(1) as f64;
         let other = |rec: &[f32]| -> Vec<f64> {
             rec.iter()
                 .enumerate()
@@ -801,20 +804,28 @@ impl Knn {
                 .map(|(_, &v)| v as f64)
                 .collect()
         };
+        // two passes: mean, then the mean squared deviation (ddof 0)
         for i in 0..n {
             for (j, v) in other(&flat[i * d..(i + 1) * d]).into_iter().enumerate() {
-                mean[j] += v;
-                sq[j] += v * v;
+                mean[j] += v / nf;
             }
         }
-        let nf = n.max(1) as f64;
-        let mut scale = vec![1.0f64; m];
-        for j in 0..m {
-            mean[j] /= nf;
-            let var = (sq[j] / nf - mean[j] * mean[j]).max(0.0);
-            let sd = var.sqrt();
-            scale[j] = if sd > 1e-12 { 1.0 / sd } else { 1.0 };
+        for i in 0..n {
+            for (j, v) in other(&flat[i * d..(i + 1) * d]).into_iter().enumerate() {
+                sq[j] += (v - mean[j]) * (v - mean[j]) / nf;
+            }
         }
+        let scale: Vec<f64> = sq
+            .iter()
+            .map(|&var| {
+                let sd = var.sqrt();
+                if sd > 1e-12 {
+                    1.0 / sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         let mut feats = Vec::with_capacity(rows.len() * m);
         for &i in &rows {
             for (j, v) in other(&flat[i * d..(i + 1) * d]).into_iter().enumerate() {
@@ -835,11 +846,13 @@ impl Knn {
 
     /// Predictions for `records`; `same_rows` means `records` is the
     /// reference set itself (leave each record out of its own neighbours).
+    /// A record with no neighbour left gets `fallback` (the prior's choice).
     fn predict(
         &self,
         records: &Records,
         same_rows: bool,
         nv: usize,
+        fallback: usize,
         tick: &mut dyn FnMut(usize) -> Result<(), AttackError>,
     ) -> Result<Vec<usize>, AttackError> {
         let (n, d) = flat_shape(&records.x);
@@ -883,6 +896,9 @@ impl Knn {
                 if votes[v] > votes[best] {
                     best = v;
                 }
+            }
+            if k == 0 {
+                best = fallback;
             }
             out.push(best);
             if (i + 1) % 256 == 0 || i + 1 == n {
