@@ -485,6 +485,26 @@ fn bad_input_gives_clear_errors() {
     )
     .unwrap();
     assert_eq!(rep.values.len(), 4);
+    // the report serialises with snake_case keys
+    let json = serde_json::to_value(&rep).unwrap();
+    assert_eq!(json["kind"], "binned");
+    assert_eq!(json["reference_set"], "nonmembers");
+    assert_eq!(json["column_name"], "f1");
+    assert!(json["members"]["attack_ci95"].is_array());
+    assert!(json["members"]["confusion"].is_array());
+    assert!(json["members"].get("attack_predictions").is_none());
+    assert_eq!(json["settings"]["config"]["knn_k"], 5);
+
+    let mut signed = rows.clone();
+    signed[0][0] = -0.0;
+    signed[1][0] = 0.0;
+    let zeros = AuditInputs {
+        members: records(&signed, &y),
+        ..inputs.clone()
+    };
+    let rep = go(&t, &zeros, &AttributeConfig::default()).unwrap();
+    assert_eq!(rep.values, vec!["0", "1", "2"]);
+    assert_eq!(rep.members.truth[0], 0);
 
     let e = err(
         AttributeConfig {

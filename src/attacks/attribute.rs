@@ -335,7 +335,8 @@ fn column_values(r: &Records, column: usize) -> Vec<f64> {
     let flat = r.x.as_standard_layout();
     let s = flat.as_slice().unwrap_or(&[]);
     (0..n)
-        .filter_map(|i| s.get(i * d + column).map(|&v| v as f64))
+        // `+ 0.0` turns -0 into 0, so the two are one category
+        .filter_map(|i| s.get(i * d + column).map(|&v| v as f64 + 0.0))
         .collect()
 }
 
