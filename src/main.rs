@@ -38,6 +38,7 @@ mod native {
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
 
+    mod attribute_cmd;
     mod audit_cmd;
 
     /// ONNX protobuf files cannot exceed 2 GiB.
@@ -96,6 +97,10 @@ Examples:
         /// and non-member records, and write a report
         #[command(after_help = audit_cmd::AUDIT_EXAMPLES)]
         Audit(audit_cmd::AuditArgs),
+        /// Attribute inference: how well the model lets an attacker fill in
+        /// a sensitive column of members, against baselines without the model
+        #[command(after_help = attribute_cmd::ATTRIBUTE_EXAMPLES)]
+        Attribute(attribute_cmd::AttributeArgs),
     }
 
     #[derive(Args, Debug)]
@@ -209,7 +214,7 @@ Examples:
         },
         #[error("unexpected model output on {path}: {message}")]
         Output { path: String, message: String },
-        #[error("audit failed")]
+        #[error("the attack could not run")]
         Audit {
             #[source]
             source: privacy_inspector::attacks::membership::AttackError,
@@ -282,6 +287,7 @@ Examples:
             Command::Inspect(args) => inspect(args),
             Command::Predict(args) => predict(args),
             Command::Audit(args) => audit_cmd::audit(args),
+            Command::Attribute(args) => attribute_cmd::attribute(args),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -196,3 +196,64 @@ fn audit_bad_inputs_are_clear_errors() {
     // missing file
     case(&fx("data/nope.csv"), &good, &[], "cannot read");
 }
+
+#[test]
+fn attribute_writes_its_report_and_names_bad_columns() {
+    let report = tmp("attr.json");
+    let base = |extra: &[&str]| {
+        let mut args = vec![
+            "attribute",
+            "tests/fixtures/sk_pipeline_wine.onnx",
+            "--members",
+            "tests/fixtures/data/wine.train.csv",
+            "--nonmembers",
+            "tests/fixtures/data/wine.test.csv",
+            "--report",
+        ];
+        let r = report.to_str().unwrap().to_string();
+        let mut owned: Vec<String> = args.drain(..).map(String::from).collect();
+        owned.push(r);
+        owned.extend(extra.iter().map(|s| s.to_string()));
+        let out = Command::new(env!("CARGO_BIN_EXE_privacy-inspector"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(&owned)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = base(&["--sensitive", "f0", "--bins", "10,12.5,13.5,15"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("member/non-member gap"), "{stdout}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let a = &v["attribute"];
+    assert_eq!(a["column_name"], "f0");
+    assert_eq!(a["kind"], "binned");
+    assert_eq!(a["values"].as_array().unwrap().len(), 3);
+    for set in ["members", "nonmembers"] {
+        let acc = a[set]["attack_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        assert!(a[set]["prior_accuracy"].is_f64() && a[set]["imputation_accuracy"].is_f64());
+        assert_eq!(a[set]["confusion"].as_array().unwrap().len(), 3);
+    }
+    assert!(a["gap"].is_f64() && a["gap_ci95"].is_array());
+    assert!(v["attacks"].as_array().unwrap().is_empty());
+    // a column that does not exist
+    let (code, _, stderr) = base(&["--sensitive", "age"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("sensitive column 'age' is not among the 13 feature columns"),
+        "{stderr}"
+    );
+    // a continuous column without bins
+    let (code, _, stderr) = base(&["--sensitive", "f0"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("126 distinct values") && stderr.contains("bin edges"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}

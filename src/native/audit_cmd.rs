@@ -86,11 +86,13 @@ pub struct AuditArgs {
     pub quiet: bool,
 }
 
-fn read_records(
+/// Read a labelled CSV into records in the model's input shape, with its
+/// feature column names.
+pub(super) fn read_records_named(
     path: &Path,
     opts: &CsvOptions,
     model: &privacy_inspector::onnx::Model,
-) -> Result<Records, CliError> {
+) -> Result<(Records, Vec<String>), CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::Read {
         path: show(path),
         source: IoCause(e),
@@ -102,7 +104,19 @@ fn read_records(
     let ds = read_csv(&bytes, opts).map_err(data_err)?;
     let x = ds.to_batch(&model.graph.input).map_err(data_err)?;
     let y = ds.labels.clone().unwrap_or_default();
-    Ok(Records { x, y })
+    Ok((Records { x, y }, ds.feature_names))
+}
+
+fn read_records(
+    path: &Path,
+    opts: &CsvOptions,
+    model: &privacy_inspector::onnx::Model,
+) -> Result<Records, CliError> {
+    read_records_named(path, opts, model).map(|(r, _)| r)
+}
+
+pub(super) fn write_file_pub(path: &Path, text: &str) -> Result<(), CliError> {
+    write_file(path, text)
 }
 
 pub fn audit(args: &AuditArgs) -> Result<(), CliError> {

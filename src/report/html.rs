@@ -53,7 +53,7 @@ pub fn render(report: &Report, standalone: bool) -> String {
     let _ = write!(h, "<div class=\"pi-report\" data-testid=\"report\">");
     let _ = write!(
         h,
-        "<h1>Membership inference audit</h1><p class=\"meta\">{} {} &middot; model SHA-256 <code>{}</code> &middot; {} output ({}) &middot; {} classes &middot; seed {} &middot; {} members, {} non-members, {} population records</p>",
+        "<h1>Privacy report</h1><p class=\"meta\">{} {} &middot; model SHA-256 <code>{}</code> &middot; {} output ({}) &middot; {} classes &middot; seed {} &middot; {} members, {} non-members, {} population records</p>",
         esc(&report.tool.name),
         esc(&report.tool.version),
         esc(&report.model.sha256),
@@ -68,9 +68,18 @@ pub fn render(report: &Report, standalone: bool) -> String {
         report.counts.nonmembers,
         report.counts.population
     );
-    summary(&mut h, report);
-    for a in &report.attacks {
-        attack(&mut h, a);
+    if !report.attacks.is_empty() {
+        let _ = write!(h, "<h2>Membership inference</h2>");
+        summary(&mut h, report);
+        for a in &report.attacks {
+            attack(&mut h, a);
+        }
+    }
+    if let Some(a) = &report.attribute {
+        attribute(&mut h, a);
+    }
+    if let Some(inv) = &report.inversion {
+        inversion(&mut h, inv);
     }
     let _ = write!(h, "<h2>Conventions</h2><ul>");
     for c in &report.conventions {
@@ -91,6 +100,11 @@ pub fn render(report: &Report, standalone: bool) -> String {
 }
 
 fn summary(h: &mut String, r: &Report) {
+    let stats_cfg = r
+        .settings
+        .as_ref()
+        .map(|s| s.stats.clone())
+        .unwrap_or_default();
     let ran: Vec<&AttackResult> = r.attacks.iter().filter(|a| a.stats.is_some()).collect();
     // plain-language lead: the best TPR at 1% FPR
     let best = ran
@@ -101,7 +115,7 @@ fn summary(h: &mut String, r: &Report) {
                 .tpr
                 .total_cmp(&y.tpr_at_fpr["0.01"].tpr)
         });
-    let _ = write!(h, "<h2>Summary</h2>");
+    let _ = write!(h, "<h3>Summary</h3>");
     if let Some((a, s)) = best {
         let p = &s.tpr_at_fpr["0.01"];
         let eps_best = ran
@@ -115,8 +129,8 @@ fn summary(h: &mut String, r: &Report) {
             pct(p.tpr),
             if p.resolvable { String::new() } else { format!(" (not resolvable with {} non-members)", s.n_nonmembers) },
             eps_best,
-            r.settings.stats.delta,
-            100.0 * (1.0 - r.settings.stats.alpha)
+            stats_cfg.delta,
+            100.0 * (1.0 - stats_cfg.alpha)
         );
     }
     let _ = write!(
@@ -389,5 +403,68 @@ fn hist_svg(h: &mut String, members: &[f64], nonmembers: &[f64]) {
         W - 10.0,
         (W + PAD) / 2.0,
         HGT - 4.0
+    );
+}
+
+fn attribute(h: &mut String, a: &crate::attacks::attribute::AttributeReport) {
+    let _ = write!(
+        h,
+        "<section class=\"attribute\" data-testid=\"attribute-report\"><h2>Attribute inference: {}</h2><p data-testid=\"attribute-lead\">Filling in each candidate value of <b>{}</b> and keeping the one the model finds most likely (times the value's prior), the attack is right for <b>{}</b> of the members and <b>{}</b> of the non-members: a gap of <b>{}</b> [{}, {}] (95% CI). The same gap for the imputation baseline, which never queries the model, is {}. A gap well above the baseline's is what the model leaks about its training records.</p>",
+        esc(&a.column_name),
+        esc(&a.column_name),
+        pct(a.members.attack_accuracy),
+        pct(a.nonmembers.attack_accuracy),
+        pct(a.gap),
+        pct(a.gap_ci95[0]),
+        pct(a.gap_ci95[1]),
+        pct(a.baseline_gap)
+    );
+    let _ = write!(
+        h,
+        "<table data-testid=\"attribute-table\"><thead><tr><th>records</th><th>n</th><th>attack (model)</th><th>prior baseline</th><th>imputation baseline</th></tr></thead><tbody>"
+    );
+    for (name, f) in [("members", &a.members), ("non-members", &a.nonmembers)] {
+        let _ = write!(
+            h,
+            "<tr><td>{name}</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{}</td></tr>",
+            f.n,
+            pct(f.attack_accuracy),
+            pct(f.attack_ci95[0]),
+            pct(f.attack_ci95[1]),
+            pct(f.prior_accuracy),
+            pct(f.imputation_accuracy)
+        );
+    }
+    let _ = write!(h, "</tbody></table>");
+    for (name, f) in [("members", &a.members), ("non-members", &a.nonmembers)] {
+        let _ = write!(
+            h,
+            "<details><summary>Confusion table, {name} (rows: true value, columns: predicted)</summary><table><thead><tr><th></th>"
+        );
+        for v in &a.values {
+            let _ = write!(h, "<th>{}</th>", esc(v));
+        }
+        let _ = write!(h, "</tr></thead><tbody>");
+        for (v, row) in a.values.iter().zip(&f.confusion) {
+            let _ = write!(h, "<tr><td>{}</td>", esc(v));
+            for c in row {
+                let _ = write!(h, "<td>{c}</td>");
+            }
+            let _ = write!(h, "</tr>");
+        }
+        let _ = write!(h, "</tbody></table></details>");
+    }
+    let _ = write!(
+        h,
+        "<p class=\"meta\">Reference set for the prior and the imputation model: {}.</p></section>",
+        esc(&a.reference_set)
+    );
+}
+
+fn inversion(h: &mut String, inv: &super::InversionReport) {
+    let _ = write!(
+        h,
+        "<section class=\"inversion\" data-testid=\"inversion-report\"><h2>Model inversion</h2><pre>{}</pre></section>",
+        esc(&serde_json::to_string_pretty(inv).unwrap_or_default())
     );
 }

@@ -9,11 +9,15 @@
 
 pub mod html;
 
+use crate::attacks::attribute::AttributeReport;
 use crate::attacks::membership::audit::{AttackResult, AuditOutcome, AuditSettings};
 use crate::engine::OutputKind;
 use crate::onnx::Model;
 use crate::summary::summarize;
 use serde::Serialize;
+
+/// Model inversion results (filled in when the inversion module lands).
+pub type InversionReport = serde_json::Value;
 
 /// The conventions the attacks follow, named in every report
 /// (../shared/docs/attacks.md pins them).
@@ -54,7 +58,8 @@ pub struct Counts {
     pub population: usize,
 }
 
-/// A membership audit report.
+/// A report: the membership audit, the attribute inference and the model
+/// inversion results of one model, any of which may be absent.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub tool: ToolInfo,
@@ -64,21 +69,28 @@ pub struct Report {
     /// Named files of the inputs (the CLI knows them; the page passes names).
     pub inputs: serde_json::Value,
     pub conventions: Vec<String>,
-    pub settings: AuditSettings,
+    /// Settings of the membership audit (absent when none ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<AuditSettings>,
     pub references: serde_json::Value,
+    /// Membership attacks, in report order (empty when no audit ran).
     pub attacks: Vec<AttackResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<AttributeReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inversion: Option<InversionReport>,
 }
 
 impl Report {
-    /// Assemble a report from a model and an audit outcome.
-    pub fn new(
+    /// A report with the model facts and no results yet.
+    pub fn base(
         model: &Model,
         model_file: Option<String>,
         kind_override: Option<OutputKind>,
         num_classes: usize,
+        seed: u64,
         counts: Counts,
         inputs: serde_json::Value,
-        outcome: AuditOutcome,
     ) -> Report {
         let s = summarize(model, kind_override);
         Report {
@@ -97,14 +109,48 @@ impl Report {
                 output_kind_source: s.output.kind_source,
                 num_classes,
             },
-            seed: outcome.settings.seed,
+            seed,
             counts,
             inputs,
             conventions: CONVENTIONS.iter().map(|s| s.to_string()).collect(),
-            settings: outcome.settings,
-            references: outcome.references,
-            attacks: outcome.attacks,
+            settings: None,
+            references: serde_json::Value::Null,
+            attacks: Vec::new(),
+            attribute: None,
+            inversion: None,
         }
+    }
+
+    /// Add a membership audit's results.
+    pub fn with_audit(mut self, outcome: AuditOutcome) -> Report {
+        self.seed = outcome.settings.seed;
+        self.settings = Some(outcome.settings);
+        self.references = outcome.references;
+        self.attacks = outcome.attacks;
+        self
+    }
+
+    /// Assemble a membership audit report from a model and an audit outcome.
+    pub fn new(
+        model: &Model,
+        model_file: Option<String>,
+        kind_override: Option<OutputKind>,
+        num_classes: usize,
+        counts: Counts,
+        inputs: serde_json::Value,
+        outcome: AuditOutcome,
+    ) -> Report {
+        let seed = outcome.settings.seed;
+        Report::base(
+            model,
+            model_file,
+            kind_override,
+            num_classes,
+            seed,
+            counts,
+            inputs,
+        )
+        .with_audit(outcome)
     }
 
     /// Pretty JSON (stable field order; the same inputs and seed give the
