@@ -3,4 +3,5 @@
 //! continuous score per record, higher = more likely a member. Statistics on
 //! those scores live in `crate::stats`.
 
+pub mod inversion;
 pub mod membership;
