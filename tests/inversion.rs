@@ -6,8 +6,8 @@ mod common;
 
 use ndarray::IxDyn;
 use privacy_inspector::attacks::inversion::{
-    cosine_similarity, image_u8, invert, invert_class, invert_classes, ssim, ImageLayout,
-    InversionConfig, InversionMode, Objective, StartPoint, StopRule,
+    cosine_similarity, evaluate, image_u8, invert, invert_class, invert_classes, ssim, ImageLayout,
+    InversionConfig, InversionMode, Objective, Reconstruction, StartPoint, StopRule,
 };
 use privacy_inspector::attacks::membership::{AttackError, Records, Target};
 use privacy_inspector::data::{read_csv, CsvOptions};
@@ -678,4 +678,216 @@ fn layouts_images_and_similarities() {
     assert!(ssim(&a, &b, &l8, 1.0).unwrap() < 0.5);
     assert!((cosine_similarity(&a, &a) - 1.0).abs() < 1e-9);
     assert_eq!(cosine_similarity(&a, &[0.0; 64]), 0.0);
+}
+
+// ------------------------------------------ evaluation vs Python reference
+
+fn reference() -> serde_json::Value {
+    let p = fixtures().join("inversion/reference.json");
+    serde_json::from_str(&std::fs::read_to_string(p).expect("reference file")).expect("JSON")
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
+}
+
+#[track_caller]
+fn close(got: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, scikit-image/numpy reference {want}"
+    );
+}
+
+/// SSIM against scikit-image, distances against numpy, cosine against scipy
+/// and the 1-NN against scikit-learn (tests/fixtures/inversion/gen_reference.py).
+#[test]
+fn evaluation_matches_python_reference() {
+    let r = reference();
+    let m = model("sk_mlp_relu.onnx");
+    let d = digits(&m);
+    let l8 = ImageLayout::Nchw { c: 1, h: 8, w: 8 };
+    let row = |i: usize| -> Vec<f32> { d.train.x.row_slice(i) };
+    for p in r["ssim_train_pairs"].as_array().unwrap() {
+        let (a, b) = (
+            p["a"].as_u64().unwrap() as usize,
+            p["b"].as_u64().unwrap() as usize,
+        );
+        let s = ssim(&row(a), &row(b), &l8, 1.0).unwrap();
+        close(
+            s,
+            p["ssim"].as_f64().unwrap(),
+            1e-6,
+            &format!("ssim rows {a},{b}"),
+        );
+    }
+    let n = &r["ssim_nhwc"];
+    let s = ssim(
+        &floats(&n["a"]),
+        &floats(&n["b"]),
+        &ImageLayout::Nhwc { h: 8, w: 8, c: 3 },
+        2.0,
+    )
+    .unwrap();
+    close(s, n["ssim"].as_f64().unwrap(), 1e-6, "ssim NHWC 3 channels");
+    let n = &r["ssim_5x6"];
+    let s = ssim(
+        &floats(&n["a"]),
+        &floats(&n["b"]),
+        &ImageLayout::Nchw { c: 1, h: 5, w: 6 },
+        1.0,
+    )
+    .unwrap();
+    close(s, n["ssim"].as_f64().unwrap(), 1e-6, "ssim 5x6");
+
+    let pooled = Records::concat(&[&d.train, &d.test]).unwrap();
+    let mut recognised = 0;
+    for q in r["queries"].as_array().unwrap() {
+        let class = q["class"].as_u64().unwrap() as usize;
+        let recon = Reconstruction {
+            class,
+            reconstruction: floats(&q["x"]),
+            shape: vec![64],
+            target_confidence: 0.5,
+            cost: 0.5,
+            steps: 0,
+            stopped_by: StopRule::StepLimit,
+            queries: 0,
+            cost_trace: vec![],
+        };
+        for (layout, key) in [
+            (l8, "ssim_to_member_mean"),
+            (ImageLayout::Flat, "cosine_to_member_mean"),
+        ] {
+            let e = evaluate(
+                &recon,
+                &layout,
+                Some(&d.train),
+                Some(&d.test),
+                Some(&pooled),
+                Some(&d.train),
+            )
+            .unwrap();
+            let what = format!("class {class}");
+            close(
+                e.nearest_member_distance.unwrap(),
+                q["nearest_member_distance"].as_f64().unwrap(),
+                1e-5,
+                &what,
+            );
+            close(
+                e.nearest_nonmember_distance.unwrap(),
+                q["nearest_nonmember_distance"].as_f64().unwrap(),
+                1e-5,
+                &what,
+            );
+            close(
+                e.class_mean_similarity.unwrap(),
+                q[key].as_f64().unwrap(),
+                1e-5,
+                &format!("{what} {key}"),
+            );
+            let want = q["nn_predicted_class"].as_u64().unwrap() as usize;
+            assert_eq!(e.nn_predicted_class, Some(want), "{what}");
+            assert_eq!(e.recognised, Some(want == class), "{what}");
+        }
+        recognised += usize::from(q["nn_predicted_class"] == q["class"]);
+    }
+    assert_eq!(recognised, 9);
+    // without labelled data nothing is judged
+    let recon = Reconstruction {
+        class: 0,
+        reconstruction: vec![0.0; 64],
+        shape: vec![64],
+        target_confidence: 0.5,
+        cost: 0.5,
+        steps: 0,
+        stopped_by: StopRule::StepLimit,
+        queries: 0,
+        cost_trace: vec![],
+    };
+    let e = evaluate(&recon, &l8, None, None, None, None).unwrap();
+    assert_eq!(
+        (
+            e.nearest_member_distance,
+            e.class_mean_similarity,
+            e.recognised
+        ),
+        (None, None, None)
+    );
+}
+
+trait RowSlice {
+    fn row_slice(&self, i: usize) -> Vec<f32>;
+}
+
+impl RowSlice for Tensor {
+    fn row_slice(&self, i: usize) -> Vec<f32> {
+        self.index_axis(ndarray::Axis(0), i)
+            .iter()
+            .copied()
+            .collect()
+    }
+}
+
+#[test]
+fn gradient_matches_finite_differences_nhwc_cnn() {
+    // declared input [N, 8, 8, 1] (tf2onnx-style), probabilities output
+    let m = model("tf_nhwc_cnn.onnx");
+    let layout = ImageLayout::for_model(&m.graph, None).unwrap();
+    assert_eq!(layout, ImageLayout::Nhwc { h: 8, w: 8, c: 1 });
+    check_gradient("tf_nhwc_cnn.onnx", layout);
+}
+
+#[test]
+fn report_serialises_with_snake_case_fields() {
+    let m = model("torch_cnn.onnx");
+    let d = digits(&m);
+    let layout = ImageLayout::for_model(&m.graph, None).unwrap();
+    let cfg = InversionConfig {
+        steps: 20,
+        tv: 0.001,
+        start: StartPoint::DataMean,
+        ..InversionConfig::default()
+    };
+    let r = invert(
+        &target(&m),
+        &[3, 8],
+        None,
+        Some(&d.train),
+        None,
+        &layout,
+        &cfg,
+        &mut no_progress(),
+    )
+    .unwrap();
+    // without --data, the members give the mean and the ranges
+    assert_eq!(r.data_source, "members + non-members");
+    assert_eq!(r.classifier_rows, d.train.len());
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["mode"], "white_box");
+    assert_eq!(v["settings"]["start"], "data_mean");
+    assert_eq!(v["layout"]["nchw"]["h"], 8);
+    let c = &v["classes"][1];
+    assert_eq!(c["class"], 8);
+    assert_eq!(c["similarity_kind"], "ssim");
+    assert_eq!(c["shape"], serde_json::json!([1, 8, 8]));
+    assert_eq!(c["reconstruction"].as_array().unwrap().len(), 64);
+    assert!(c["nearest_nonmember_distance"].is_null());
+    assert!(c["nearest_member_distance"].as_f64().unwrap() > 0.0);
+    for key in [
+        "target_confidence",
+        "steps",
+        "stopped_by",
+        "queries",
+        "class_mean_similarity",
+        "recognised",
+    ] {
+        assert!(c.get(key).is_some(), "{key} missing");
+    }
+    assert!(c.get("cost_trace").is_none());
 }
