@@ -891,3 +891,23 @@ fn report_serialises_with_snake_case_fields() {
     }
     assert!(c.get("cost_trace").is_none());
 }
+
+#[test]
+fn a_diverging_search_is_an_error_not_nan() {
+    let m = model("torch_mlp_logits.onnx");
+    let cfg = InversionConfig {
+        lr: 1e38,
+        gamma: 0.0,
+        ..InversionConfig::default()
+    };
+    let e = invert_class(
+        &target(&m),
+        1,
+        None,
+        &ImageLayout::Flat,
+        &cfg,
+        &mut no_progress(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("class 1: the cost became"), "{e}");
+}

@@ -35,6 +35,15 @@
 //! - Several classes run in one batch ([K, ...] forward); finished classes
 //!   leave the batch.
 //! - Evaluation ([`evaluate`]): see `evaluate.rs`.
+//! - Defaults: steps (alpha) 5000, window (beta) 100, gamma 0.01, lr 0.1,
+//!   start zeros, no priors, clip on; NES 20 directions, s = 0.01, 20,000
+//!   queries per class.
+//! - Measured on the digits fixtures (tests/inversion.rs): from the data
+//!   mean, gamma 0.01 stops after a few steps at a small perturbation of the
+//!   mean that a 1-NN still reads as the mean (6/10 classes recognised for
+//!   both the MLP and the CNN); gamma 1e-4 moves much further (10/10 MLP,
+//!   9/10 CNN white-box; 9/10 MLP black-box with 5,000 queries per class).
+//!   A non-finite cost (a diverging search) is an error.
 //!
 //! Everything is seeded; no clocks; bad input gives [`AttackError`].
 

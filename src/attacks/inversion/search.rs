@@ -301,7 +301,14 @@ struct State {
 
 impl State {
     /// Record the cost of the current x and apply the stop rules.
-    fn observe(&mut self, cost: f64, pc: f64, cfg: &InversionConfig) {
+    fn observe(&mut self, cost: f64, pc: f64, cfg: &InversionConfig) -> Result<(), AttackError> {
+        if !cost.is_finite() {
+            return Err(AttackError::Input(format!(
+                "class {}: the cost became {cost} at step {} (the model output is not finite \
+                 there; try a smaller lr or clipping to the data range)",
+                self.class, self.steps
+            )));
+        }
         self.trace.push(cost);
         if cost < self.best_cost || self.trace.len() == 1 {
             self.best_cost = cost;
@@ -324,6 +331,7 @@ impl State {
         if self.history.len() > cfg.window {
             self.history.pop_front();
         }
+        Ok(())
     }
 }
 
@@ -492,7 +500,7 @@ pub fn invert_classes(
             for (a, &i) in active.iter().enumerate() {
                 let st = &mut states[i];
                 st.queries += 1;
-                st.observe(costs[a], pcs[a], cfg);
+                st.observe(costs[a], pcs[a], cfg)?;
                 if st.stopped.is_none() {
                     for (v, &gi) in st.x.iter_mut().zip(g.row(a)) {
                         *v = (*v as f64 - lr * gi) as f32;
@@ -509,7 +517,7 @@ pub fn invert_classes(
             let (costs, pcs) = obj.costs(&obj.batch(&rows)?, classes)?;
             for (st, (&c, &p)) in states.iter_mut().zip(costs.iter().zip(&pcs)) {
                 st.queries += 1;
-                st.observe(c, p, cfg);
+                st.observe(c, p, cfg)?;
             }
             loop {
                 for st in states.iter_mut().filter(|s| s.stopped.is_none()) {
@@ -578,7 +586,7 @@ pub fn invert_classes(
                 for (a, &i) in active.iter().enumerate() {
                     let st = &mut states[i];
                     st.queries += 1;
-                    st.observe(costs[a], pcs[a], cfg);
+                    st.observe(costs[a], pcs[a], cfg)?;
                 }
                 report(&states)?;
             }
