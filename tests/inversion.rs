@@ -911,3 +911,17 @@ fn a_diverging_search_is_an_error_not_nan() {
     .unwrap_err();
     assert!(e.to_string().contains("class 1: the cost became"), "{e}");
 }
+
+#[test]
+fn black_box_cnn_reconstructions_are_recognised() {
+    // default NES settings and budget (20 directions, 20,000 queries/class)
+    let cfg = InversionConfig {
+        mode: InversionMode::BlackBox,
+        gamma: 1e-4,
+        start: StartPoint::DataMean,
+        ..InversionConfig::default()
+    };
+    let (n, rows) = recognised("torch_cnn.onnx", &cfg);
+    eprintln!("torch_cnn black-box: {n}/10 recognised: {rows:?}");
+    assert!(n >= 7, "{n}/10 recognised: {rows:?}");
+}
