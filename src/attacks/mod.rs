@@ -4,4 +4,5 @@
 //! those scores live in `crate::stats`.
 
 pub mod attribute;
+pub mod inversion;
 pub mod membership;
