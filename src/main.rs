@@ -40,6 +40,7 @@ mod native {
 
     mod attribute_cmd;
     mod audit_cmd;
+    mod invert_cmd;
 
     /// ONNX protobuf files cannot exceed 2 GiB.
     const MAX_MODEL_BYTES: u64 = 2 << 30;
@@ -101,6 +102,10 @@ Examples:
         /// a sensitive column of members, against baselines without the model
         #[command(after_help = attribute_cmd::ATTRIBUTE_EXAMPLES)]
         Attribute(attribute_cmd::AttributeArgs),
+        /// Model inversion (MI-Face): reconstruct a representative input of
+        /// each class from the model, and measure how close it comes to members
+        #[command(after_help = invert_cmd::INVERT_EXAMPLES)]
+        Invert(invert_cmd::InvertArgs),
     }
 
     #[derive(Args, Debug)]
@@ -288,6 +293,7 @@ Examples:
             Command::Predict(args) => predict(args),
             Command::Audit(args) => audit_cmd::audit(args),
             Command::Attribute(args) => attribute_cmd::attribute(args),
+            Command::Invert(args) => invert_cmd::invert_cmd(args),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -257,3 +257,93 @@ fn attribute_writes_its_report_and_names_bad_columns() {
     );
     assert!(!stderr.contains("panicked"));
 }
+
+#[test]
+fn invert_writes_reconstructions_images_and_clear_errors() {
+    let dir = tmp("inv-png");
+    let report = tmp("inv.json");
+    let fxs = |r: &str| fx(r).to_str().unwrap().to_string();
+    let args = [
+        "invert".to_string(),
+        fxs("sk_mlp_relu.onnx"),
+        "--members".into(),
+        fxs("data/digits.train.csv"),
+        "--nonmembers".into(),
+        fxs("data/digits.test.csv"),
+        "--input-shape".into(),
+        "1,8,8".into(),
+        "--start".into(),
+        "mean".into(),
+        "--gamma".into(),
+        "1e-4".into(),
+        "--steps".into(),
+        "1000".into(),
+        "--report".into(),
+        report.to_str().unwrap().into(),
+        "--images".into(),
+        dir.to_str().unwrap().into(),
+    ];
+    let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("recognised:"), "{stdout}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let classes = v["inversion"]["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 10);
+    let mut recognised = 0;
+    for c in classes {
+        for key in [
+            "class",
+            "target_confidence",
+            "steps",
+            "shape",
+            "reconstruction",
+            "nearest_member_distance",
+            "nearest_nonmember_distance",
+            "class_mean_similarity",
+            "recognised",
+        ] {
+            assert!(!c[key].is_null(), "class {}: {key} missing", c["class"]);
+        }
+        assert_eq!(c["reconstruction"].as_array().unwrap().len(), 64);
+        recognised += c["recognised"].as_bool().unwrap() as usize;
+        let png = std::fs::read(dir.join(format!("class_{}.png", c["class"]))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+    assert!(
+        recognised >= 8,
+        "only {recognised} of 10 classes recognised"
+    );
+    // a class outside the model
+    let (code, _, stderr) = run(&[
+        "invert",
+        &fxs("sk_mlp_relu.onnx"),
+        "--class",
+        "12",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("class 12 is outside the model's 10 classes"),
+        "{stderr}"
+    );
+    // images of a flat input without a shape
+    let (code, _, stderr) = run(&[
+        "invert",
+        &fxs("sk_logreg_multi.onnx"),
+        "--class",
+        "0",
+        "--steps",
+        "5",
+        "--report",
+        report.to_str().unwrap(),
+        "--images",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--images needs an image-shaped input"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}

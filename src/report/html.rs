@@ -37,7 +37,7 @@ fn pct(v: f64) -> String {
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}
-.nr{color:#8a6d00}.skip{color:#6b7280}.plots{display:flex;flex-wrap:wrap;gap:1rem}svg{background:#fbfcfe;border:1px solid #e3e6ee}
+.nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}svg{background:#fbfcfe;border:1px solid #e3e6ee}
 .meta{color:#4b5563}code{font-size:.9em}@media print{body{margin:0}section.attack{break-inside:avoid}}";
 
 /// Render the report.
@@ -462,9 +462,107 @@ fn attribute(h: &mut String, a: &crate::attacks::attribute::AttributeReport) {
 }
 
 fn inversion(h: &mut String, inv: &super::InversionReport) {
+    use crate::attacks::inversion::image_u8;
     let _ = write!(
         h,
-        "<section class=\"inversion\" data-testid=\"inversion-report\"><h2>Model inversion</h2><pre>{}</pre></section>",
-        esc(&serde_json::to_string_pretty(inv).unwrap_or_default())
+        "<section class=\"inversion\" data-testid=\"inversion-report\"><h2>Model inversion (MI-Face, {})</h2><p data-testid=\"inversion-lead\">",
+        match inv.mode {
+            crate::attacks::inversion::InversionMode::WhiteBox => "white-box",
+            crate::attacks::inversion::InversionMode::BlackBox => "black-box",
+        }
     );
+    match inv.recognised_fraction {
+        Some(f) => {
+            let _ = write!(
+                h,
+                "An independent nearest-neighbour classifier fitted on the supplied records ({} rows) recognises the class of <b>{}</b> of the {} reconstructions.",
+                inv.classifier_rows,
+                pct(f),
+                inv.classes.len()
+            );
+        }
+        None => {
+            let _ = write!(
+                h,
+                "No labelled records were supplied, so recognition was not measured."
+            );
+        }
+    }
+    let _ = write!(h, "</p><div class=\"gallery\">");
+    for c in &inv.classes {
+        let _ = write!(h, "<figure data-testid=\"inversion-class-{}\">", c.class);
+        let (lo, hi) = c
+            .reconstruction
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        match image_u8(
+            &c.reconstruction,
+            &inv.layout,
+            lo,
+            if hi > lo { hi } else { lo + 1.0 },
+        ) {
+            Ok((w, ih, ch, px)) => {
+                let scale = (96 / w.max(ih).max(1)).max(2);
+                let _ = write!(
+                    h,
+                    "<svg role=\"img\" aria-label=\"reconstruction of class {}\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {w} {ih}\" shape-rendering=\"crispEdges\">",
+                    c.class,
+                    w * scale,
+                    ih * scale
+                );
+                for y in 0..ih {
+                    for x in 0..w {
+                        let i = (y * w + x) * ch;
+                        let (r, g, b) = if ch >= 3 {
+                            (px[i], px[i + 1], px[i + 2])
+                        } else {
+                            (px[i], px[i], px[i])
+                        };
+                        let _ = write!(h, "<rect x=\"{x}\" y=\"{y}\" width=\"1\" height=\"1\" fill=\"#{r:02x}{g:02x}{b:02x}\"/>");
+                    }
+                }
+                let _ = write!(h, "</svg>");
+            }
+            Err(_) => {
+                let vals: Vec<String> = c
+                    .reconstruction
+                    .iter()
+                    .take(16)
+                    .map(|v| format!("{v:.3}"))
+                    .collect();
+                let _ = write!(
+                    h,
+                    "<code>[{}{}]</code>",
+                    vals.join(", "),
+                    if c.reconstruction.len() > 16 {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
+        let _ = write!(
+            h,
+            "<figcaption>class {} &middot; confidence {} &middot; nearest member {} / non-member {} &middot; {} to members' mean {} &middot; {}</figcaption></figure>",
+            c.class,
+            pct(c.target_confidence),
+            opt(c.nearest_member_distance),
+            opt(c.nearest_nonmember_distance),
+            match c.similarity_kind {
+                crate::attacks::inversion::SimilarityKind::Ssim => "SSIM",
+                crate::attacks::inversion::SimilarityKind::Cosine => "cosine",
+            },
+            opt(c.class_mean_similarity),
+            match c.recognised {
+                Some(true) => "recognised",
+                Some(false) => "not recognised",
+                None => "recognition not measured",
+            }
+        );
+    }
+    let _ = write!(h, "</div></section>");
 }

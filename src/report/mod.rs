@@ -16,8 +16,7 @@ use crate::onnx::Model;
 use crate::summary::summarize;
 use serde::Serialize;
 
-/// Model inversion results (filled in when the inversion module lands).
-pub type InversionReport = serde_json::Value;
+pub use crate::attacks::inversion::InversionReport;
 
 /// The conventions the attacks follow, named in every report
 /// (../shared/docs/attacks.md pins them).

@@ -57,10 +57,10 @@ pub use search::{invert_classes, Objective};
 
 use super::membership::{AttackError, Progress, Records, Target};
 use crate::engine::Graph;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// White-box (engine gradients) or black-box (NES estimates from queries).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InversionMode {
     WhiteBox,
@@ -68,7 +68,7 @@ pub enum InversionMode {
 }
 
 /// Start point `x_0`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StartPoint {
     Zeros,
@@ -76,7 +76,8 @@ pub enum StartPoint {
 }
 
 /// Settings of MI-Face.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InversionConfig {
     pub mode: InversionMode,
     /// alpha: step limit.
