@@ -557,3 +557,202 @@ pub fn run_audit(
     );
     Ok(out.into())
 }
+
+/// Records of an optional parsed CSV, labels optional.
+fn optional_records(
+    model: &ModelHandle,
+    ds: Option<&DatasetHandle>,
+    role: &str,
+) -> Result<Option<crate::attacks::membership::Records>, JsValue> {
+    let Some(ds) = ds else { return Ok(None) };
+    let x = ds
+        .data
+        .to_batch(&model.model.graph.input)
+        .map_err(|e| js_error(e.code(), &format!("{role} CSV: {e}")))?;
+    let y = ds.data.labels.clone().unwrap_or_default();
+    Ok(Some(crate::attacks::membership::Records { x, y }))
+}
+
+/// The report object, its JSON text and HTML (fragment and standalone).
+fn report_out(report: &crate::report::Report) -> Result<JsValue, JsValue> {
+    use crate::report::html;
+    let json = report.to_json();
+    let out = js_sys::Object::new();
+    let parsed = js_sys::JSON::parse(&json)
+        .map_err(|_| js_error("internal", "report JSON did not parse"))?;
+    let _ = Reflect::set(&out, &JsValue::from_str("report"), &parsed);
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("reportJson"),
+        &JsValue::from_str(&json),
+    );
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("html"),
+        &JsValue::from_str(&html::render(report, false)),
+    );
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("htmlStandalone"),
+        &JsValue::from_str(&html::render(report, true)),
+    );
+    Ok(out.into())
+}
+
+fn progress_fn(
+    progress: &js_sys::Function,
+) -> impl FnMut(crate::attacks::membership::Progress) -> bool + '_ {
+    move |pr| {
+        let Ok(v) = to_js_value(&pr) else { return true };
+        match progress.call1(&JsValue::NULL, &v) {
+            Ok(r) => r.as_bool() != Some(false),
+            Err(_) => true,
+        }
+    }
+}
+
+/// Model inversion (MI-Face, `attacks::inversion::invert`) in this worker.
+/// `classes`: class indices (empty = all); `settings`: an `InversionConfig`
+/// object (snake_case, every field optional); `inputShape`: per-record image
+/// shape for flat inputs (e.g. `[1, 8, 8]`) or `undefined`; `data`,
+/// `members`, `nonmembers`: optional parsed CSVs. Returns `{ report,
+/// reportJson, html, htmlStandalone }` with the `inversion` section filled.
+#[wasm_bindgen(js_name = runInversion)]
+#[allow(clippy::too_many_arguments)]
+pub fn run_inversion(
+    model: &ModelHandle,
+    classes: &[u32],
+    settings: JsValue,
+    input_shape: Option<Vec<u32>>,
+    data: Option<DatasetHandle>,
+    members: Option<DatasetHandle>,
+    nonmembers: Option<DatasetHandle>,
+    progress: &js_sys::Function,
+) -> Result<JsValue, JsValue> {
+    use crate::attacks::inversion::{invert, ImageLayout, InversionConfig};
+    use crate::attacks::membership::Target;
+    use crate::report::{Counts, Report};
+    let cfg: InversionConfig = if settings.is_undefined() || settings.is_null() {
+        InversionConfig::default()
+    } else {
+        serde_wasm_bindgen::from_value(settings)
+            .map_err(|e| bad_argument(&format!("inversion settings: {e}")))?
+    };
+    let n_classes = model.num_classes.unwrap_or(2);
+    let classes: Vec<usize> = if classes.is_empty() {
+        (0..n_classes).collect()
+    } else {
+        classes.iter().map(|&c| c as usize).collect()
+    };
+    let shape: Option<Vec<usize>> = input_shape.map(|s| s.iter().map(|&v| v as usize).collect());
+    let layout =
+        ImageLayout::for_model(&model.model.graph, shape.as_deref()).map_err(|e| e.to_js())?;
+    let d = optional_records(model, data.as_ref(), "data")?;
+    let m = optional_records(model, members.as_ref(), "members")?;
+    let n = optional_records(model, nonmembers.as_ref(), "non-members")?;
+    let target = Target {
+        graph: &model.model.graph,
+        params: &model.model.params,
+        output_kind: model.kind(),
+        num_classes: n_classes,
+    };
+    let seed = cfg.seed;
+    let result = invert(
+        &target,
+        &classes,
+        d.as_ref(),
+        m.as_ref(),
+        n.as_ref(),
+        &layout,
+        &cfg,
+        &mut progress_fn(progress),
+    )
+    .map_err(|e| e.to_js())?;
+    let counts = Counts {
+        members: m.as_ref().map_or(0, |r| r.len()),
+        nonmembers: n.as_ref().map_or(0, |r| r.len()),
+        population: d.as_ref().map_or(0, |r| r.len()),
+    };
+    let mut report = Report::base(
+        &model.model,
+        None,
+        model.kind_override,
+        n_classes,
+        seed,
+        counts,
+        serde_json::Value::Null,
+    );
+    report.inversion = Some(result);
+    report_out(&report)
+}
+
+/// Attribute inference (`attacks::attribute::run`) in this worker.
+/// `column`: the sensitive column's name among the CSV feature columns;
+/// `settings`: an `AttributeConfig` object (its `column` is replaced by the
+/// named column's index; `bins` for continuous columns). Returns `{ report,
+/// reportJson, html, htmlStandalone }` with the `attribute` section filled.
+#[wasm_bindgen(js_name = runAttribute)]
+pub fn run_attribute(
+    model: &ModelHandle,
+    members: &DatasetHandle,
+    nonmembers: &DatasetHandle,
+    population: Option<DatasetHandle>,
+    column: &str,
+    settings: JsValue,
+    progress: &js_sys::Function,
+) -> Result<JsValue, JsValue> {
+    use crate::attacks::attribute::{run, AttributeConfig};
+    use crate::attacks::membership::{AttackError, AuditInputs, Target};
+    use crate::report::{Counts, Report};
+    let mut cfg: AttributeConfig = if settings.is_undefined() || settings.is_null() {
+        AttributeConfig::default()
+    } else {
+        serde_wasm_bindgen::from_value(settings)
+            .map_err(|e| bad_argument(&format!("attribute settings: {e}")))?
+    };
+    let names = &members.data.feature_names;
+    cfg.column = names.iter().position(|n| n == column).ok_or_else(|| {
+        AttackError::Config(format!(
+            "sensitive column '{column}' is not among the {} feature columns of the members CSV",
+            names.len()
+        ))
+        .to_js()
+    })?;
+    let m = audit_records(model, members, "members")?;
+    let n = audit_records(model, nonmembers, "non-members")?;
+    let p = population
+        .as_ref()
+        .map(|d| audit_records(model, d, "population"))
+        .transpose()?;
+    let counts = Counts {
+        members: m.len(),
+        nonmembers: n.len(),
+        population: p.as_ref().map_or(0, |r| r.len()),
+    };
+    let inputs = AuditInputs {
+        members: m,
+        nonmembers: n,
+        population: p,
+    };
+    let n_classes = model.num_classes.unwrap_or(2);
+    let target = Target {
+        graph: &model.model.graph,
+        params: &model.model.params,
+        output_kind: model.kind(),
+        num_classes: n_classes,
+    };
+    let seed = cfg.seed;
+    let result =
+        run(&target, &inputs, names, &cfg, &mut progress_fn(progress)).map_err(|e| e.to_js())?;
+    let mut report = Report::base(
+        &model.model,
+        None,
+        model.kind_override,
+        n_classes,
+        seed,
+        counts,
+        serde_json::Value::Null,
+    );
+    report.attribute = Some(result);
+    report_out(&report)
+}

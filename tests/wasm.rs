@@ -389,3 +389,63 @@ fn run_audit_returns_a_report() {
         .expect("string");
     assert!(html.contains("data-testid=\"report-summary\"") && !html.contains("<style>"));
 }
+
+/// Model inversion and attribute inference run in wasm and their reports
+/// cross to JS.
+#[wasm_bindgen_test]
+fn run_inversion_and_attribute_return_reports() {
+    let model = load(&fixture!("sk_mlp_relu"));
+    let members =
+        parse_csv(include_bytes!("fixtures/demo/digits_sample.csv"), None).expect("members");
+    let settings =
+        js_sys::JSON::parse(r#"{"steps":50,"start":"data_mean","gamma":0.0001}"#).expect("json");
+    let noop = js_sys::Function::new_no_args("return true");
+    let out = privacy_inspector::wasm::run_inversion(
+        &model,
+        &[3],
+        settings,
+        Some(vec![1, 8, 8]),
+        None,
+        Some(members),
+        None,
+        &noop,
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let json = Reflect::get(&out, &"reportJson".into())
+        .expect("json")
+        .as_string()
+        .expect("string");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("report JSON");
+    let c = &v["inversion"]["classes"][0];
+    assert_eq!(c["class"], 3);
+    assert_eq!(c["reconstruction"].as_array().expect("array").len(), 64);
+    assert!(c["target_confidence"].as_f64().expect("confidence") > 0.5);
+    let html = Reflect::get(&out, &"html".into())
+        .expect("html")
+        .as_string()
+        .expect("string");
+    assert!(html.contains("data-testid=\"inversion-class-3\""));
+
+    let wine = load(&fixture!("sk_pipeline_wine"));
+    let m = parse_csv(include_bytes!("fixtures/data/wine.train.csv"), None).expect("members");
+    let n = parse_csv(include_bytes!("fixtures/data/wine.test.csv"), None).expect("non-members");
+    let settings = js_sys::JSON::parse(r#"{"bins":[10,12.5,13.5,15]}"#).expect("json");
+    let out = privacy_inspector::wasm::run_attribute(&wine, &m, &n, None, "f0", settings, &noop)
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let json = Reflect::get(&out, &"reportJson".into())
+        .expect("json")
+        .as_string()
+        .expect("string");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("report JSON");
+    assert_eq!(v["attribute"]["column_name"], "f0");
+    assert!(v["attribute"]["members"]["attack_accuracy"].is_f64());
+    // a column that does not exist is a coded error
+    let err =
+        privacy_inspector::wasm::run_attribute(&wine, &m, &n, None, "age", JsValue::NULL, &noop)
+            .unwrap_err();
+    assert!(
+        error_text(&err).contains("sensitive column 'age'"),
+        "{}",
+        error_text(&err)
+    );
+}
