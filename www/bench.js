@@ -2,7 +2,7 @@
 // in the release wasm, on the same synthetic workload as the native `bench`
 // binary (engine::bench_data). Runs on the main thread of a page nobody
 // interacts with, so the figures are the engine's own speed.
-import init, { ModelHandle, parseCsv, runAudit } from './pkg/privacy_inspector.js';
+import init, { ModelHandle, parseCsv, runAudit, runInversion } from './pkg/privacy_inspector.js';
 
 const ready = init();
 const out = document.getElementById('out');
@@ -68,6 +68,30 @@ window.runAuditBench = async (modelBytes, membersCsv, nonmembersCsv, populationC
   const audit = runAudit(model, m, n, p, settings, null, () => true);
   const ms = performance.now() - t0;
   const result = { audit_ms: +ms.toFixed(1), attacks: audit.report.attacks.map((a) => [a.id, a.auc ?? null]) };
+  out.textContent += '\n' + JSON.stringify(result);
+  return result;
+};
+
+/**
+ * Model inversion of every class in the release wasm (the `runInversion`
+ * the page calls), timed end to end; `settings` is an InversionConfig.
+ */
+window.runInversionBench = async (modelBytes, membersCsv, settings, inputShape) => {
+  await ready;
+  const model = new ModelHandle(modelBytes);
+  const members = parseCsv(membersCsv, 'label');
+  const t0 = performance.now();
+  const res = runInversion(model, new Uint32Array(0), settings, inputShape, undefined, members, undefined, () => true);
+  const ms = performance.now() - t0;
+  const inv = res.report.inversion;
+  const result = {
+    mode: inv.mode,
+    classes: inv.classes.length,
+    total_ms: +ms.toFixed(1),
+    per_class_ms: +(ms / inv.classes.length).toFixed(1),
+    recognised_fraction: inv.recognised_fraction,
+    queries: inv.classes.reduce((s, c) => s + c.queries, 0),
+  };
   out.textContent += '\n' + JSON.stringify(result);
   return result;
 };
