@@ -526,22 +526,28 @@ fn inversion(h: &mut String, inv: &super::InversionReport) {
                 let _ = write!(h, "</svg>");
             }
             Err(_) => {
-                let vals: Vec<String> = c
-                    .reconstruction
-                    .iter()
-                    .take(16)
-                    .map(|v| format!("{v:.3}"))
-                    .collect();
+                // tabular: the reconstruction beside the members' class mean
                 let _ = write!(
                     h,
-                    "<code>[{}{}]</code>",
-                    vals.join(", "),
-                    if c.reconstruction.len() > 16 {
-                        ", ..."
-                    } else {
-                        ""
-                    }
+                    "<table class=\"recon\"><thead><tr><th>feature</th><th>reconstruction</th><th>members' mean</th></tr></thead><tbody>"
                 );
+                for (k, v) in c.reconstruction.iter().enumerate().take(32) {
+                    let mean = c
+                        .members_class_mean
+                        .as_ref()
+                        .and_then(|m| m.get(k))
+                        .map(|m| format!("{m:.3}"))
+                        .unwrap_or_else(|| "n/a".into());
+                    let _ = write!(h, "<tr><td>{k}</td><td>{v:.3}</td><td>{mean}</td></tr>");
+                }
+                let _ = write!(h, "</tbody></table>");
+                if c.reconstruction.len() > 32 {
+                    let _ = write!(
+                        h,
+                        "<p class=\"meta\">first 32 of {} features; all are in the JSON report</p>",
+                        c.reconstruction.len()
+                    );
+                }
             }
         }
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());

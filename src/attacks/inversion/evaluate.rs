@@ -39,6 +39,9 @@ pub struct ClassEvaluation {
     pub similarity_kind: SimilarityKind,
     pub recognised: Option<bool>,
     pub nn_predicted_class: Option<usize>,
+    /// The members' mean record of this class (what the reconstruction is
+    /// compared with), when members of the class were given.
+    pub members_class_mean: Option<Vec<f32>>,
 }
 
 fn rows(r: &Records) -> Result<(usize, Vec<f32>), AttackError> {
@@ -188,6 +191,7 @@ pub fn evaluate(
         SimilarityKind::Cosine
     };
     let mut class_mean_similarity = None;
+    let mut members_class_mean = None;
     if let Some(m) = members {
         let (len, flat) = rows(m)?;
         let idx: Vec<usize> = (0..m.len()).filter(|&i| m.y[i] == c).collect();
@@ -210,6 +214,7 @@ pub fn evaluate(
                 }
                 SimilarityKind::Cosine => Some(cosine_similarity(x, &mean)),
             };
+            members_class_mean = Some(mean);
         }
     }
     let nn_predicted_class = match classifier {
@@ -225,5 +230,6 @@ pub fn evaluate(
         similarity_kind,
         recognised: nn_predicted_class.map(|p| p == c),
         nn_predicted_class,
+        members_class_mean,
     })
 }

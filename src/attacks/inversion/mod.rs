@@ -309,6 +309,9 @@ pub struct ClassInversion {
     pub recognised: Option<bool>,
     /// The class the 1-NN classifier predicts for the reconstruction.
     pub nn_predicted_class: Option<usize>,
+    /// The members' mean record of the class, in the model's input order
+    /// (shown beside tabular reconstructions).
+    pub members_class_mean: Option<Vec<f32>>,
 }
 
 /// The inversion report.
@@ -387,6 +390,7 @@ pub fn invert(
             similarity_kind: e.similarity_kind,
             recognised: e.recognised,
             nn_predicted_class: e.nn_predicted_class,
+            members_class_mean: e.members_class_mean,
         });
     }
     let judged: Vec<bool> = out.iter().filter_map(|c| c.recognised).collect();
