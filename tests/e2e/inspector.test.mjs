@@ -823,6 +823,7 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('inv-cancel').click();
     await page.getByTestId('inv-progress').waitFor({ state: 'hidden', timeout: TIMEOUT });
     assert.ok(await page.getByTestId('inv-error').isHidden(), 'Cancel is not an error');
+    assert.ok(await page.getByTestId('inv-results-panel').isHidden(), 'the cancelled run must not have finished');
     // a short white-box run on one class works on the respawned worker
     await page.getByTestId('inv-mode').selectOption('white_box');
     await page.getByTestId('inv-steps').fill('200');
