@@ -86,6 +86,43 @@ const el = {
     downloadJson: $('download-json'),
     downloadHtml: $('download-html'),
   },
+  inv: {
+    cls: $('inv-class'),
+    mode: $('inv-mode'),
+    steps: $('inv-steps'),
+    gamma: $('inv-gamma'),
+    start: $('inv-start'),
+    budget: $('inv-budget'),
+    shape: $('inv-shape'),
+    settingsError: $('inv-settings-error'),
+    run: $('inv-run'),
+    readyNote: $('inv-ready-note'),
+    progress: $('inv-progress'),
+    progressText: $('inv-progress-text'),
+    progressBar: document.getElementById('inv-progress-bar'),
+    cancel: $('inv-cancel'),
+    error: $('inv-error'),
+    resultsPanel: $('inv-results-panel'),
+    results: $('inv-results'),
+    downloadJson: $('inv-download-json'),
+    downloadHtml: $('inv-download-html'),
+  },
+  attr: {
+    column: $('attr-column'),
+    bins: $('attr-bins'),
+    autoBins: $('attr-auto-bins'),
+    run: $('attr-run'),
+    readyNote: $('attr-ready-note'),
+    progress: $('attr-progress'),
+    progressText: $('attr-progress-text'),
+    progressBar: document.getElementById('attr-progress-bar'),
+    cancel: $('attr-cancel'),
+    error: $('attr-error'),
+    resultsPanel: $('attr-results-panel'),
+    results: $('attr-results'),
+    downloadJson: $('attr-download-json'),
+    downloadHtml: $('attr-download-html'),
+  },
 };
 
 /** What the worker holds, kept here too so a respawned worker can be restored. */
@@ -96,9 +133,23 @@ const state = {
   /** role -> {name, bytes: ArrayBuffer, labelColumn, info, error} for the audit CSVs */
   audit: { members: null, nonmembers: null, population: null },
   auditRunning: false,
+  invRunning: false,
+  attrRunning: false,
   /** the Blob URLs of the last report's downloads (revoked when replaced) */
   reportUrls: [],
+  invUrls: [],
+  attrUrls: [],
 };
+
+/** Any of the worker's long jobs (audit, inversion, attribute inference) in flight. */
+function probeRunning() {
+  return state.auditRunning || state.invRunning || state.attrRunning;
+}
+
+/** Refresh every section's Run button and note. */
+function updateReady() {
+  updateAuditReady();
+}
 
 let bridge = null;
 
@@ -261,6 +312,7 @@ async function loadModelBytes(name, bytes) {
     state.kind = '';
     clearError(el.modelError);
     renderSummary(info);
+    modelChangedForProbes(info);
     await refreshAuditStatus();
     await predictIfReady();
   } catch (err) {
@@ -377,6 +429,7 @@ function applyAuditStatus(status) {
     a.info = s.info;
     a.error = s.error;
     el.audit.counts[role].textContent = `${a.name}: ${fmtCounts(s.info)}`;
+    if (role === 'members') fillAttributeColumns(s.info.featureNames);
     if (s.error) {
       const model = state.model ? state.model.name : 'the model';
       showError(el.audit.errors[role], s.error, `${a.name} does not fit ${model}`);
@@ -490,16 +543,19 @@ function updateAuditReady() {
   if (!state.audit.nonmembers) missing.push('non-members');
   const broken = AUDIT_ROLES.filter((r) => state.audit[r] && state.audit[r].error).map((r) => ROLE_TITLES[r].toLowerCase());
   const ready = missing.length === 0 && broken.length === 0;
-  a.run.disabled = !ready || state.auditRunning;
-  for (const role of AUDIT_ROLES) a.inputs[role].disabled = state.auditRunning;
-  a.populationClear.disabled = state.auditRunning;
+  a.run.disabled = !ready || probeRunning();
+  for (const role of AUDIT_ROLES) a.inputs[role].disabled = probeRunning();
+  a.populationClear.disabled = probeRunning();
   const refs = checkedAttacks().some((id) => REFERENCE_ATTACKS.includes(id));
   a.references.disabled = !refs;
   a.references.title = refs ? '' : 'the chosen attacks train no reference models';
   if (state.auditRunning) a.readyNote.textContent = 'Running\u2026';
   else if (missing.length) a.readyNote.textContent = `Load ${missing.join(', ').replace(/, ([^,]*)$/, ' and $1')} first.`;
   else if (broken.length) a.readyNote.textContent = `Fix the ${broken.join(' and ')} CSV first.`;
+  else if (probeRunning()) a.readyNote.textContent = 'Another probe is running.';
   else a.readyNote.textContent = 'Ready. Everything runs in this page.';
+  updateInversionReady();
+  updateAttributeReady();
 }
 
 function onAuditProgress({ done, total, label }) {
@@ -618,10 +674,245 @@ function setupAudit() {
   applyPreset();
 }
 
+// ---------- model inversion and attribute inference ----------
+
+/** Put a report's downloads on two links; returns the Blob URLs (revoke later). */
+function setDownloads(out, prefix, jsonLink, htmlLink) {
+  const stem = `${prefix}-${String(out.report.model.sha256).slice(0, 12)}-seed${out.report.seed}`;
+  const jsonUrl = URL.createObjectURL(new Blob([out.reportJson], { type: 'application/json' }));
+  const htmlUrl = URL.createObjectURL(new Blob([out.htmlStandalone], { type: 'text/html' }));
+  jsonLink.href = jsonUrl;
+  jsonLink.download = `${stem}.json`;
+  htmlLink.href = htmlUrl;
+  htmlLink.download = `${stem}.html`;
+  return [jsonUrl, htmlUrl];
+}
+
+/** Insert the core's html fragment (escaped by its renderer, no script, no inline style). */
+function insertFragment(box, html) {
+  box.innerHTML = html;
+  for (const table of box.querySelectorAll('table')) {
+    const wrap = document.createElement('div');
+    wrap.className = 'table-wrap';
+    wrap.tabIndex = 0;
+    wrap.setAttribute('role', 'region');
+    wrap.setAttribute('aria-label', 'Table (scrolls sideways)');
+    table.replaceWith(wrap);
+    wrap.append(table);
+  }
+}
+
+/** A progress handler for a probe's own bar and text. */
+function probeProgress(p) {
+  return ({ done, total, label }) => {
+    if (label) p.progressText.textContent = total > 0 ? `${label} (${fmtInt(done)} / ${fmtInt(total)})` : label;
+    if (total > 0) p.progressBar.value = Math.min(1, done / total);
+  };
+}
+
+/** A new model: its classes in the class select, a default image shape for 64 flat features. */
+function modelChangedForProbes(info) {
+  const v = el.inv;
+  const n = info.numClasses;
+  const opts = [new Option('all classes', 'all')];
+  if (n != null) for (let c = 0; c < n; c++) opts.push(new Option(`class ${c}`, String(c)));
+  v.cls.replaceChildren(...opts);
+  const input = info.summary.input;
+  const flat = input.shape.length <= 2;
+  v.shape.value = flat && input.features === 64 ? '1,8,8' : '';
+  v.shape.disabled = !flat;
+  v.shape.title = flat ? '' : 'the model input is already image-shaped';
+}
+
+function parseNumber(text, what) {
+  const t = String(text).trim();
+  const v = Number(t);
+  if (t === '' || !Number.isFinite(v)) throw new InspectorError('bad_setting', `${what} must be a number, got "${text}"`);
+  return v;
+}
+
+function parseWhole(text, what, lo, hi) {
+  const v = parseNumber(text, what);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new InspectorError('bad_setting', `${what} must be a whole number from ${lo} to ${hi}, got "${text}"`);
+  return v;
+}
+
+/** {classes, settings, inputShape} from the inversion form, or an Error naming the bad field. */
+function inversionSettings() {
+  const v = el.inv;
+  const steps = parseWhole(v.steps.value, 'steps', 1, 1_000_000);
+  const gamma = parseNumber(v.gamma.value, 'gamma');
+  if (!(gamma > 0 && gamma < 1)) throw new InspectorError('bad_setting', `gamma must lie in (0, 1), got "${v.gamma.value}"`);
+  const mode = v.mode.value;
+  const settings = { mode, steps, gamma, start: v.start.value };
+  if (mode === 'black_box') settings.query_budget = parseWhole(v.budget.value, 'the query budget', 1, 100_000_000);
+  let inputShape = null;
+  const shapeText = v.shape.value.trim();
+  if (!v.shape.disabled && shapeText !== '') {
+    inputShape = shapeText.split(/[\s,x]+/).filter(Boolean).map((d) => parseWhole(d, 'each image dimension', 1, 1_000_000));
+  }
+  const classes = v.cls.value === 'all' ? [] : [Number(v.cls.value)];
+  return { classes, settings, inputShape };
+}
+
+function updateInversionReady() {
+  const v = el.inv;
+  v.run.disabled = !state.model || probeRunning();
+  v.budget.disabled = v.mode.value !== 'black_box';
+  if (state.invRunning) v.readyNote.textContent = 'Running\u2026';
+  else if (!state.model) v.readyNote.textContent = 'Load a model first.';
+  else if (probeRunning()) v.readyNote.textContent = 'Another probe is running.';
+  else {
+    const sets = ['members', 'nonmembers'].filter((r) => state.audit[r]).map((r) => ROLE_TITLES[r].toLowerCase());
+    v.readyNote.textContent = sets.length
+      ? `Ready: uses the ${sets.join(' and ')} CSV${sets.length > 1 ? 's' : ''}.`
+      : 'Ready. Without the CSVs of section 2 there is no data mean and no recognition check.';
+  }
+}
+
+async function runInversionNow() {
+  const v = el.inv;
+  clearError(v.settingsError);
+  clearError(v.error);
+  let args;
+  try {
+    args = inversionSettings();
+  } catch (err) {
+    showError(v.settingsError, err, 'Settings');
+    return;
+  }
+  state.invRunning = true;
+  updateReady();
+  await restoring;
+  v.progressText.textContent = 'Starting\u2026';
+  v.progressBar.value = 0;
+  v.progress.hidden = false;
+  v.results.setAttribute('aria-busy', 'true');
+  try {
+    const out = await bridge.call('runInversion', args, { onProgress: probeProgress(v) });
+    for (const u of state.invUrls) URL.revokeObjectURL(u);
+    state.invUrls = setDownloads(out, 'privacy-inversion', v.downloadJson, v.downloadHtml);
+    insertFragment(v.results, out.html);
+    v.resultsPanel.hidden = false;
+  } catch (err) {
+    if (err.code === 'aborted') return;
+    showError(v.error, err, 'The inversion failed');
+  } finally {
+    state.invRunning = false;
+    v.progress.hidden = true;
+    v.results.removeAttribute('aria-busy');
+    updateReady();
+  }
+}
+
+/** The members CSV's feature columns in the sensitive column select (keeps the choice when it still exists). */
+function fillAttributeColumns(names) {
+  const sel = el.attr.column;
+  const keep = sel.value;
+  sel.replaceChildren(...names.map((n) => new Option(n, n)));
+  if (names.includes(keep)) sel.value = keep;
+}
+
+/** The bin edges typed, or null when the field is empty. */
+function attributeBins() {
+  const t = el.attr.bins.value.trim();
+  if (t === '') return null;
+  const edges = t.split(/[\s,;]+/).filter(Boolean).map((x) => parseNumber(x, 'each bin edge'));
+  return edges;
+}
+
+function updateAttributeReady() {
+  const t = el.attr;
+  const missing = [];
+  if (!state.model) missing.push('a model');
+  if (!state.audit.members) missing.push('members');
+  if (!state.audit.nonmembers) missing.push('non-members');
+  t.run.disabled = missing.length > 0 || probeRunning() || !t.column.value;
+  t.autoBins.disabled = !state.audit.members || probeRunning() || !t.column.value;
+  if (state.attrRunning) t.readyNote.textContent = 'Running\u2026';
+  else if (missing.length) t.readyNote.textContent = `Load ${missing.join(', ').replace(/, ([^,]*)$/, ' and $1')} first (section 2).`;
+  else if (probeRunning()) t.readyNote.textContent = 'Another probe is running.';
+  else t.readyNote.textContent = 'Ready.';
+}
+
+/** Quartile bin edges of the chosen column from the loaded members (min, Q1, median, Q3, max). */
+async function fillQuartileBins() {
+  const t = el.attr;
+  clearError(t.error);
+  try {
+    const q = await bridge.call('columnQuartiles', { column: t.column.value });
+    // 7 significant digits (the data are float32); the outer edges rounded outwards
+    const round = (x, dir) => {
+      if (x === 0) return 0;
+      const e = 10 ** (Math.floor(Math.log10(Math.abs(x))) - 6);
+      return (dir < 0 ? Math.floor(x / e) : dir > 0 ? Math.ceil(x / e) : Math.round(x / e)) * e;
+    };
+    const edges = [round(q.min, -1), round(q.q1, 0), round(q.q2, 0), round(q.q3, 0), round(q.max, 1)];
+    const distinct = edges.filter((x, i) => i === 0 || x > edges[i - 1]);
+    t.bins.value = distinct.map((x) => String(Number(x.toPrecision(7)))).join(',');
+  } catch (err) {
+    if (err.code !== 'aborted') showError(t.error, err, 'Quartiles');
+  }
+}
+
+async function runAttributeNow() {
+  const t = el.attr;
+  clearError(t.error);
+  let settings;
+  const column = t.column.value;
+  try {
+    const bins = attributeBins();
+    settings = bins ? { bins } : {};
+  } catch (err) {
+    showError(t.error, err, 'Bin edges');
+    return;
+  }
+  state.attrRunning = true;
+  updateReady();
+  await restoring;
+  t.progressText.textContent = 'Starting\u2026';
+  t.progressBar.value = 0;
+  t.progress.hidden = false;
+  t.results.setAttribute('aria-busy', 'true');
+  try {
+    const out = await bridge.call('runAttribute', { column, settings }, { onProgress: probeProgress(t) });
+    for (const u of state.attrUrls) URL.revokeObjectURL(u);
+    state.attrUrls = setDownloads(out, `privacy-attribute-${column.replace(/[^\w.-]+/g, '_')}`, t.downloadJson, t.downloadHtml);
+    insertFragment(t.results, out.html);
+    t.resultsPanel.hidden = false;
+  } catch (err) {
+    if (err.code === 'aborted') return;
+    showError(t.error, err, `Attribute inference on "${column}" failed`);
+  } finally {
+    state.attrRunning = false;
+    t.progress.hidden = true;
+    t.results.removeAttribute('aria-busy');
+    updateReady();
+  }
+}
+
+function setupProbes() {
+  const v = el.inv;
+  v.run.addEventListener('click', runInversionNow);
+  v.cancel.addEventListener('click', () => bridge.abort());
+  v.mode.addEventListener('change', updateInversionReady);
+  const t = el.attr;
+  t.run.addEventListener('click', runAttributeNow);
+  t.cancel.addEventListener('click', () => bridge.abort());
+  t.autoBins.addEventListener('click', fillQuartileBins);
+  t.column.addEventListener('change', () => {
+    clearError(t.error);
+    updateAttributeReady();
+  });
+  updateInversionReady();
+  updateAttributeReady();
+}
+
 // ---------- wiring ----------
 
 function setupInputs() {
   setupAudit();
+  setupProbes();
   el.modelInput.addEventListener('change', async () => {
     const file = el.modelInput.files && el.modelInput.files[0];
     if (!file) return;

@@ -5,6 +5,11 @@
 // the first message ({type:'init', module}).
 
 //
+// Model inversion and attribute inference reuse the audit CSVs: the core
+// takes their optional DatasetHandle arguments by value (and frees them), so
+// each run gets fresh parses of the kept bytes, as the population does in
+// runAudit.
+//
 // The membership audit: the three audit CSVs (members, non-members, optional
 // population) live here too, each parsed once and checked against the model
 // (feature count, reshaping, labels within the model's classes) so a bad file
@@ -12,7 +17,7 @@
 // the core synchronously; its progress callback posts progress messages, and
 // Cancel is terminate + respawn (bridge.js).
 
-import { initSync, loadModel, parseCsv, runAudit, version } from './pkg/privacy_inspector.js';
+import { initSync, loadModel, parseCsv, runAttribute, runAudit, runInversion, version } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
 let modelName = '';
@@ -160,6 +165,66 @@ const methods = {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
     });
+  },
+
+  /**
+   * Model inversion: `classes` (empty = all), `settings` an InversionConfig
+   * object (snake_case), `inputShape` an array or null. Uses the members /
+   * non-members CSVs when loaded. Returns {report, reportJson, html, htmlStandalone}.
+   */
+  runInversion({ classes, settings, inputShape }, progress) {
+    if (!model) throw coded('no_model', 'no model is loaded');
+    const fresh = (role) => (audit[role] ? parseCsv(audit[role].bytes, audit[role].labelColumn) : undefined);
+    return runInversion(
+      model,
+      Uint32Array.from(classes || []),
+      settings,
+      inputShape && inputShape.length ? inputShape : undefined,
+      undefined,
+      fresh('members'),
+      fresh('nonmembers'),
+      (p) => {
+        progress({ done: p.done, total: p.total, label: p.stage });
+        return true;
+      },
+    );
+  },
+
+  /**
+   * Attribute inference on the sensitive feature column `column`, `settings`
+   * an AttributeConfig object (snake_case). Needs members and non-members;
+   * the population, when loaded, is the reference set.
+   */
+  runAttribute({ column, settings }, progress) {
+    if (!model) throw coded('no_model', 'no model is loaded');
+    for (const role of ['members', 'nonmembers']) {
+      if (!audit[role]) throw coded('no_data', `no ${ROLE_NAMES[role]} CSV is loaded`);
+    }
+    const pop = audit.population ? parseCsv(audit.population.bytes, audit.population.labelColumn) : undefined;
+    return runAttribute(model, audit.members.handle, audit.nonmembers.handle, pop, column, settings, (p) => {
+      progress({ done: p.done, total: p.total, label: p.stage });
+      return true;
+    });
+  },
+
+  /** Quartiles (25%, 50%, 75%, linear interpolation) and range of one members column. */
+  columnQuartiles({ column }) {
+    const ds = audit.members && audit.members.handle;
+    if (!ds) throw coded('no_data', 'no members CSV is loaded');
+    const j = ds.featureNames.indexOf(column);
+    if (j < 0) throw coded('bad_argument', `column '${column}' is not among the members CSV's feature columns`);
+    const data = ds.data();
+    const f = ds.features;
+    const vals = new Float64Array(ds.rows);
+    for (let r = 0; r < ds.rows; r++) vals[r] = data[r * f + j];
+    vals.sort();
+    const q = (p) => {
+      const pos = p * (vals.length - 1);
+      const lo = Math.floor(pos);
+      const hi = Math.min(vals.length - 1, lo + 1);
+      return vals[lo] + (pos - lo) * (vals[hi] - vals[lo]);
+    };
+    return { min: vals[0], q1: q(0.25), q2: q(0.5), q3: q(0.75), max: vals[vals.length - 1], rows: vals.length };
   },
 
   /** Class probabilities for every row of the dataset, in chunks with progress. */

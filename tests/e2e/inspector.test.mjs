@@ -20,6 +20,15 @@
 // inputs, after which a Quick run gives the uninterrupted figures; a CSV
 // with a missing column whose error stays next to its own input.
 //
+// Model inversion and attribute inference, on the audit CSVs: all 10 classes
+// of the digits MLP white-box (1000 steps, gamma 1e-4, start at the data
+// mean), 10 figures, at least 80% recognised, recognised count and per-class
+// target confidence equal to `privacy-inspector invert` within 1e-3; Cancel
+// mid-inversion, then a run on the respawned worker; attribute inference on
+// the wine pipeline, column f0 with bins 10,12.5,13.5,15, member / non-member
+// attack accuracy equal to `privacy-inspector attribute` within 1e-9, after a
+// run without bins whose error shows next to the control.
+//
 //   node --test tests/e2e/          (scripts/test.sh runs it after the build)
 
 import { after, before, describe, test } from 'node:test';
@@ -683,6 +692,221 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('nonmembers-error').waitFor({ state: 'hidden', timeout: TIMEOUT });
     await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
     assertClean('audit bad csv');
+    await page.close();
+  });
+
+  // ---------- model inversion and attribute inference ----------
+
+  /** Load a model, members and non-members into a fresh page (section 2's inputs). */
+  async function openProbe(model, members, nonmembers) {
+    const page = await open();
+    await page.getByTestId('model-input').setInputFiles(model);
+    await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
+    await page.getByTestId('members-input').setInputFiles(members);
+    await page.getByTestId('members-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('nonmembers-input').setInputFiles(nonmembers);
+    await page.getByTestId('nonmembers-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+    return page;
+  }
+
+  /** Click a probe's Run, wait until it settles and return its downloaded JSON report. */
+  async function runProbe(page, prefix) {
+    const before = await page.getByTestId(`${prefix}-download-json`).getAttribute('href');
+    await page.waitForFunction((id) => !document.querySelector(`[data-testid="${id}-run"]`).disabled, prefix, { timeout: TIMEOUT });
+    await page.getByTestId(`${prefix}-run`).click();
+    await page.waitForFunction(
+      ([id, prev]) => {
+        const a = document.querySelector(`[data-testid="${id}-download-json"]`);
+        const running = !document.querySelector(`[data-testid="${id}-progress"]`).hidden;
+        const failed = !document.querySelector(`[data-testid="${id}-error"]`).hidden;
+        return !running && (failed || (a.getAttribute('href') && a.getAttribute('href') !== prev));
+      },
+      [prefix, before],
+      { timeout: AUDIT_TIMEOUT, polling: 500 },
+    );
+    assert.ok(await page.getByTestId(`${prefix}-error`).isHidden(), `${prefix} failed: ${await page.getByTestId(`${prefix}-error`).textContent()}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(`${prefix}-download-json`).click()]);
+    return { name: download.suggestedFilename(), report: JSON.parse(readFileSync(await download.path(), 'utf8')) };
+  }
+
+  /** Run the CLI with `args` plus `--report FILE`; returns the parsed report. */
+  function cliReport(args) {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-cli-'));
+    try {
+      const out = path.join(tmp, 'report.json');
+      execFileSync(cliBinary(), [...args, '--report', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      return JSON.parse(readFileSync(out, 'utf8'));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  test('inversion: all 10 digits classes white-box, recognised and equal to the CLI', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await openProbe(AUDIT.model, AUDIT.members, AUDIT.nonmembers);
+    // the page's defaults are the ones the test wants; check them rather than set them
+    assert.equal(await page.getByTestId('inv-shape').inputValue(), '1,8,8', '64 flat features prefill 1,8,8');
+    assert.equal(await page.getByTestId('inv-steps').inputValue(), '1000');
+    assert.equal(await page.getByTestId('inv-gamma').inputValue(), '1e-4');
+    assert.equal(await page.getByTestId('inv-start').inputValue(), 'data_mean');
+    assert.equal(await page.getByTestId('inv-mode').inputValue(), 'white_box');
+    assert.ok(await page.getByTestId('inv-budget').isDisabled(), 'the query budget is for black-box only');
+    assert.equal(await page.getByTestId('inv-class').locator('option').count(), 11, 'all + 10 classes');
+    await page.getByTestId('inv-class').selectOption('all');
+
+    const { name, report } = await runProbe(page, 'inv');
+    assert.match(name, /^privacy-inversion-[0-9a-f]{12}-seed\d+\.json$/);
+    const inv = report.inversion;
+    assert.ok(inv, 'the report has no inversion section');
+    const results = page.getByTestId('inv-results');
+    await results.getByTestId('inversion-report').waitFor({ timeout: TIMEOUT });
+    const figs = results.locator('figure[data-testid^="inversion-class-"]');
+    assert.equal(await figs.count(), 10, 'one figure per class');
+    for (let c = 0; c < 10; c++) {
+      const fig = results.getByTestId(`inversion-class-${c}`);
+      assert.ok(await fig.isVisible(), `class ${c} is not shown`);
+      assert.equal(await fig.locator('svg rect').count(), 64, `class ${c}: 8x8 pixels`);
+      const box = await fig.locator('svg').boundingBox();
+      assert.ok(box && box.width >= 64 && box.height >= 64, `class ${c}: image too small ${JSON.stringify(box)}`);
+    }
+    const lead = await results.getByTestId('inversion-lead').textContent();
+    const m = /recognises the class of ([\d.]+)% of the 10 reconstructions/.exec(lead);
+    assert.ok(m, `lead: ${lead}`);
+    assert.ok(Number(m[1]) >= 80, `only ${m[1]}% recognised: ${lead}`);
+
+    // the CLI on the same inputs (native FMA vs wasm: confidences within 1e-3)
+    const cli = cliReport([
+      'invert', AUDIT.model, '--class', 'all', '--members', AUDIT.members, '--nonmembers', AUDIT.nonmembers,
+      '--input-shape', '1,8,8', '--start', 'mean', '--gamma', '1e-4', '--steps', '1000',
+    ]).inversion;
+    assert.equal(cli.classes.length, 10);
+    const recognised = (r) => r.classes.filter((c) => c.recognised === true).length;
+    assert.equal(recognised(inv), recognised(cli), 'recognised count page vs CLI');
+    assert.ok(recognised(inv) >= 8, `recognised ${recognised(inv)} of 10`);
+    for (let c = 0; c < 10; c++) {
+      const g = inv.classes[c];
+      const w = cli.classes[c];
+      assert.equal(g.class, w.class);
+      assert.ok(Math.abs(g.target_confidence - w.target_confidence) <= 1e-3,
+        `class ${c}: target_confidence ${g.target_confidence} in the page, ${w.target_confidence} in the CLI`);
+    }
+
+    // the standalone HTML download holds the gallery
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('inv-download-html').click()]);
+    const html = readFileSync(await dl.path(), 'utf8');
+    assert.match(html, /^<!doctype html>/);
+    assert.ok(html.includes('data-testid="inversion-class-9"'));
+
+    await page.evaluate(() => document.querySelector('[data-testid="inv-results-panel"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '13-inversion-results.png') });
+    await page.screenshot({ path: path.join(ARTIFACTS, '13-inversion-full.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page overflows a 390px viewport by ${overflow}px`);
+    await page.evaluate(() => document.querySelector('[data-testid="inv-heading"], #inv-heading').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '13-inversion-form-narrow.png') });
+    await page.evaluate(() => document.querySelector('[data-testid="inv-results-panel"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '13-inversion-results-narrow.png') });
+    assertClean('inversion');
+    await page.close();
+  });
+
+  test('inversion: Cancel respawns the worker, keeps the inputs, and a run works after', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await openProbe(AUDIT.model, AUDIT.members, AUDIT.nonmembers);
+    // black-box with a large budget: long enough to cancel mid-run
+    await page.getByTestId('inv-mode').selectOption('black_box');
+    assert.ok(await page.getByTestId('inv-budget').isEnabled());
+    await page.getByTestId('inv-budget').fill('100000000');
+    await page.getByTestId('inv-steps').fill('100000');
+    await page.getByTestId('inv-run').click();
+    await page.getByTestId('inv-progress').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('audit-run').isDisabled(), 'the audit waits while the inversion runs');
+    await page.getByTestId('inv-cancel').click();
+    await page.getByTestId('inv-progress').waitFor({ state: 'hidden', timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('inv-error').isHidden(), 'Cancel is not an error');
+    assert.ok(await page.getByTestId('inv-results-panel').isHidden(), 'the cancelled run must not have finished');
+    // a short white-box run on one class works on the respawned worker
+    await page.getByTestId('inv-mode').selectOption('white_box');
+    await page.getByTestId('inv-steps').fill('200');
+    await page.getByTestId('inv-class').selectOption('3');
+    const { report } = await runProbe(page, 'inv');
+    assert.deepEqual(report.inversion.classes.map((c) => c.class), [3]);
+    assert.deepEqual(report.counts, { members: 1200, nonmembers: 597, population: 0 });
+    assert.equal(await page.getByTestId('inv-results').locator('figure').count(), 1);
+    assertClean('inversion cancel');
+    await page.close();
+  });
+
+  test('attribute inference: wine f0 with bins equals the CLI; no bins shows the error next to the control', { timeout: AUDIT_TIMEOUT }, async () => {
+    const WINE = {
+      model: path.join(ROOT, 'tests/fixtures/sk_pipeline_wine.onnx'),
+      members: path.join(ROOT, 'tests/fixtures/data/wine.train.csv'),
+      nonmembers: path.join(ROOT, 'tests/fixtures/data/wine.test.csv'),
+      bins: '10,12.5,13.5,15',
+    };
+    const page = await openProbe(WINE.model, WINE.members, WINE.nonmembers);
+    const options = await page.getByTestId('attr-column').locator('option').allTextContents();
+    assert.deepEqual(options, Array.from({ length: 13 }, (_, i) => `f${i}`));
+    await page.getByTestId('attr-column').selectOption('f0');
+
+    // the bad case first: a continuous column without bins
+    await page.getByTestId('attr-bins').fill('');
+    await page.getByTestId('attr-run').click();
+    await page.getByTestId('attr-error').waitFor({ state: 'visible', timeout: AUDIT_TIMEOUT });
+    const code = await text(page, 'attr-error-code');
+    assert.ok(code && code !== 'error' && code !== 'internal', `a specific error code, got ${code}`);
+    const msg = await text(page, 'attr-error-message');
+    assert.match(msg, /f0/, msg);
+    assert.match(msg, /bin/, msg);
+    const near = await page.evaluate(() => {
+      const err = document.querySelector('[data-testid="attr-error"]');
+      const ctl = document.querySelector('[data-testid="attr-column"]');
+      return err.closest('section') === ctl.closest('section');
+    });
+    assert.ok(near, 'the error is not in the attribute section');
+    assert.ok(await page.getByTestId('attr-results-panel').isHidden(), 'no results after an error');
+    await page.evaluate(() => document.querySelector('#attr-heading').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '14-attribute-error.png') });
+
+    // the quartile button fills increasing edges from the loaded members
+    await page.getByTestId('attr-auto-bins').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="attr-bins"]').value !== '', null, { timeout: TIMEOUT });
+    const auto = (await page.getByTestId('attr-bins').inputValue()).split(',').map(Number);
+    assert.ok(auto.length >= 3 && auto.every((x, i) => i === 0 || x > auto[i - 1]), `quartile edges ${auto}`);
+
+    // the page keeps working: with bins the run succeeds
+    await page.getByTestId('attr-bins').fill(WINE.bins);
+    const { name, report } = await runProbe(page, 'attr');
+    assert.match(name, /^privacy-attribute-f0-[0-9a-f]{12}-seed\d+\.json$/);
+    assert.ok(await page.getByTestId('attr-error').isHidden(), 'the old error is cleared');
+    const a = report.attribute;
+    assert.equal(a.column_name, 'f0');
+    assert.deepEqual(a.bins, [10, 12.5, 13.5, 15]);
+    const results = page.getByTestId('attr-results');
+    await results.getByTestId('attribute-table').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.equal(await results.getByTestId('attribute-table').locator('tbody tr').count(), 2, 'members and non-members rows');
+    assert.match(await results.getByTestId('attribute-lead').textContent(), /f0/);
+
+    const cli = cliReport([
+      'attribute', WINE.model, '--members', WINE.members, '--nonmembers', WINE.nonmembers,
+      '--sensitive', 'f0', '--bins', WINE.bins,
+    ]).attribute;
+    for (const set of ['members', 'nonmembers']) {
+      const g = a[set].attack_accuracy;
+      const w = cli[set].attack_accuracy;
+      assert.ok(Math.abs(g - w) <= 1e-9, `${set} attack accuracy ${g} in the page, ${w} in the CLI`);
+      assert.equal(a[set].n, cli[set].n);
+    }
+
+    await page.evaluate(() => document.querySelector('[data-testid="attr-results-panel"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '15-attribute-results.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page overflows a 390px viewport by ${overflow}px`);
+    await page.evaluate(() => document.querySelector('#attr-heading').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '15-attribute-narrow.png') });
+    await page.evaluate(() => document.querySelector('[data-testid="attr-results-panel"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '15-attribute-results-narrow.png') });
+    assertClean('attribute');
     await page.close();
   });
 
