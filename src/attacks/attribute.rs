@@ -489,10 +489,15 @@ pub fn run(
             all.dedup();
             if all.len() > cfg.max_categories {
                 return Err(AttackError::Input(format!(
-                    "column '{column_name}' (index {col}) has {} distinct values, more than the {} a categorical column may have: it looks continuous, give bin edges (e.g. quantile bins {:?})",
+                    "column '{column_name}' (index {col}) has {} distinct values, more than the {} a categorical column may have: it looks continuous, give bin edges (e.g. quartile bins {})",
                     all.len(),
                     cfg.max_categories,
-                    quantile_bins(&all, 4).unwrap_or_default()
+                    quantile_bins(&all, 4)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|e| format!("{}", (e * 1e4).round() / 1e4))
+                        .collect::<Vec<_>>()
+                        .join(",")
                 )));
             }
             Candidates {

@@ -81,18 +81,29 @@ pub fn render(report: &Report, standalone: bool) -> String {
     if let Some(inv) = &report.inversion {
         inversion(&mut h, inv);
     }
-    let _ = write!(h, "<h2>Conventions</h2><ul>");
-    for c in &report.conventions {
-        let _ = write!(h, "<li>{}</li>", esc(c));
+    if !report.attacks.is_empty() {
+        let _ = write!(h, "<h2>Conventions</h2><ul>");
+        for c in &report.conventions {
+            let _ = write!(h, "<li>{}</li>", esc(c));
+        }
+        let settings = serde_json::to_string_pretty(&report.settings).unwrap_or_default();
+        let refs = serde_json::to_string_pretty(&report.references).unwrap_or_default();
+        let _ = write!(
+            h,
+            "</ul><details><summary>Every setting of the membership audit</summary><pre>{}</pre></details><details><summary>Reference models</summary><pre>{}</pre></details>",
+            esc(&settings),
+            esc(&refs)
+        );
     }
-    let settings = serde_json::to_string_pretty(&report.settings).unwrap_or_default();
-    let refs = serde_json::to_string_pretty(&report.references).unwrap_or_default();
-    let _ = write!(
-        h,
-        "</ul><details><summary>Every setting</summary><pre>{}</pre></details><details><summary>Reference models</summary><pre>{}</pre></details></div>",
-        esc(&settings),
-        esc(&refs)
-    );
+    if let Some(a) = &report.attribute {
+        let s = serde_json::to_string_pretty(&a.settings).unwrap_or_default();
+        let _ = write!(h, "<details><summary>Every setting of the attribute inference</summary><pre>{}</pre></details>", esc(&s));
+    }
+    if let Some(inv) = &report.inversion {
+        let s = serde_json::to_string_pretty(&inv.settings).unwrap_or_default();
+        let _ = write!(h, "<details><summary>Every setting of the model inversion</summary><pre>{}</pre></details>", esc(&s));
+    }
+    let _ = write!(h, "</div>");
     if standalone {
         h.push_str("</body></html>");
     }
