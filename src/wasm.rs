@@ -473,8 +473,7 @@ pub fn run_audit(
     progress: &js_sys::Function,
 ) -> Result<JsValue, JsValue> {
     use crate::attacks::membership::audit::{run_audit as core_audit, AuditSettings};
-    use crate::attacks::membership::{AuditInputs, Progress, Target};
-    use crate::report::{html, Counts, Report};
+    use crate::report::Report;
     let settings: AuditSettings = if settings.is_undefined() || settings.is_null() {
         AuditSettings::default()
     } else {
@@ -487,41 +486,11 @@ pub fn run_audit(
         serde_wasm_bindgen::from_value(names)
             .map_err(|e| bad_argument(&format!("input names: {e}")))?
     };
-    let m = audit_records(model, members, "members")?;
-    let n = audit_records(model, nonmembers, "non-members")?;
-    let p = population
-        .as_ref()
-        .map(|d| audit_records(model, d, "population"))
-        .transpose()?;
-    let counts = Counts {
-        members: m.len(),
-        nonmembers: n.len(),
-        population: p.as_ref().map_or(0, |r| r.len()),
-    };
-    let inputs = AuditInputs {
-        members: m,
-        nonmembers: n,
-        population: p,
-    };
+    let (inputs, counts) = audit_inputs(model, members, nonmembers, population.as_ref())?;
     let classes = model.num_classes.unwrap_or(2);
-    let target = Target {
-        graph: &model.model.graph,
-        params: &model.model.params,
-        output_kind: model.kind(),
-        num_classes: classes,
-    };
-    let mut on_progress = |pr: Progress| {
-        let v = match to_js_value(&pr) {
-            Ok(v) => v,
-            Err(_) => return true,
-        };
-        match progress.call1(&JsValue::NULL, &v) {
-            Ok(r) => r.as_bool() != Some(false),
-            Err(_) => true,
-        }
-    };
-    let outcome =
-        core_audit(&target, &inputs, settings, &mut on_progress).map_err(|e| e.to_js())?;
+    let target = model.target();
+    let outcome = core_audit(&target, &inputs, settings, &mut progress_fn(progress))
+        .map_err(|e| e.to_js())?;
     let report = Report::new(
         &model.model,
         None,
@@ -531,31 +500,7 @@ pub fn run_audit(
         names,
         outcome,
     );
-    // The report holds u64 seeds derived from the master seed, most above
-    // 2^53, which serde-wasm-bindgen refuses as JS numbers: the report
-    // crosses as the core's JSON text (the format of the CLI's
-    // `--report`), plus `JSON.parse` of it (seeds above 2^53 rounded).
-    let json = report.to_json();
-    let parsed = js_sys::JSON::parse(&json)
-        .map_err(|_| js_error("internal", "the report JSON could not be parsed"))?;
-    let out = js_sys::Object::new();
-    let _ = Reflect::set(&out, &JsValue::from_str("report"), &parsed);
-    let _ = Reflect::set(
-        &out,
-        &JsValue::from_str("reportJson"),
-        &JsValue::from_str(&json),
-    );
-    let _ = Reflect::set(
-        &out,
-        &JsValue::from_str("html"),
-        &JsValue::from_str(&html::render(&report, false)),
-    );
-    let _ = Reflect::set(
-        &out,
-        &JsValue::from_str("htmlStandalone"),
-        &JsValue::from_str(&html::render(&report, true)),
-    );
-    Ok(out.into())
+    report_out(&report)
 }
 
 /// Records of an optional parsed CSV, labels optional.
@@ -574,6 +519,9 @@ fn optional_records(
 }
 
 /// The report object, its JSON text and HTML (fragment and standalone).
+/// The report crosses as the core's JSON text (the format of the CLI's
+/// `--report`) plus `JSON.parse` of it, so every number is what the JSON
+/// says (seeds are kept below 2^53, so they stay exact).
 fn report_out(report: &crate::report::Report) -> Result<JsValue, JsValue> {
     use crate::report::html;
     let json = report.to_json();
@@ -702,8 +650,8 @@ pub fn run_attribute(
     progress: &js_sys::Function,
 ) -> Result<JsValue, JsValue> {
     use crate::attacks::attribute::{run, AttributeConfig};
-    use crate::attacks::membership::{AttackError, AuditInputs, Target};
-    use crate::report::{Counts, Report};
+    use crate::attacks::membership::AttackError;
+    use crate::report::Report;
     let mut cfg: AttributeConfig = if settings.is_undefined() || settings.is_null() {
         AttributeConfig::default()
     } else {
@@ -718,29 +666,9 @@ pub fn run_attribute(
         ))
         .to_js()
     })?;
-    let m = audit_records(model, members, "members")?;
-    let n = audit_records(model, nonmembers, "non-members")?;
-    let p = population
-        .as_ref()
-        .map(|d| audit_records(model, d, "population"))
-        .transpose()?;
-    let counts = Counts {
-        members: m.len(),
-        nonmembers: n.len(),
-        population: p.as_ref().map_or(0, |r| r.len()),
-    };
-    let inputs = AuditInputs {
-        members: m,
-        nonmembers: n,
-        population: p,
-    };
+    let (inputs, counts) = audit_inputs(model, members, nonmembers, population.as_ref())?;
     let n_classes = model.num_classes.unwrap_or(2);
-    let target = Target {
-        graph: &model.model.graph,
-        params: &model.model.params,
-        output_kind: model.kind(),
-        num_classes: n_classes,
-    };
+    let target = model.target();
     let seed = cfg.seed;
     let result =
         run(&target, &inputs, names, &cfg, &mut progress_fn(progress)).map_err(|e| e.to_js())?;
@@ -755,4 +683,50 @@ pub fn run_attribute(
     );
     report.attribute = Some(result);
     report_out(&report)
+}
+
+/// Members, non-members and optional population of an audit-style probe,
+/// with their counts for the report.
+fn audit_inputs(
+    model: &ModelHandle,
+    members: &DatasetHandle,
+    nonmembers: &DatasetHandle,
+    population: Option<&DatasetHandle>,
+) -> Result<
+    (
+        crate::attacks::membership::AuditInputs,
+        crate::report::Counts,
+    ),
+    JsValue,
+> {
+    let m = audit_records(model, members, "members")?;
+    let n = audit_records(model, nonmembers, "non-members")?;
+    let p = population
+        .map(|d| audit_records(model, d, "population"))
+        .transpose()?;
+    let counts = crate::report::Counts {
+        members: m.len(),
+        nonmembers: n.len(),
+        population: p.as_ref().map_or(0, |r| r.len()),
+    };
+    Ok((
+        crate::attacks::membership::AuditInputs {
+            members: m,
+            nonmembers: n,
+            population: p,
+        },
+        counts,
+    ))
+}
+
+impl ModelHandle {
+    /// The model as an attack target (with any output-kind override).
+    fn target(&self) -> crate::attacks::membership::Target<'_> {
+        crate::attacks::membership::Target {
+            graph: &self.model.graph,
+            params: &self.model.params,
+            output_kind: self.kind(),
+            num_classes: self.num_classes.unwrap_or(2),
+        }
+    }
 }
