@@ -3,16 +3,15 @@
 //! on members and non-members separately; writes the report (JSON, and HTML
 //! with `--html`) and prints the headline figures.
 
-use super::audit_cmd::{read_records_named, write_file_pub};
+use super::audit_cmd::{read_records_named, LabelledInputs, ReportOut};
 use super::{parse_model, read_model_bytes, show, CliError, KindArg, ModelArgs};
 use clap::Args;
 use privacy_inspector::attacks::attribute::{auto_bins, run, AttributeConfig};
 use privacy_inspector::attacks::membership::{AttackError, AuditInputs, Progress, Target};
 use privacy_inspector::data::CsvOptions;
 use privacy_inspector::engine::OutputKind;
-use privacy_inspector::report::{html, Counts, Report};
+use privacy_inspector::report::{Counts, Report};
 use privacy_inspector::summary::num_classes;
-use std::path::PathBuf;
 
 pub const ATTRIBUTE_EXAMPLES: &str = "\
 The sensitive column is a feature column of the CSVs (by name). A column with
@@ -28,15 +27,8 @@ Examples:
 pub struct AttributeArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// CSV of records the model was trained on (with a label column)
-    #[arg(long, value_name = "M.csv")]
-    pub members: PathBuf,
-    /// CSV of records the model never saw (with a label column)
-    #[arg(long, value_name = "N.csv")]
-    pub nonmembers: PathBuf,
-    /// CSV of further records from the same population (reference for the baselines)
-    #[arg(long, value_name = "P.csv")]
-    pub population: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: LabelledInputs,
     /// Name of the sensitive feature column
     #[arg(long, value_name = "COLUMN")]
     pub sensitive: String,
@@ -54,17 +46,10 @@ pub struct AttributeArgs {
     /// Most distinct values a categorical column may have
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_categories: usize,
-    /// Name of the label column [default: label]
-    #[arg(long, value_name = "NAME")]
-    pub label_column: Option<String>,
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Write the JSON report here
-    #[arg(long, value_name = "OUT.json")]
-    pub report: PathBuf,
-    /// Also write a self-contained HTML report
-    #[arg(long, value_name = "OUT.html")]
-    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: ReportOut,
 }
 
 pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
@@ -72,13 +57,14 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
     let opts = CsvOptions {
-        label_column: args.label_column.clone(),
+        label_column: args.inputs.label_column.clone(),
         require_label: true,
         ..CsvOptions::default()
     };
-    let (members, names) = read_records_named(&args.members, &opts, &model)?;
-    let (nonmembers, _) = read_records_named(&args.nonmembers, &opts, &model)?;
+    let (members, names) = read_records_named(&args.inputs.members, &opts, &model)?;
+    let (nonmembers, _) = read_records_named(&args.inputs.nonmembers, &opts, &model)?;
     let population = args
+        .inputs
         .population
         .as_deref()
         .map(|p| read_records_named(p, &opts, &model).map(|(r, _)| r))
@@ -92,7 +78,7 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
                 "sensitive column '{}' is not among the {} feature columns of {} ({}{})",
                 args.sensitive,
                 names.len(),
-                show(&args.members),
+                show(&args.inputs.members),
                 names
                     .iter()
                     .take(12)
@@ -139,12 +125,7 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
         classes,
         args.seed,
         counts,
-        serde_json::json!({
-            "members": show(&args.members),
-            "nonmembers": show(&args.nonmembers),
-            "population": args.population.as_deref().map(show),
-            "label_column": args.label_column.clone().unwrap_or_else(|| "label".into()),
-        }),
+        args.inputs.names(),
     );
     println!(
         "attribute '{}' ({:?}): attack accuracy members {:.3} [{:.3}, {:.3}], non-members {:.3} [{:.3}, {:.3}]",
@@ -169,9 +150,6 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
         result.gap, result.gap_ci95[0], result.gap_ci95[1], result.baseline_gap
     );
     report.attribute = Some(result);
-    write_file_pub(&args.report, &report.to_json())?;
-    if let Some(p) = &args.html {
-        write_file_pub(p, &html::render(&report, true))?;
-    }
+    args.out.write(&report)?;
     Ok(())
 }

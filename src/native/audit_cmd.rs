@@ -29,10 +29,9 @@ Examples:
   privacy-inspector audit model.onnx --members train.csv --nonmembers test.csv \\
       --population extra.csv --attacks all --references 16 --seed 7 --report audit.json --html audit.html";
 
+/// The labelled record sets of a probe (`audit`, `attribute`).
 #[derive(Args, Debug)]
-pub struct AuditArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
+pub struct LabelledInputs {
     /// CSV of records the model was trained on (with a label column)
     #[arg(long, value_name = "M.csv")]
     pub members: PathBuf,
@@ -45,6 +44,47 @@ pub struct AuditArgs {
     /// Name of the label column [default: label]
     #[arg(long, value_name = "NAME")]
     pub label_column: Option<String>,
+}
+
+impl LabelledInputs {
+    /// The input file names recorded in the report.
+    pub fn names(&self) -> serde_json::Value {
+        serde_json::json!({
+            "members": show(&self.members),
+            "nonmembers": show(&self.nonmembers),
+            "population": self.population.as_deref().map(show),
+            "label_column": self.label_column.clone().unwrap_or_else(|| "label".into()),
+        })
+    }
+}
+
+/// Where a probe writes its report.
+#[derive(Args, Debug)]
+pub struct ReportOut {
+    /// Write the JSON report here
+    #[arg(long, value_name = "OUT.json")]
+    pub report: PathBuf,
+    /// Also write a self-contained HTML report
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+}
+
+impl ReportOut {
+    pub fn write(&self, report: &Report) -> Result<(), CliError> {
+        write_file(&self.report, &report.to_json())?;
+        if let Some(p) = &self.html {
+            write_file(p, &html::render(report, true))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub inputs: LabelledInputs,
     /// Comma-separated attack ids, 'quick' or 'all'
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub attacks: String,
@@ -75,12 +115,8 @@ pub struct AuditArgs {
     /// Reference training: epoch limit when calibrating
     #[arg(long, value_name = "E", default_value_t = 100)]
     pub ref_max_epochs: usize,
-    /// Write the JSON report here
-    #[arg(long, value_name = "OUT.json")]
-    pub report: PathBuf,
-    /// Also write a self-contained HTML report
-    #[arg(long, value_name = "OUT.html")]
-    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: ReportOut,
     /// No progress on stderr
     #[arg(long)]
     pub quiet: bool,
@@ -115,23 +151,20 @@ fn read_records(
     read_records_named(path, opts, model).map(|(r, _)| r)
 }
 
-pub(super) fn write_file_pub(path: &Path, text: &str) -> Result<(), CliError> {
-    write_file(path, text)
-}
-
 pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     let bytes = read_model_bytes(&args.model.model)?;
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
     let kind = kind_override.unwrap_or(model.graph.output_kind);
     let opts = CsvOptions {
-        label_column: args.label_column.clone(),
+        label_column: args.inputs.label_column.clone(),
         require_label: true,
         ..CsvOptions::default()
     };
-    let members = read_records(&args.members, &opts, &model)?;
-    let nonmembers = read_records(&args.nonmembers, &opts, &model)?;
+    let members = read_records(&args.inputs.members, &opts, &model)?;
+    let nonmembers = read_records(&args.inputs.nonmembers, &opts, &model)?;
     let population = args
+        .inputs
         .population
         .as_deref()
         .map(|p| read_records(p, &opts, &model))
@@ -205,18 +238,10 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         kind_override,
         classes,
         counts,
-        serde_json::json!({
-            "members": show(&args.members),
-            "nonmembers": show(&args.nonmembers),
-            "population": args.population.as_deref().map(show),
-            "label_column": args.label_column.clone().unwrap_or_else(|| "label".into()),
-        }),
+        args.inputs.names(),
         outcome,
     );
-    write_file(&args.report, &report.to_json())?;
-    if let Some(p) = &args.html {
-        write_file(p, &html::render(&report, true))?;
-    }
+    args.out.write(&report)?;
     print_summary(&report);
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! (JSON, HTML with `--html`) and one PNG per class with `--images` for
 //! image-shaped inputs.
 
-use super::audit_cmd::{read_records_named, write_file_pub};
+use super::audit_cmd::{read_records_named, ReportOut};
 use super::{parse_model, read_model_bytes, show, CliError, IoCause, KindArg, ModelArgs};
 use clap::{Args, ValueEnum};
 use privacy_inspector::attacks::inversion::{
@@ -13,7 +13,7 @@ use privacy_inspector::attacks::inversion::{
 use privacy_inspector::attacks::membership::{AttackError, Progress, Records, Target};
 use privacy_inspector::data::CsvOptions;
 use privacy_inspector::engine::OutputKind;
-use privacy_inspector::report::{html, Counts, Report};
+use privacy_inspector::report::{Counts, Report};
 use privacy_inspector::summary::num_classes;
 use std::path::{Path, PathBuf};
 
@@ -85,15 +85,11 @@ pub struct InvertArgs {
     pub query_budget: usize,
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Write the JSON report here
-    #[arg(long, value_name = "OUT.json")]
-    pub report: PathBuf,
     /// Write one PNG per class into this folder (image-shaped inputs)
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,
-    /// Also write a self-contained HTML report
-    #[arg(long, value_name = "OUT.html")]
-    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: ReportOut,
 }
 
 fn read_opt(
@@ -265,9 +261,6 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
         }),
     );
     report.inversion = Some(result);
-    write_file_pub(&args.report, &report.to_json())?;
-    if let Some(p) = &args.html {
-        write_file_pub(p, &html::render(&report, true))?;
-    }
+    args.out.write(&report)?;
     Ok(())
 }
