@@ -505,13 +505,23 @@ function checkedAttacks() {
   return [...el.audit.checks.querySelectorAll('input[type="checkbox"]')].filter((b) => b.checked).map((b) => b.value);
 }
 
+/** Reference model counts the presets set (the field stays editable under each). */
+const PRESET_REFERENCES = { standard: 16, thorough: 64 };
+
+/** The attacks a preset checks, or null for the custom selection. */
+function presetAttacks(preset) {
+  if (preset === 'quick') return QUICK_ATTACKS;
+  if (preset === 'standard' || preset === 'thorough') return ALL_ATTACKS;
+  return null;
+}
+
 function applyPreset() {
   const preset = el.audit.preset.value;
-  const chosen = preset === 'quick' ? QUICK_ATTACKS : preset === 'standard' ? ALL_ATTACKS : null;
+  const chosen = presetAttacks(preset);
   if (chosen) {
     for (const box of el.audit.checks.querySelectorAll('input[type="checkbox"]')) box.checked = chosen.includes(box.value);
   }
-  if (preset === 'standard') el.audit.references.value = '16';
+  if (PRESET_REFERENCES[preset]) el.audit.references.value = String(PRESET_REFERENCES[preset]);
   el.audit.attackList.hidden = preset !== 'custom';
   updateAuditReady();
 }
@@ -666,7 +676,7 @@ function setupAudit() {
   a.checks.addEventListener('change', () => {
     const chosen = checkedAttacks();
     const same = (list) => list.length === chosen.length && list.every((id) => chosen.includes(id));
-    if (!same(a.preset.value === 'quick' ? QUICK_ATTACKS : a.preset.value === 'standard' ? ALL_ATTACKS : [])) a.preset.value = 'custom';
+    if (!same(presetAttacks(a.preset.value) || [])) a.preset.value = 'custom';
     updateAuditReady();
   });
   a.run.addEventListener('click', runAuditNow);
@@ -986,4 +996,20 @@ async function start() {
   document.body.dataset.ready = 'true';
 }
 
+/**
+ * The service worker (sw.js) keeps the app in Cache Storage so the page works
+ * offline once loaded. Browsers only allow it in a secure context: https, or
+ * http on this machine (127.0.0.1 / localhost).
+ */
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(location.hostname);
+  if (!(location.protocol === 'https:' || (location.protocol === 'http:' && local))) return;
+  navigator.serviceWorker.register(new URL('sw.js', import.meta.url), { scope: './' }).catch((err) => {
+    // not fatal: the page works online without it
+    console.warn(`offline cache unavailable: ${err.message}`);
+  });
+}
+
+registerServiceWorker();
 start();

@@ -29,6 +29,10 @@
 // attack accuracy equal to `privacy-inspector attribute` within 1e-9, after a
 // run without bins whose error shows next to the control.
 //
+// Presets: Thorough checks every attack with 64 references. Last, offline:
+// once the service worker (www/sw.js) controls the page, the static server is
+// stopped and ?demo=digits still loads (engine, model summary, predictions).
+//
 //   node --test tests/e2e/          (scripts/test.sh runs it after the build)
 
 import { after, before, describe, test } from 'node:test';
@@ -916,5 +920,77 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
       assert.ok(requests.some((u) => new URL(u).pathname === file), `${file} was not requested (requests seen: ${requests.length})`);
     }
     assertClean('requests');
+  });
+
+  test('presets: Thorough checks every attack with 64 references; every knob stays reachable', async () => {
+    const page = await open();
+    const preset = page.getByTestId('audit-preset');
+    const options = await preset.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(options.map(([v]) => v), ['quick', 'standard', 'thorough', 'custom']);
+    assert.equal(options[2][1], 'Thorough: every attack, 64 references');
+    const checked = () => page.getByTestId('audit-attacks').locator('input[type="checkbox"]')
+      .evaluateAll((bs) => bs.filter((b) => b.checked).map((b) => b.value));
+    await preset.selectOption('thorough');
+    assert.equal(await page.getByTestId('audit-references').inputValue(), '64');
+    assert.deepEqual(await checked(), AUDIT.all);
+    // the reference count and the seed stay editable under the preset
+    await page.getByTestId('audit-references').fill('32');
+    assert.equal(await preset.inputValue(), 'thorough');
+    await preset.selectOption('standard');
+    assert.equal(await page.getByTestId('audit-references').inputValue(), '16');
+    await preset.selectOption('thorough');
+    // the attack list is reachable through "Custom selection", starting from the preset's choice
+    await preset.selectOption('custom');
+    assert.ok(await page.getByTestId('audit-attacks').isVisible(), 'the attack list is shown for a custom selection');
+    assert.deepEqual(await checked(), AUDIT.all);
+    await page.getByTestId('audit-attacks').locator('input[value="shokri"]').uncheck();
+    assert.equal(await preset.inputValue(), 'custom');
+    assertClean('presets');
+    await page.close();
+  });
+
+  // Last: it stops the static server.
+  test('offline: with the server stopped the service worker serves the page, the engine and the demo', { timeout: 3 * TIMEOUT }, async () => {
+    const page = await open();
+    // the service worker has stored the shell and controls the page
+    const controlled = await page.evaluate(async (ms) => {
+      const late = new Promise((_, reject) => setTimeout(() => reject(new Error(`no service worker became ready within ${ms} ms`)), ms));
+      await Promise.race([navigator.serviceWorker.ready, late]);
+      return navigator.serviceWorker.controller !== null;
+    }, TIMEOUT);
+    if (!controlled) {
+      await page.reload();
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: TIMEOUT });
+    }
+    const cached = await page.evaluate(async () => {
+      const names = await caches.keys();
+      const urls = [];
+      for (const n of names) for (const r of await (await caches.open(n)).keys()) urls.push(new URL(r.url).pathname);
+      return { names, urls };
+    });
+    for (const file of ['/', '/index.html', '/main.js', '/worker.js', '/bridge.js', '/style.css',
+      '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_mlp.onnx', '/demo/digits_sample.csv']) {
+      assert.ok(cached.urls.includes(file), `${file} is not cached (caches: ${cached.names.join(', ')})`);
+    }
+
+    // stop the server and make sure it is gone
+    const exited = new Promise((resolve) => server.proc.once('exit', resolve));
+    server.proc.kill();
+    await exited;
+    await assert.rejects(fetch(`${server.url}/index.html`), 'the server still answers');
+    const before = requests.length;
+
+    await page.goto(`${server.url}/?demo=digits`);
+    await page.locator('[data-testid="engine-status"][data-state="ready"]').waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.equal(await text(page, 'summary-num-classes'), FIXTURE.numClasses);
+    assert.match(await text(page, 'model-name'), /digits_mlp\.onnx/);
+    await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: TIMEOUT });
+    await page.screenshot({ path: path.join(ARTIFACTS, '16-offline-reload.png'), fullPage: true });
+    const offline = requests.slice(before);
+    assert.ok(offline.some((u) => new URL(u).pathname === '/'), 'the offline navigation was not recorded');
+    assertClean('offline');
+    await page.close();
   });
 });
