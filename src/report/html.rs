@@ -208,8 +208,34 @@ fn attack(h: &mut String, a: &AttackResult) {
         s.n_nonmembers.max(1),
         s.n_members.max(1),
     );
+    roc_linear_svg(h, &s.roc.fpr, &s.roc.tpr);
     hist_svg(h, &scores.members, &scores.nonmembers);
     let _ = write!(h, "</div>");
+    if !s.per_class.is_empty() {
+        let _ = write!(h, "<details data-testid=\"per-class-{}\"><summary>Per class</summary><table><thead><tr><th>class</th><th>members</th><th>non-members</th><th>AUC [95% CI]</th><th>TPR @ 1% FPR</th><th>advantage</th></tr></thead><tbody>", esc(&a.id));
+        for c in &s.per_class {
+            let auc = match (c.auc, c.auc_ci95) {
+                (Some(v), Some(ci)) => format!("{v:.3} [{:.3}, {:.3}]", ci[0], ci[1]),
+                (Some(v), None) => format!("{v:.3}"),
+                _ => esc(c.note.as_deref().unwrap_or("n/a")),
+            };
+            let tpr = c
+                .tpr_at_fpr_0_01
+                .as_ref()
+                .map(|p| format!("{}{}", pct(p.tpr), if p.resolvable { "" } else { " (n/r)" }))
+                .unwrap_or_else(|| "n/a".into());
+            let adv = c
+                .advantage
+                .map(|v| format!("{v:.3}"))
+                .unwrap_or_else(|| "n/a".into());
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{auc}</td><td>{tpr}</td><td>{adv}</td></tr>",
+                c.label, c.n_members, c.n_nonmembers
+            );
+        }
+        let _ = write!(h, "</tbody></table></details>");
+    }
     if !s.most_exposed.is_empty() {
         let _ = write!(h, "<details><summary>Most exposed members</summary><table><thead><tr><th>row</th><th>label</th><th>score</th><th>percentile among non-members</th></tr></thead><tbody>");
         for r in s.most_exposed.iter().take(20) {
@@ -299,6 +325,53 @@ fn roc_svg(h: &mut String, fpr: &[f64], tpr: &[f64], n_non: usize, n_mem: usize)
             );
         }
         decade -= 1;
+    }
+    let _ = write!(
+        h,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">false positive rate</text><text x=\"10\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 10 {:.1})\">true positive rate</text></svg>",
+        (W + PAD) / 2.0,
+        HGT - 4.0,
+        HGT / 2.0,
+        HGT / 2.0
+    );
+}
+
+/// ROC on linear axes (the log-log one shows the low-FPR end; this one the
+/// whole curve and the area).
+fn roc_linear_svg(h: &mut String, fpr: &[f64], tpr: &[f64]) {
+    let x = |v: f64| PAD + (W - PAD - 8.0) * v.clamp(0.0, 1.0);
+    let y = |v: f64| HGT - PAD - (HGT - PAD - 8.0) * v.clamp(0.0, 1.0);
+    let _ = write!(
+        h,
+        "<svg role=\"img\" aria-label=\"ROC curve, linear axes\" width=\"{W}\" height=\"{HGT}\" viewBox=\"0 0 {W} {HGT}\"><title>ROC (linear)</title><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#c3c8d4\" stroke-dasharray=\"4 3\"/>",
+        x(0.0),
+        y(0.0),
+        x(1.0),
+        y(1.0)
+    );
+    let mut d = String::new();
+    for (i, (&f, &t)) in fpr.iter().zip(tpr).enumerate() {
+        let _ = write!(
+            d,
+            "{}{:.1},{:.1} ",
+            if i == 0 { "M" } else { "L" },
+            x(f),
+            y(t)
+        );
+    }
+    let _ = write!(
+        h,
+        "<path d=\"{d}\" fill=\"none\" stroke=\"#2456c9\" stroke-width=\"2\"/>"
+    );
+    for v in [0.0, 0.5, 1.0] {
+        let _ = write!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{v}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{v}</text>",
+            x(v),
+            HGT - PAD + 14.0,
+            PAD - 4.0,
+            y(v) + 3.0
+        );
     }
     let _ = write!(
         h,
