@@ -502,9 +502,9 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await results.getByTestId('report-lead').waitFor({ timeout: TIMEOUT });
     for (const id of AUDIT.quick) {
       assert.ok(await results.getByTestId(`summary-${id}`).isVisible(), `summary-${id} missing`);
-      assert.equal(await results.getByTestId(`attack-${id}`).locator('svg').count(), 2, `attack-${id}: ROC + histogram`);
+      assert.equal(await results.getByTestId(`attack-${id}`).locator('svg').count(), 3, `attack-${id}: log-log ROC, linear ROC, histogram`);
     }
-    // the two plots of an attack sit side by side at 1280 px
+    // the first two plots of an attack sit side by side at 1280 px
     const boxes = await results.getByTestId('attack-loss').locator('svg').evaluateAll((svgs) => svgs.map((s) => s.getBoundingClientRect().top));
     assert.ok(Math.abs(boxes[0] - boxes[1]) < 1, `plots are not side by side: tops ${boxes}`);
     await page.getByTestId('audit-results-panel').scrollIntoViewIfNeeded();
