@@ -298,42 +298,25 @@ fn roc_svg(h: &mut String, fpr: &[f64], tpr: &[f64], n_non: usize, n_mem: usize)
         h,
         "<path d=\"{d}\" fill=\"none\" stroke=\"#2456c9\" stroke-width=\"2\"/>"
     );
-    let mut decade = 0i32;
-    while f64::from(decade) >= lo_x.floor() {
-        let v = 10f64.powi(decade);
-        if v.log10() >= lo_x {
-            let _ = write!(
-                h,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-                x(v),
-                HGT - PAD + 14.0,
-                fmt_pow(decade)
-            );
-        }
-        decade -= 1;
+    for (decade, v) in decades(lo_x) {
+        let _ = write!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            x(v),
+            HGT - PAD + 14.0,
+            fmt_pow(decade)
+        );
     }
-    let mut decade = 0i32;
-    while f64::from(decade) >= lo_y.floor() {
-        let v = 10f64.powi(decade);
-        if v.log10() >= lo_y {
-            let _ = write!(
-                h,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
-                PAD - 4.0,
-                y(v) + 3.0,
-                fmt_pow(decade)
-            );
-        }
-        decade -= 1;
+    for (decade, v) in decades(lo_y) {
+        let _ = write!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+            PAD - 4.0,
+            y(v) + 3.0,
+            fmt_pow(decade)
+        );
     }
-    let _ = write!(
-        h,
-        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">false positive rate</text><text x=\"10\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 10 {:.1})\">true positive rate</text></svg>",
-        (W + PAD) / 2.0,
-        HGT - 4.0,
-        HGT / 2.0,
-        HGT / 2.0
-    );
+    roc_axis_titles(h);
 }
 
 /// ROC on linear axes (the log-log one shows the low-FPR end; this one the
@@ -373,6 +356,11 @@ fn roc_linear_svg(h: &mut String, fpr: &[f64], tpr: &[f64]) {
             y(v) + 3.0
         );
     }
+    roc_axis_titles(h);
+}
+
+/// Axis titles of both ROC plots, closing the SVG.
+fn roc_axis_titles(h: &mut String) {
     let _ = write!(
         h,
         "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">false positive rate</text><text x=\"10\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 10 {:.1})\">true positive rate</text></svg>",
@@ -381,6 +369,16 @@ fn roc_linear_svg(h: &mut String, fpr: &[f64], tpr: &[f64]) {
         HGT / 2.0,
         HGT / 2.0
     );
+}
+
+/// The decades 1, 0.1, 0.01, ... down to 10^lo (log10 scale), with their
+/// exponent.
+fn decades(lo: f64) -> impl Iterator<Item = (i32, f64)> {
+    (0..)
+        .map(|k: i32| -k)
+        .take_while(move |&d| f64::from(d) >= lo.floor())
+        .map(|d| (d, 10f64.powi(d)))
+        .filter(move |&(_, v)| v.log10() >= lo)
 }
 
 fn fmt_pow(decade: i32) -> String {

@@ -142,6 +142,16 @@ pub struct FeatureStats {
 }
 
 impl FeatureStats {
+    /// Statistics over every record an audit supplies: members,
+    /// non-members and population.
+    pub fn of_inputs(inputs: &AuditInputs) -> Result<FeatureStats, AttackError> {
+        let mut sets = vec![&inputs.members, &inputs.nonmembers];
+        if let Some(p) = &inputs.population {
+            sets.push(p);
+        }
+        FeatureStats::of(&sets)
+    }
+
     /// Statistics over the union of `sets` (all must have the same record
     /// shape; empty sets are skipped).
     pub fn of(sets: &[&Records]) -> Result<FeatureStats, AttackError> {
@@ -398,11 +408,7 @@ pub fn run_noise_robustness(
 ) -> Result<AttackOutput, AttackError> {
     cfg.validate()?;
     check_all(target, inputs)?;
-    let mut sets = vec![&inputs.members, &inputs.nonmembers];
-    if let Some(p) = &inputs.population {
-        sets.push(p);
-    }
-    let stats = FeatureStats::of(&sets)?;
+    let stats = FeatureStats::of_inputs(inputs)?;
     let total = inputs.members.len() + inputs.nonmembers.len();
     let mut done = 0;
     let mut tick = |k: usize| {
@@ -878,11 +884,7 @@ pub fn run_boundary_distance(
 ) -> Result<AttackOutput, AttackError> {
     cfg.validate()?;
     check_all(target, inputs)?;
-    let mut sets = vec![&inputs.members, &inputs.nonmembers];
-    if let Some(p) = &inputs.population {
-        sets.push(p);
-    }
-    let stats = FeatureStats::of(&sets)?;
+    let stats = FeatureStats::of_inputs(inputs)?;
     let range = cfg
         .clip_to_data_range
         .then_some((stats.min.as_slice(), stats.max.as_slice()));
