@@ -219,6 +219,9 @@ Examples:
         },
         #[error("unexpected model output on {path}: {message}")]
         Output { path: String, message: String },
+        /// Arguments that do not fit together (shards, reference files).
+        #[error("{0}")]
+        Usage(String),
         #[error("the attack could not run")]
         Audit {
             #[source]

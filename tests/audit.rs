@@ -349,3 +349,108 @@ fn untrainable_models_skip_reference_attacks_with_the_reason() {
         }
     }
 }
+
+/// The worker-pool / multi-process path: every reference of both sets
+/// trained on its own (in a shuffled order, each through a JSON round trip
+/// as it crosses between workers) and handed to `run_audit_with` gives a
+/// report byte-identical to the one that trained them itself; a missing,
+/// duplicated or mis-sized reference is a clear error.
+#[test]
+fn references_trained_apart_and_merged_give_the_identical_report() {
+    use privacy_inspector::attacks::membership::audit::{
+        needed_reference_modes, reference_config, run_audit_with, PrecomputedReferences,
+    };
+    use privacy_inspector::attacks::membership::references::{
+        plan_references, ReferenceMode, TrainedReference,
+    };
+    let (model, all) = setup(21);
+    let params = fit(&model, &slice(&all, 0, 80), 30, 2);
+    let inputs = AuditInputs {
+        members: slice(&all, 0, 80),
+        nonmembers: slice(&all, 80, 160),
+        population: Some(slice(&all, 160, 260)),
+    };
+    let target = Target {
+        graph: &model.graph,
+        params: &params,
+        output_kind: model.graph.output_kind,
+        num_classes: 10,
+    };
+    let settings = AuditSettings {
+        attacks: AuditSettings::parse_attacks(
+            "loss,lira_online,rmia_online,lira_offline,rmia_offline",
+        )
+        .unwrap(),
+        references: 5,
+        seed: 77,
+        recipe: TrainRecipe {
+            fixed_epochs: Some(4),
+            ..TrainRecipe::default()
+        },
+        ..AuditSettings::default()
+    };
+    let whole = run_audit(&target, &inputs, settings.clone(), &mut |_| true).unwrap();
+
+    let valid = settings.clone().validate().unwrap();
+    let modes = needed_reference_modes(&valid);
+    assert_eq!(modes, vec![ReferenceMode::Online, ReferenceMode::Offline]);
+    let mut pre = PrecomputedReferences::default();
+    for (salt, mode) in modes.into_iter().enumerate() {
+        let plan = plan_references(&target, &inputs, &reference_config(&valid, mode)).unwrap();
+        let mut order: Vec<usize> = (0..plan.k).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(salt as u64));
+        let trained: Vec<TrainedReference> = order
+            .iter()
+            .map(|&m| {
+                // each model from a fresh plan, as a separate worker would
+                let own =
+                    plan_references(&target, &inputs, &reference_config(&valid, mode)).unwrap();
+                let t = own.train(&target, &inputs, m, &mut |_| true).unwrap();
+                serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap()
+            })
+            .collect();
+        match mode {
+            ReferenceMode::Online => pre.online = Some(trained),
+            ReferenceMode::Offline => pre.offline = Some(trained),
+        }
+    }
+    let merged = run_audit_with(&target, &inputs, settings.clone(), pre.clone(), &mut |_| {
+        true
+    })
+    .unwrap();
+    let (a, b) = (
+        serde_json::to_string(&whole).unwrap(),
+        serde_json::to_string(&merged).unwrap(),
+    );
+    assert!(a.contains("\"lira_offline\"") && a.contains("\"rmia_online\""));
+    if let Some(at) = a.bytes().zip(b.bytes()).position(|(x, y)| x != y) {
+        let from = at.saturating_sub(200);
+        panic!(
+            "reports differ at byte {at}:\n{}\nvs\n{}",
+            &a[from..(at + 80).min(a.len())],
+            &b[from..(at + 80).min(b.len())]
+        );
+    }
+    assert_eq!(a.len(), b.len());
+
+    // a reference missing, given twice, or with the wrong number of signals
+    let mut missing = pre.clone();
+    missing.online.as_mut().unwrap().pop();
+    let e = run_audit_with(&target, &inputs, settings.clone(), missing, &mut |_| true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing"), "{e}");
+    let mut twice = pre.clone();
+    let first = twice.online.as_ref().unwrap()[0].clone();
+    twice.online.as_mut().unwrap()[1] = first;
+    let e = run_audit_with(&target, &inputs, settings.clone(), twice, &mut |_| true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("given twice"), "{e}");
+    let mut short = pre;
+    short.offline.as_mut().unwrap()[2].members.0.pop();
+    let e = run_audit_with(&target, &inputs, settings, short, &mut |_| true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("79 members") || e.contains("signals for"), "{e}");
+}

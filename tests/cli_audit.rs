@@ -347,3 +347,104 @@ fn invert_writes_reconstructions_images_and_clear_errors() {
     );
     assert!(!stderr.contains("panicked"));
 }
+
+/// Reference training on several threads, and split into shards run as
+/// separate processes whose files are merged, gives the report of a
+/// single-threaded run byte for byte; a shard file from another audit is
+/// refused by name.
+#[test]
+fn audit_threads_and_shards_give_the_single_thread_report() {
+    let with_seed = |seed: &str, report: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "audit".to_string(),
+            fx("sk_logreg_multi.onnx").to_str().unwrap().into(),
+            "--members".into(),
+            fx("data/iris.train.csv").to_str().unwrap().into(),
+            "--nonmembers".into(),
+            fx("data/iris.test.csv").to_str().unwrap().into(),
+            "--population".into(),
+            fx("data/iris.test.csv").to_str().unwrap().into(),
+            "--attacks".into(),
+            "loss,lira_online,rmia_offline".into(),
+            "--references".into(),
+            "5".into(),
+            "--ref-epochs".into(),
+            "3".into(),
+            "--seed".into(),
+            seed.into(),
+            "--quiet".into(),
+            "--report".into(),
+            report.to_str().unwrap().into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        run(&refs)
+    };
+    let base = |report: &Path, extra: &[&str]| with_seed("12", report, extra);
+    let one = tmp("jobs1.json");
+    let (code, out, err) = base(&one, &["--jobs", "1"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let two = tmp("jobs2.json");
+    let (code, out, err) = base(&two, &["--jobs", "2"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let a = std::fs::read_to_string(&one).unwrap();
+    assert!(a.contains("\"rmia_offline\"") && a.contains("\"lira_online\""));
+    assert!(!a.contains("\"skipped\":\"") || !a.contains("lira_online\",\"skipped\":\""));
+    assert_eq!(a, std::fs::read_to_string(&two).unwrap());
+
+    let (s1, s2) = (tmp("shard1.json"), tmp("shard2.json"));
+    for (i, f) in [("1/2", &s1), ("2/2", &s2)] {
+        let unused = tmp("unused.json");
+        let (code, out, err) = base(
+            &unused,
+            &[
+                "--reference-shard",
+                i,
+                "--save-references",
+                f.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(out.contains("saved shard"), "{out}");
+    }
+    let merged = tmp("merged.json");
+    let (code, out, err) = base(
+        &merged,
+        &[
+            "--references-from",
+            s1.to_str().unwrap(),
+            s2.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(a, std::fs::read_to_string(&merged).unwrap());
+
+    // one shard only: the merge names the missing model
+    let (code, _, err) = base(&merged, &["--references-from", s1.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("missing"), "{err}");
+    // another seed: refused, naming both
+    let (code, _, err) = with_seed(
+        "13",
+        &merged,
+        &[
+            "--references-from",
+            s1.to_str().unwrap(),
+            s2.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("seed 12") && err.contains("seed 13"), "{err}");
+    // a malformed shard argument
+    let (code, _, err) = base(
+        &merged,
+        &[
+            "--reference-shard",
+            "3/2",
+            "--save-references",
+            s1.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("I/N"), "{err}");
+}

@@ -6,8 +6,12 @@
 
 use super::{parse_model, read_model_bytes, show, CliError, IoCause, KindArg, ModelArgs};
 use clap::Args;
-use privacy_inspector::attacks::membership::audit::{run_audit, AuditSettings};
-use privacy_inspector::attacks::membership::references::TrainRecipe;
+use privacy_inspector::attacks::membership::audit::{
+    needed_reference_modes, reference_config, run_audit_with, AuditSettings, PrecomputedReferences,
+};
+use privacy_inspector::attacks::membership::references::{
+    plan_references, ReferenceMode, TrainRecipe, TrainedReference,
+};
 use privacy_inspector::attacks::membership::{AuditInputs, Progress, Records, Target};
 use privacy_inspector::data::{read_csv, CsvOptions};
 use privacy_inspector::engine::train::Optimizer;
@@ -115,11 +119,177 @@ pub struct AuditArgs {
     /// Reference training: epoch limit when calibrating
     #[arg(long, value_name = "E", default_value_t = 100)]
     pub ref_max_epochs: usize,
+    /// Threads that train reference models [default: every core]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Train only this shard of every reference set (I/N: models m with
+    /// m mod N = I-1) and save them with --save-references; no report
+    #[arg(long, value_name = "I/N", requires = "save_references")]
+    pub reference_shard: Option<String>,
+    /// Write the reference models this run trained (JSON) to this file
+    #[arg(long, value_name = "REFS.json")]
+    pub save_references: Option<PathBuf>,
+    /// Use reference models trained by earlier shard runs (JSON files from
+    /// --save-references; same model, data, seed and settings)
+    #[arg(long, value_name = "REFS.json", num_args = 1..)]
+    pub references_from: Vec<PathBuf>,
     #[command(flatten)]
     pub out: ReportOut,
     /// No progress on stderr
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Reference models saved by a shard run (`--save-references`): the shard
+/// and the seed they belong to, so a merge can refuse foreign files.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedReferences {
+    tool: String,
+    model_sha256: String,
+    seed: u64,
+    references: usize,
+    shard: (usize, usize),
+    #[serde(flatten)]
+    trained: PrecomputedReferences,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--reference-shard wants I/N with 1 <= I <= N, got '{s}'"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i - 1, n))
+}
+
+/// Train the models `m` (with `m mod shard.1 == shard.0`) of every reference
+/// set the settings need on `jobs` threads. Each model depends only on the
+/// plan and its index, so the result equals a single-threaded run. A mode
+/// whose plan cannot be made (no population, untrainable graph) is left to
+/// `run_audit_with`, which reports it as skipped with the reason.
+fn train_in_parallel(
+    target: &Target,
+    inputs: &AuditInputs,
+    settings: &AuditSettings,
+    jobs: usize,
+    shard: (usize, usize),
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<PrecomputedReferences, CliError> {
+    let audit_err = |source| CliError::Audit { source };
+    let valid = settings.clone().validate().map_err(audit_err)?;
+    let mut out = PrecomputedReferences::default();
+    for mode in needed_reference_modes(&valid) {
+        let Ok(plan) = plan_references(target, inputs, &reference_config(&valid, mode)) else {
+            continue;
+        };
+        let todo: Vec<usize> = (0..plan.k).filter(|m| m % shard.1 == shard.0).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel::<Result<TrainedReference, String>>();
+        let name = match mode {
+            ReferenceMode::Online => "online",
+            ReferenceMode::Offline => "offline",
+        };
+        let mut trained = Vec::with_capacity(todo.len());
+        let mut failure = None;
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.clamp(1, todo.len().max(1)) {
+                let tx = tx.clone();
+                let (plan, todo, next) = (&plan, &todo, &next);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&m) = todo.get(i) else { break };
+                    let r = plan
+                        .train(target, inputs, m, &mut |_| true)
+                        .map_err(|e| e.to_string());
+                    let stop = r.is_err();
+                    if tx.send(r).is_err() || stop {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for r in rx {
+                match r {
+                    Ok(t) => {
+                        trained.push(t);
+                        progress(Progress {
+                            stage: format!(
+                                "{name} references: trained {}/{} on {jobs} threads",
+                                trained.len(),
+                                todo.len()
+                            ),
+                            done: trained.len(),
+                            total: todo.len(),
+                        });
+                    }
+                    Err(e) => failure = Some(e),
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(CliError::Usage(format!(
+                "training the {name} references: {e}"
+            )));
+        }
+        trained.sort_by_key(|t| t.index);
+        match mode {
+            ReferenceMode::Online => out.online = Some(trained),
+            ReferenceMode::Offline => out.offline = Some(trained),
+        }
+    }
+    Ok(out)
+}
+
+/// Merge the reference files of shard runs.
+fn read_saved(
+    paths: &[PathBuf],
+    sha: &str,
+    settings: &AuditSettings,
+) -> Result<PrecomputedReferences, CliError> {
+    let mut out = PrecomputedReferences::default();
+    for p in paths {
+        let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
+            path: show(p),
+            source: IoCause(e),
+        })?;
+        let saved: SavedReferences = serde_json::from_str(&text).map_err(|e| {
+            CliError::Usage(format!(
+                "{} is not a reference file of --save-references: {e}",
+                show(p)
+            ))
+        })?;
+        if saved.model_sha256 != sha
+            || saved.seed != settings.seed
+            || saved.references != settings.references
+        {
+            return Err(CliError::Usage(format!(
+                "{} was trained for another audit (model {}, seed {}, {} references); this one is model {sha}, seed {}, {} references",
+                show(p),
+                saved.model_sha256,
+                saved.seed,
+                saved.references,
+                settings.seed,
+                settings.references
+            )));
+        }
+        for (into, from) in [
+            (&mut out.online, saved.trained.online),
+            (&mut out.offline, saved.trained.offline),
+        ] {
+            if let Some(list) = from {
+                into.get_or_insert_with(Vec::new).extend(list);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Read a labelled CSV into records in the model's input shape, with its
@@ -228,7 +398,53 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         last = line;
         true
     };
-    let outcome = run_audit(&target, &inputs, settings, &mut progress).map_err(audit_err)?;
+    let sha = model.sha256.clone();
+    let shard = args
+        .reference_shard
+        .as_deref()
+        .map(parse_shard)
+        .transpose()?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let precomputed = if !args.references_from.is_empty() {
+        read_saved(&args.references_from, &sha, &settings)?
+    } else if jobs > 1 || shard.is_some() {
+        train_in_parallel(
+            &target,
+            &inputs,
+            &settings,
+            jobs,
+            shard.unwrap_or((0, 1)),
+            &mut progress,
+        )?
+    } else {
+        PrecomputedReferences::default()
+    };
+    if let (Some(shard), Some(path)) = (shard, &args.save_references) {
+        let saved = SavedReferences {
+            tool: format!("privacy-inspector {}", env!("CARGO_PKG_VERSION")),
+            model_sha256: sha,
+            seed: settings.seed,
+            references: settings.references,
+            shard,
+            trained: precomputed,
+        };
+        write_file(path, &serde_json::to_string(&saved).unwrap_or_default())?;
+        if tty && !quiet {
+            eprintln!();
+        }
+        println!(
+            "saved shard {}/{} of the reference models to {}",
+            shard.0 + 1,
+            shard.1,
+            show(path)
+        );
+        return Ok(());
+    }
+    let outcome = run_audit_with(&target, &inputs, settings, precomputed, &mut progress)
+        .map_err(audit_err)?;
     if tty && !quiet {
         eprintln!();
     }

@@ -23,7 +23,8 @@ use super::label_only::{
 };
 use super::lira::{lira_offline, lira_online, LiraConfig};
 use super::references::{
-    train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe,
+    plan_references, train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe,
+    TrainedReference,
 };
 use super::risk_score::{self, RiskScoreConfig};
 use super::rmia::{rmia, RmiaConfig};
@@ -233,11 +234,73 @@ fn skippable(e: &AttackError) -> bool {
     )
 }
 
+/// Reference models trained elsewhere (other workers, processes or
+/// machines) for this audit: every model of a mode's set, from
+/// [`ReferencePlan::train`](super::references::ReferencePlan::train) with
+/// the plan of [`reference_config`]. A mode left `None` is trained by
+/// [`run_audit_with`] itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrecomputedReferences {
+    pub online: Option<Vec<TrainedReference>>,
+    pub offline: Option<Vec<TrainedReference>>,
+}
+
+/// The reference sets the (validated) settings' attacks need, in the order
+/// the audit uses them.
+pub fn needed_reference_modes(settings: &AuditSettings) -> Vec<ReferenceMode> {
+    let has = |ids: [&str; 2]| settings.attacks.iter().any(|a| ids.contains(&a.as_str()));
+    let mut modes = Vec::new();
+    if has(["lira_online", "rmia_online"]) {
+        modes.push(ReferenceMode::Online);
+    }
+    if has(["lira_offline", "rmia_offline"]) {
+        modes.push(ReferenceMode::Offline);
+    }
+    modes
+}
+
+/// The reference configuration of one mode for (validated) settings: what
+/// every worker must plan with so that their models merge.
+pub fn reference_config(settings: &AuditSettings, mode: ReferenceMode) -> ReferenceConfig {
+    let salt = match mode {
+        ReferenceMode::Online => 0,
+        ReferenceMode::Offline => 1,
+    };
+    ReferenceConfig {
+        mode,
+        k: settings.references,
+        population_in_pool: settings.population_in_pool,
+        recipe: settings.recipe.clone(),
+        seed: derive(settings.seed, 10 + salt),
+        ..ReferenceConfig::default()
+    }
+}
+
 /// Run the audit. `progress` gets every stage; returning `false` cancels.
 pub fn run_audit(
     target: &Target,
     inputs: &AuditInputs,
     settings: AuditSettings,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<AuditOutcome, AttackError> {
+    run_audit_with(
+        target,
+        inputs,
+        settings,
+        PrecomputedReferences::default(),
+        progress,
+    )
+}
+
+/// [`run_audit`] with some reference sets already trained (see
+/// [`PrecomputedReferences`]); the figures are identical to a run that
+/// trains them itself.
+pub fn run_audit_with(
+    target: &Target,
+    inputs: &AuditInputs,
+    settings: AuditSettings,
+    precomputed: PrecomputedReferences,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<AuditOutcome, AttackError> {
     let settings = settings.validate()?;
@@ -272,13 +335,19 @@ pub fn run_audit(
     let mut results = Vec::with_capacity(total);
     let mut online: Option<Result<ReferenceSet, AttackError>> = None;
     let mut offline: Option<Result<ReferenceSet, AttackError>> = None;
-    let ref_cfg = |mode: ReferenceMode, k: u64| ReferenceConfig {
-        mode,
-        k: settings.references,
-        population_in_pool: settings.population_in_pool,
-        recipe: settings.recipe.clone(),
-        seed: derive(settings.seed, 10 + k),
-        ..ReferenceConfig::default()
+    let PrecomputedReferences {
+        online: mut pre_online,
+        offline: mut pre_offline,
+    } = precomputed;
+    let obtain = |mode: ReferenceMode,
+                  pre: Option<Vec<TrainedReference>>,
+                  sub: &mut dyn FnMut(Progress) -> bool|
+     -> Result<ReferenceSet, AttackError> {
+        let cfg = reference_config(&settings, mode);
+        match pre {
+            Some(trained) => plan_references(target, inputs, &cfg)?.assemble(inputs, trained),
+            None => train_references(target, inputs, &cfg, sub),
+        }
     };
     for (i, id) in settings.attacks.clone().iter().enumerate() {
         let stage = format!("attack {}/{}: {id}", i + 1, total);
@@ -311,7 +380,7 @@ pub fn run_audit(
             "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
             "lira_online" | "rmia_online" => {
                 let refs = online.get_or_insert_with(|| {
-                    train_references(target, inputs, &ref_cfg(ReferenceMode::Online, 0), &mut sub)
+                    obtain(ReferenceMode::Online, pre_online.take(), &mut sub)
                 });
                 match refs {
                     Ok(r) if id == "lira_online" => lira_online(target, inputs, r, &settings.lira),
@@ -321,12 +390,7 @@ pub fn run_audit(
             }
             "lira_offline" | "rmia_offline" => {
                 let refs = offline.get_or_insert_with(|| {
-                    train_references(
-                        target,
-                        inputs,
-                        &ref_cfg(ReferenceMode::Offline, 1),
-                        &mut sub,
-                    )
+                    obtain(ReferenceMode::Offline, pre_offline.take(), &mut sub)
                 });
                 match refs {
                     Ok(r) if id == "lira_offline" => {

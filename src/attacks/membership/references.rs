@@ -130,7 +130,7 @@ pub struct RefSignals {
 }
 
 /// What training one reference did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReferenceInfo {
     pub seed: u64,
@@ -434,13 +434,47 @@ pub fn balanced_design(k: usize, n: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<bool
 /// population, training set per model).
 type Design = (Vec<usize>, Vec<Vec<bool>>, Vec<Vec<bool>>, Vec<Records>);
 
-/// Train the K reference models and keep their signals.
-pub fn train_references(
+/// Everything about a reference set that is decided before any model trains:
+/// the resolved recipe, the population split, the IN design and every
+/// model's training set. Built by [`plan_references`]; deterministic in the
+/// config, so every worker or process that builds it from the same inputs
+/// gets the same plan, and model `m` trained anywhere (see
+/// [`ReferencePlan::train`]) gives the same signals.
+#[derive(Debug, Clone)]
+pub struct ReferencePlan {
+    pub mode: ReferenceMode,
+    pub k: usize,
+    pub seed: u64,
+    recipe: TrainRecipe,
+    train_cfg: TrainConfig,
+    member_acc: f64,
+    z_indices: Vec<usize>,
+    pool_population: Vec<usize>,
+    in_mask: Vec<Vec<bool>>,
+    pop_in_mask: Vec<Vec<bool>>,
+    train_sets: Vec<Records>,
+}
+
+/// One trained reference reduced to its signals: the unit of work that can
+/// run in any worker or process and be merged by [`ReferencePlan::assemble`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainedReference {
+    /// Model index in `0..K`.
+    pub index: usize,
+    /// `(p_y, phi)` per member, non-member and population record.
+    pub members: (Vec<f64>, Vec<f64>),
+    pub nonmembers: (Vec<f64>, Vec<f64>),
+    pub population: Option<(Vec<f64>, Vec<f64>)>,
+    pub info: ReferenceInfo,
+}
+
+/// Validate `cfg` against the inputs and decide the design (no training).
+pub fn plan_references(
     target: &Target,
     inputs: &AuditInputs,
     cfg: &ReferenceConfig,
-    progress: &mut dyn FnMut(Progress) -> bool,
-) -> Result<ReferenceSet, AttackError> {
+) -> Result<ReferencePlan, AttackError> {
     let needs_pop = cfg.mode == ReferenceMode::Offline || cfg.population_in_pool;
     let min_k = if cfg.mode == ReferenceMode::Online {
         2
@@ -550,42 +584,167 @@ pub fn train_references(
         }
     };
 
-    let mut members = RefSignals {
-        prob: vec![],
-        phi: vec![],
-    };
-    let mut nonmembers = members.clone();
-    let mut population = inputs.population.as_ref().map(|_| members.clone());
-    let mut models = Vec::with_capacity(k);
-    for (m, data) in train_sets.iter().enumerate() {
+    Ok(ReferencePlan {
+        mode: cfg.mode,
+        k,
+        seed: cfg.seed,
+        recipe,
+        train_cfg,
+        member_acc,
+        z_indices,
+        pool_population,
+        in_mask,
+        pop_in_mask,
+        train_sets,
+    })
+}
+
+impl ReferencePlan {
+    /// Train model `m` and evaluate it on every audit record. `progress`
+    /// sees `training reference m+1/K`; returning `false` cancels.
+    pub fn train(
+        &self,
+        target: &Target,
+        inputs: &AuditInputs,
+        m: usize,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<TrainedReference, AttackError> {
+        let data = self.train_sets.get(m).ok_or_else(|| {
+            AttackError::Config(format!(
+                "reference {m} does not exist: the plan has K = {} models",
+                self.k
+            ))
+        })?;
         let at = Progress {
-            stage: format!("training reference {}/{}", m + 1, k),
+            stage: format!("training reference {}/{}", m + 1, self.k),
             done: m,
-            total: k,
+            total: self.k,
         };
         if !progress(at.clone()) {
             return Err(AttackError::Cancelled);
         }
-        let seed = model_seed(cfg.seed, 1, m);
-        let (params, info) = train_one(target, data, &train_cfg, seed, &at, progress)?;
+        let seed = model_seed(self.seed, 1, m);
+        let (params, info) = train_one(target, data, &self.train_cfg, seed, &at, progress)?;
         let reference = Target {
             graph: target.graph,
             params: &params,
             output_kind: target.output_kind,
             num_classes: target.num_classes,
         };
-        let (p, f) = target_signals(&reference, &inputs.members)?;
-        members.prob.push(p);
-        members.phi.push(f);
-        let (p, f) = target_signals(&reference, &inputs.nonmembers)?;
-        nonmembers.prob.push(p);
-        nonmembers.phi.push(f);
-        if let (Some(sig), Some(pop)) = (population.as_mut(), inputs.population.as_ref()) {
-            let (p, f) = target_signals(&reference, pop)?;
-            sig.prob.push(p);
-            sig.phi.push(f);
+        let population = match inputs.population.as_ref() {
+            Some(pop) => Some(target_signals(&reference, pop)?),
+            None => None,
+        };
+        Ok(TrainedReference {
+            index: m,
+            members: target_signals(&reference, &inputs.members)?,
+            nonmembers: target_signals(&reference, &inputs.nonmembers)?,
+            population,
+            info,
+        })
+    }
+
+    /// Merge trained references (in any order, each index of `0..K` exactly
+    /// once, from any worker) into the set the attacks use. Checks every
+    /// vector's length against the audit inputs.
+    pub fn assemble(
+        self,
+        inputs: &AuditInputs,
+        trained: Vec<TrainedReference>,
+    ) -> Result<ReferenceSet, AttackError> {
+        let k = self.k;
+        let mut slots: Vec<Option<TrainedReference>> = vec![None; k];
+        for t in trained {
+            let i = t.index;
+            if i >= k {
+                return Err(AttackError::Input(format!(
+                    "trained reference {i} is outside the plan's K = {k} models"
+                )));
+            }
+            if slots[i].is_some() {
+                return Err(AttackError::Input(format!(
+                    "trained reference {i} was given twice"
+                )));
+            }
+            let n_pop = inputs.population.as_ref().map(|p| p.len());
+            let lens_ok = |s: &(Vec<f64>, Vec<f64>), n: usize| s.0.len() == n && s.1.len() == n;
+            let ok = lens_ok(&t.members, inputs.members.len())
+                && lens_ok(&t.nonmembers, inputs.nonmembers.len())
+                && match (&t.population, n_pop) {
+                    (Some(s), Some(n)) => lens_ok(s, n),
+                    (None, None) => true,
+                    _ => false,
+                };
+            if !ok {
+                return Err(AttackError::Input(format!(
+                    "trained reference {i} has signals for {} members, {} non-members and {} population records; the audit has {}, {} and {}",
+                    t.members.0.len(),
+                    t.nonmembers.0.len(),
+                    t.population.as_ref().map_or(0, |s| s.0.len()),
+                    inputs.members.len(),
+                    inputs.nonmembers.len(),
+                    n_pop.unwrap_or(0)
+                )));
+            }
+            slots[i] = Some(t);
         }
-        models.push(info);
+        if let Some(missing) = slots.iter().position(|s| s.is_none()) {
+            return Err(AttackError::Input(format!(
+                "trained reference {missing} of K = {k} is missing"
+            )));
+        }
+        let empty = || RefSignals {
+            prob: Vec::with_capacity(k),
+            phi: Vec::with_capacity(k),
+        };
+        let mut members = empty();
+        let mut nonmembers = empty();
+        let mut population = inputs.population.as_ref().map(|_| empty());
+        let mut models = Vec::with_capacity(k);
+        for t in slots.into_iter().flatten() {
+            members.prob.push(t.members.0);
+            members.phi.push(t.members.1);
+            nonmembers.prob.push(t.nonmembers.0);
+            nonmembers.phi.push(t.nonmembers.1);
+            if let (Some(sig), Some(p)) = (population.as_mut(), t.population) {
+                sig.prob.push(p.0);
+                sig.phi.push(p.1);
+            }
+            models.push(t.info);
+        }
+        Ok(ReferenceSet {
+            mode: self.mode,
+            k,
+            pool_len: self.in_mask.first().map_or(0, |r| r.len()),
+            in_mask: self.in_mask,
+            n_members: inputs.members.len(),
+            n_nonmembers: inputs.nonmembers.len(),
+            pool_population: self.pool_population,
+            pop_in_mask: self.pop_in_mask,
+            z_indices: self.z_indices,
+            members,
+            nonmembers,
+            population,
+            recipe: self.recipe,
+            target_member_accuracy: self.member_acc,
+            models,
+        })
+    }
+}
+
+/// Train the K reference models and keep their signals (plan, train each
+/// model in turn, assemble).
+pub fn train_references(
+    target: &Target,
+    inputs: &AuditInputs,
+    cfg: &ReferenceConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<ReferenceSet, AttackError> {
+    let plan = plan_references(target, inputs, cfg)?;
+    let k = plan.k;
+    let mut trained = Vec::with_capacity(k);
+    for m in 0..k {
+        trained.push(plan.train(target, inputs, m, progress)?);
     }
     if !progress(Progress {
         stage: format!("trained {k} references"),
@@ -594,23 +753,7 @@ pub fn train_references(
     }) {
         return Err(AttackError::Cancelled);
     }
-    Ok(ReferenceSet {
-        mode: cfg.mode,
-        k,
-        pool_len: in_mask.first().map_or(0, |r| r.len()),
-        in_mask,
-        n_members: n_m,
-        n_nonmembers: n_n,
-        pool_population,
-        pop_in_mask,
-        z_indices,
-        members,
-        nonmembers,
-        population,
-        recipe,
-        target_member_accuracy: member_acc,
-        models,
-    })
+    plan.assemble(inputs, trained)
 }
 
 #[cfg(test)]
