@@ -43,7 +43,7 @@ JSON
 if [ -d "$WEB_BUILD_DEMO_SOURCE" ]; then
   rm -rf "$WEB_BUILD_DEMO_DIR"
   mkdir -p "$WEB_BUILD_DEMO_DIR"
-  cp "$WEB_BUILD_DEMO_SOURCE"/* "$WEB_BUILD_DEMO_DIR"/
+  cp "$WEB_BUILD_DEMO_SOURCE"/*.onnx "$WEB_BUILD_DEMO_SOURCE"/*.csv "$WEB_BUILD_DEMO_SOURCE"/demos.json "$WEB_BUILD_DEMO_DIR"/
   echo "build-web: demo files: $(ls "$WEB_BUILD_DEMO_DIR" | tr '\n' ' ')"
 else
   echo "build-web: $WEB_BUILD_DEMO_SOURCE is missing; the page will have no demo" >&2

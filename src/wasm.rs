@@ -463,6 +463,7 @@ fn audit_records(
 /// parsed (seeds above 2^53 lose precision there), its HTML fragment for the
 /// page and the standalone HTML document.
 #[wasm_bindgen(js_name = runAudit)]
+#[allow(clippy::too_many_arguments)]
 pub fn run_audit(
     model: &ModelHandle,
     members: &DatasetHandle,
@@ -471,26 +472,33 @@ pub fn run_audit(
     settings: JsValue,
     names: JsValue,
     progress: &js_sys::Function,
+    precomputed: Option<String>,
 ) -> Result<JsValue, JsValue> {
-    use crate::attacks::membership::audit::{run_audit as core_audit, AuditSettings};
+    use crate::attacks::membership::audit::{run_audit_with, PrecomputedReferences};
     use crate::report::Report;
-    let settings: AuditSettings = if settings.is_undefined() || settings.is_null() {
-        AuditSettings::default()
-    } else {
-        serde_wasm_bindgen::from_value(settings)
-            .map_err(|e| bad_argument(&format!("audit settings: {e}")))?
-    };
+    let settings = audit_settings(settings)?;
     let names: serde_json::Value = if names.is_undefined() || names.is_null() {
         serde_json::Value::Null
     } else {
         serde_wasm_bindgen::from_value(names)
             .map_err(|e| bad_argument(&format!("input names: {e}")))?
     };
+    let precomputed: PrecomputedReferences = match precomputed.as_deref() {
+        None | Some("") => PrecomputedReferences::default(),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| bad_argument(&format!("precomputed references: {e}")))?,
+    };
     let (inputs, counts) = audit_inputs(model, members, nonmembers, population.as_ref())?;
     let classes = model.num_classes.unwrap_or(2);
     let target = model.target();
-    let outcome = core_audit(&target, &inputs, settings, &mut progress_fn(progress))
-        .map_err(|e| e.to_js())?;
+    let outcome = run_audit_with(
+        &target,
+        &inputs,
+        settings,
+        precomputed,
+        &mut progress_fn(progress),
+    )
+    .map_err(|e| e.to_js())?;
     let report = Report::new(
         &model.model,
         None,
@@ -501,6 +509,97 @@ pub fn run_audit(
         outcome,
     );
     report_out(&report)
+}
+
+fn audit_settings(
+    settings: JsValue,
+) -> Result<crate::attacks::membership::audit::AuditSettings, JsValue> {
+    if settings.is_undefined() || settings.is_null() {
+        Ok(Default::default())
+    } else {
+        serde_wasm_bindgen::from_value(settings)
+            .map_err(|e| bad_argument(&format!("audit settings: {e}")))
+    }
+}
+
+fn mode_name(mode: crate::attacks::membership::references::ReferenceMode) -> &'static str {
+    match mode {
+        crate::attacks::membership::references::ReferenceMode::Online => "online",
+        crate::attacks::membership::references::ReferenceMode::Offline => "offline",
+    }
+}
+
+/// The reference models an audit with these settings will train, as
+/// `[{mode: "online" | "offline", k}]`: only the sets that can be planned
+/// with these inputs (a set that cannot, e.g. offline without a population,
+/// is left to `runAudit`, which reports its attacks as skipped with the
+/// reason). A page with several workers trains these with `trainReference`
+/// and hands the results to `runAudit` as `precomputed`.
+#[wasm_bindgen(js_name = referenceJobs)]
+pub fn reference_jobs(
+    model: &ModelHandle,
+    members: &DatasetHandle,
+    nonmembers: &DatasetHandle,
+    population: Option<DatasetHandle>,
+    settings: JsValue,
+) -> Result<JsValue, JsValue> {
+    use crate::attacks::membership::audit::{needed_reference_modes, reference_config};
+    use crate::attacks::membership::references::plan_references;
+    let settings = audit_settings(settings)?
+        .validate()
+        .map_err(|e| e.to_js())?;
+    let (inputs, _) = audit_inputs(model, members, nonmembers, population.as_ref())?;
+    let target = model.target();
+    let jobs: Vec<serde_json::Value> = needed_reference_modes(&settings)
+        .into_iter()
+        .filter_map(|mode| {
+            plan_references(&target, &inputs, &reference_config(&settings, mode))
+                .ok()
+                .map(|plan| serde_json::json!({ "mode": mode_name(mode), "k": plan.k }))
+        })
+        .collect();
+    to_js_value(&jobs)
+}
+
+/// Train reference model `index` of the `mode` ("online" / "offline") set
+/// of an audit with these settings and inputs, and return it as JSON text
+/// (a `TrainedReference`). Any worker given the same model, CSVs and
+/// settings trains the same model; `runAudit`'s `precomputed` is
+/// `{"online": [..], "offline": [..]}` of these.
+#[wasm_bindgen(js_name = trainReference)]
+#[allow(clippy::too_many_arguments)]
+pub fn train_reference(
+    model: &ModelHandle,
+    members: &DatasetHandle,
+    nonmembers: &DatasetHandle,
+    population: Option<DatasetHandle>,
+    settings: JsValue,
+    mode: &str,
+    index: usize,
+    progress: &js_sys::Function,
+) -> Result<String, JsValue> {
+    use crate::attacks::membership::audit::reference_config;
+    use crate::attacks::membership::references::{plan_references, ReferenceMode};
+    let mode = match mode {
+        "online" => ReferenceMode::Online,
+        "offline" => ReferenceMode::Offline,
+        other => {
+            return Err(bad_argument(&format!(
+                "reference mode must be 'online' or 'offline', got '{other}'"
+            )))
+        }
+    };
+    let settings = audit_settings(settings)?
+        .validate()
+        .map_err(|e| e.to_js())?;
+    let (inputs, _) = audit_inputs(model, members, nonmembers, population.as_ref())?;
+    let target = model.target();
+    let plan = plan_references(&target, &inputs, &reference_config(&settings, mode))
+        .map_err(|e| e.to_js())?;
+    let trained = plan
+        .train(&target, &inputs, index, &mut progress_fn(progress))
+        .map_err(|e| e.to_js())?;
+    serde_json::to_string(&trained).map_err(|e| js_error("internal", &e.to_string()))
 }
 
 /// Records of an optional parsed CSV, labels optional.

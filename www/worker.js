@@ -17,7 +17,9 @@
 // the core synchronously; its progress callback posts progress messages, and
 // Cancel is terminate + respawn (bridge.js).
 
-import { initSync, loadModel, parseCsv, runAttribute, runAudit, runInversion, version } from './pkg/privacy_inspector.js';
+import {
+  initSync, loadModel, parseCsv, referenceJobs, runAttribute, runAudit, runInversion, trainReference, version,
+} from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
 let modelName = '';
@@ -97,6 +99,18 @@ function auditStatus() {
   return out;
 }
 
+function requireAuditInputs() {
+  if (!model) throw coded('no_model', 'no model is loaded');
+  for (const role of ['members', 'nonmembers']) {
+    if (!audit[role]) throw coded('no_data', `no ${ROLE_NAMES[role]} CSV is loaded`);
+  }
+}
+
+/** A fresh parse of the population (the core takes it by value), or undefined. */
+function freshPopulation() {
+  return audit.population ? parseCsv(audit.population.bytes, audit.population.labelColumn) : undefined;
+}
+
 const methods = {
   /** Load a model from its bytes. The previous model stays active on failure. */
   loadModel({ bytes, name }) {
@@ -150,21 +164,38 @@ const methods = {
 
   /**
    * Run the membership audit: `settings` is an AuditSettings object
-   * (snake_case), `names` the input file names recorded in the report.
+   * (snake_case), `names` the input file names recorded in the report,
+   * `precomputed` (optional) the JSON text {"online": [..], "offline": [..]}
+   * of reference models other workers trained with `trainReference`.
    * Returns {report, reportJson, html, htmlStandalone}.
    */
-  runAudit({ settings, names }, progress) {
-    if (!model) throw coded('no_model', 'no model is loaded');
-    for (const role of ['members', 'nonmembers']) {
-      if (!audit[role]) throw coded('no_data', `no ${ROLE_NAMES[role]} CSV is loaded`);
-    }
+  runAudit({ settings, names, precomputed }, progress) {
+    requireAuditInputs();
     // runAudit takes the population by value (it frees the handle), so it
     // gets a fresh parse of the kept bytes and the checked handle stays
-    const pop = audit.population ? parseCsv(audit.population.bytes, audit.population.labelColumn) : undefined;
-    return runAudit(model, audit.members.handle, audit.nonmembers.handle, pop, settings, names, (p) => {
+    return runAudit(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), settings, names, (p) => {
+      progress({ done: p.done, total: p.total, label: p.stage });
+      return true;
+    }, precomputed || undefined);
+  },
+
+  /** The reference sets an audit with `settings` trains: [{mode, k}]. */
+  referenceJobs({ settings }) {
+    requireAuditInputs();
+    return referenceJobs(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), settings);
+  },
+
+  /**
+   * Train reference model `index` of the `mode` set; returns its JSON text.
+   * Any worker holding the same model and CSVs trains the same model.
+   */
+  trainReference({ settings, mode, index }, progress) {
+    requireAuditInputs();
+    const json = trainReference(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), settings, mode, index, (p) => {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
     });
+    return { json };
   },
 
   /**
