@@ -617,32 +617,41 @@ fn optional_records(
     Ok(Some(crate::attacks::membership::Records { x, y }))
 }
 
-/// The report object, its JSON text and HTML (fragment and standalone).
+/// The report object, its JSON text and HTML (fragment for the page, and
+/// standalone for download, without training data; with it under
+/// `...WithTrainingData` when the report has any).
 /// The report crosses as the core's JSON text (the format of the CLI's
 /// `--report`) plus `JSON.parse` of it, so every number is what the JSON
 /// says (seeds are kept below 2^53, so they stay exact).
 fn report_out(report: &crate::report::Report) -> Result<JsValue, JsValue> {
     use crate::report::html;
-    let json = report.to_json();
     let out = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        let _ = Reflect::set(&out, &JsValue::from_str(key), value);
+    };
+    // the downloads hold no training data unless the page asks for the
+    // "...WithTrainingData" variants (present only when they differ)
+    let export = report.without_training_data();
+    let json = export.to_json();
     let parsed = js_sys::JSON::parse(&json)
         .map_err(|_| js_error("internal", "report JSON did not parse"))?;
-    let _ = Reflect::set(&out, &JsValue::from_str("report"), &parsed);
-    let _ = Reflect::set(
-        &out,
-        &JsValue::from_str("reportJson"),
-        &JsValue::from_str(&json),
+    set("report", &parsed);
+    set("reportJson", &JsValue::from_str(&json));
+    set("html", &JsValue::from_str(&html::render(report, false)));
+    set(
+        "htmlStandalone",
+        &JsValue::from_str(&html::render(&export, true)),
     );
-    let _ = Reflect::set(
-        &out,
-        &JsValue::from_str("html"),
-        &JsValue::from_str(&html::render(report, false)),
-    );
-    let _ = Reflect::set(
-        &out,
-        &JsValue::from_str("htmlStandalone"),
-        &JsValue::from_str(&html::render(report, true)),
-    );
+    if report.has_training_data() {
+        set(
+            "reportJsonWithTrainingData",
+            &JsValue::from_str(&report.to_json()),
+        );
+        set(
+            "htmlStandaloneWithTrainingData",
+            &JsValue::from_str(&html::render(report, true)),
+        );
+    }
     Ok(out.into())
 }
 

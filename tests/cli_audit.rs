@@ -313,6 +313,28 @@ fn invert_writes_reconstructions_images_and_clear_errors() {
         recognised >= 8,
         "only {recognised} of 10 classes recognised"
     );
+    // the report holds no training data by default (the members' class
+    // means are left out and the report says so); --include-training-data
+    // keeps them
+    assert!(classes
+        .iter()
+        .all(|c| c.get("members_class_mean").map_or(true, Value::is_null)));
+    assert!(v["redacted"].as_str().unwrap().contains("training records"));
+    let full = tmp("inv-full.json");
+    let mut with: Vec<String> = args[..args.len() - 4].to_vec();
+    with.extend([
+        "--report".into(),
+        full.to_str().unwrap().into(),
+        "--include-training-data".into(),
+    ]);
+    let (code, _, stderr) = run(&with.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+    let f: Value = serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap();
+    assert!(f.get("redacted").is_none());
+    let means = f["inversion"]["classes"].as_array().unwrap();
+    assert!(means
+        .iter()
+        .all(|c| c["members_class_mean"].as_array().map(|m| m.len()) == Some(64)));
     // a class outside the model
     let (code, _, stderr) = run(&[
         "invert",

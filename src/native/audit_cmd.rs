@@ -71,10 +71,21 @@ pub struct ReportOut {
     /// Also write a self-contained HTML report
     #[arg(long, value_name = "OUT.html")]
     pub html: Option<PathBuf>,
+    /// Keep values computed directly from training records in the reports
+    /// (the members' class means of the model inversion); left out by default
+    #[arg(long)]
+    pub include_training_data: bool,
 }
 
 impl ReportOut {
     pub fn write(&self, report: &Report) -> Result<(), CliError> {
+        let export;
+        let report = if self.include_training_data {
+            report
+        } else {
+            export = report.without_training_data();
+            &export
+        };
         write_file(&self.report, &report.to_json())?;
         if let Some(p) = &self.html {
             write_file(p, &html::render(report, true))?;

@@ -38,7 +38,7 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;m
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}
 .nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}svg{background:#fbfcfe;border:1px solid #e3e6ee}
-.meta{color:#4b5563}code{font-size:.9em}@media print{body{margin:0}section.attack{break-inside:avoid}}";
+.meta{color:#4b5563}code{font-size:.9em}@media print{body{margin:0;max-width:none}section.attack,figure,tr{break-inside:avoid}h2{break-after:avoid}details::details-content{content-visibility:visible;display:block}details>summary{list-style:none;font-weight:600}}";
 
 /// Render the report.
 pub fn render(report: &Report, standalone: bool) -> String {
@@ -68,11 +68,18 @@ pub fn render(report: &Report, standalone: bool) -> String {
         report.counts.nonmembers,
         report.counts.population
     );
+    if let Some(note) = &report.redacted {
+        let _ = write!(
+            h,
+            "<p class=\"note\" data-testid=\"redacted-note\">This export holds no training data: {}.</p>",
+            esc(note)
+        );
+    }
     if !report.attacks.is_empty() {
         let _ = write!(h, "<h2>Membership inference</h2>");
         summary(&mut h, report);
         for a in &report.attacks {
-            attack(&mut h, a);
+            attack(&mut h, a, !standalone);
         }
     }
     if let Some(a) = &report.attribute {
@@ -186,7 +193,9 @@ fn summary(h: &mut String, r: &Report) {
     let _ = write!(h, "</tbody></table><p class=\"meta\">n/r: fewer than one non-member per allowed false positive, so that FPR cannot be measured with these records.</p>");
 }
 
-fn attack(h: &mut String, a: &AttackResult) {
+/// `links`: make each most-exposed row a button the page answers with the
+/// record (the page holds the CSVs; an export does not).
+fn attack(h: &mut String, a: &AttackResult, links: bool) {
     let (Some(s), Some(scores)) = (&a.stats, &a.scores) else {
         return;
     };
@@ -240,10 +249,16 @@ fn attack(h: &mut String, a: &AttackResult) {
         let _ = write!(h, "<details><summary>Most exposed members</summary><table><thead><tr><th>row</th><th>label</th><th>score</th><th>percentile among non-members</th></tr></thead><tbody>");
         for r in s.most_exposed.iter().take(20) {
             let v = serde_json::to_value(r).unwrap_or_default();
+            let index = v.get("index").map(|x| x.to_string()).unwrap_or_default();
+            let row = if links {
+                format!("<button type=\"button\" class=\"record-link\" data-record-index=\"{index}\" aria-label=\"Show member row {index}\">{index}</button>")
+            } else {
+                index
+            };
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                v.get("index").map(|x| x.to_string()).unwrap_or_default(),
+                row,
                 v.get("label").map(|x| x.to_string()).unwrap_or_default(),
                 v.get("score")
                     .and_then(|x| x.as_f64())

@@ -78,7 +78,15 @@ pub struct Report {
     pub attribute: Option<AttributeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inversion: Option<InversionReport>,
+    /// Set on an export made with [`Report::without_training_data`]: what
+    /// was removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<String>,
 }
+
+/// What [`Report::without_training_data`] removes, as recorded in the
+/// report.
+pub const REDACTION_NOTE: &str = "values computed directly from training records (the members' mean record of each class in the model inversion) were left out of this export; export with training data included to keep them";
 
 impl Report {
     /// A report with the model facts and no results yet.
@@ -117,7 +125,35 @@ impl Report {
             attacks: Vec::new(),
             attribute: None,
             inversion: None,
+            redacted: None,
         }
+    }
+
+    /// Whether the report holds values computed directly from training
+    /// records (beyond scores, indices, labels and aggregate figures).
+    pub fn has_training_data(&self) -> bool {
+        self.inversion
+            .as_ref()
+            .is_some_and(|inv| inv.classes.iter().any(|c| c.members_class_mean.is_some()))
+    }
+
+    /// The report to hand over by default: every figure, but no values
+    /// computed directly from training records (the members' class means
+    /// of the model inversion). Scores, record indices, labels and
+    /// aggregate statistics stay. Unchanged (and not marked) when there is
+    /// nothing to remove.
+    pub fn without_training_data(&self) -> Report {
+        let mut r = self.clone();
+        if !r.has_training_data() {
+            return r;
+        }
+        if let Some(inv) = r.inversion.as_mut() {
+            for c in &mut inv.classes {
+                c.members_class_mean = None;
+            }
+        }
+        r.redacted = Some(REDACTION_NOTE.to_string());
+        r
     }
 
     /// Add a membership audit's results.
