@@ -5,6 +5,8 @@
 // every CSV back and the user can run again.
 
 import { WorkerBridge, InspectorError } from './bridge.js';
+import { ReferencePool } from './pool.js';
+import { fileKind, guessLabelColumn, guessRole, membershipColumn, sniffCsv, splitByMembership } from './inputs.js';
 
 /** Attack ids in report order (src/attacks/membership/audit.rs ALL_ATTACKS). */
 const ALL_ATTACKS = [
@@ -33,9 +35,9 @@ const REFERENCE_ATTACKS = ['lira_online', 'lira_offline', 'rmia_online', 'rmia_o
 const AUDIT_ROLES = ['members', 'nonmembers', 'population'];
 const ROLE_TITLES = { members: 'Members', nonmembers: 'Non-members', population: 'Population' };
 
-const DEMOS = {
-  digits: { model: 'demo/digits_mlp.onnx', csv: 'demo/digits_sample.csv', label: 'Digits MLP (8x8 images, 10 classes)' },
-};
+/** The bundled demos (demo/demos.json, written by tests/fixtures/demo/gen_demos.py). */
+const DEMO_INDEX = 'demo/demos.json';
+let demos = null;
 const WASM_URL = new URL('pkg/privacy_inspector_bg.wasm', import.meta.url);
 const WORKER_URL = new URL('worker.js', import.meta.url);
 
@@ -46,6 +48,8 @@ const el = {
   modelInput: $('model-input'),
   dropzone: $('model-dropzone'),
   demoButton: $('demo-button'),
+  demoSelect: $('demo-select'),
+  demoDescription: $('demo-description'),
   modelName: $('model-name'),
   modelError: $('model-error'),
   summary: $('model-summary'),
@@ -66,6 +70,13 @@ const el = {
     inputs: Object.fromEntries(AUDIT_ROLES.map((r) => [r, $(`${r}-input`)])),
     counts: Object.fromEntries(AUDIT_ROLES.map((r) => [r, $(`${r}-counts`)])),
     errors: Object.fromEntries(AUDIT_ROLES.map((r) => [r, $(`${r}-error`)])),
+    extras: Object.fromEntries(AUDIT_ROLES.map((r) => [r, $(`${r}-extra`)])),
+    membershipInput: $('membership-input'),
+    membershipNote: $('membership-note'),
+    membershipError: $('membership-error'),
+    workers: $('audit-workers'),
+    eta: $('audit-eta'),
+    includeTraining: $('include-training-data'),
     populationClear: $('population-clear'),
     preset: $('audit-preset'),
     references: $('audit-references'),
@@ -85,6 +96,10 @@ const el = {
     results: $('audit-results'),
     downloadJson: $('download-json'),
     downloadHtml: $('download-html'),
+    timing: $('audit-timing'),
+    record: $('record-dialog'),
+    recordBody: $('record-body'),
+    recordTitle: $('record-title'),
   },
   inv: {
     cls: $('inv-class'),
@@ -152,6 +167,13 @@ function updateReady() {
 }
 
 let bridge = null;
+/** Helper workers for reference models (pool.js), made once the engine is up. */
+let pool = null;
+/** Stop every worker's job: the page's worker and the pool's helpers. */
+function abortAll() {
+  if (pool) pool.abort();
+  bridge.abort();
+}
 
 // ---------- rendering helpers ----------
 
@@ -310,6 +332,7 @@ async function loadModelBytes(name, bytes) {
     const info = await bridge.call('loadModel', { bytes: bytes.slice(0), name });
     state.model = { name, bytes, info };
     state.kind = '';
+    if (pool) pool.invalidate();
     clearError(el.modelError);
     renderSummary(info);
     modelChangedForProbes(info);
@@ -372,16 +395,49 @@ async function fetchBytes(url) {
   return resp.arrayBuffer();
 }
 
+async function demoIndex() {
+  if (!demos) demos = JSON.parse(new TextDecoder().decode(await fetchBytes(DEMO_INDEX)));
+  return demos;
+}
+
+async function fillDemos() {
+  try {
+    const index = await demoIndex();
+    el.demoSelect.replaceChildren(...Object.entries(index).map(([key, d]) => new Option(d.title, key)));
+    showDemoDescription();
+  } catch (err) {
+    showError(el.modelError, err, 'The bundled demos are not available');
+  }
+}
+
+function showDemoDescription() {
+  const d = demos && demos[el.demoSelect.value];
+  el.demoDescription.textContent = d ? d.description : '';
+}
+
+/** Load a bundled demo: the model, its three audit CSVs (and the non-members into section 5). */
 async function loadDemo(key) {
-  const demo = DEMOS[key];
-  if (!demo) {
-    showError(el.modelError, new InspectorError('unknown_demo', `there is no demo named "${key}" (available: ${Object.keys(DEMOS).join(', ')})`), 'Demo');
+  let index;
+  try {
+    index = await demoIndex();
+  } catch (err) {
+    showError(el.modelError, err, 'The demo could not be loaded');
     return;
   }
+  const demo = index[key];
+  if (!demo) {
+    showError(el.modelError, new InspectorError('unknown_demo', `there is no demo named "${key}" (available: ${Object.keys(index).join(', ')})`), 'Demo');
+    return;
+  }
+  el.demoSelect.value = key;
+  showDemoDescription();
   try {
-    const name = demo.model.split('/').pop();
-    await loadModelBytes(name, await fetchBytes(demo.model));
-    if (demo.csv) await loadCsvBytes(demo.csv.split('/').pop(), await fetchBytes(demo.csv));
+    await loadModelBytes(demo.model, await fetchBytes(`demo/${demo.model}`));
+    for (const role of AUDIT_ROLES) {
+      if (demo[role]) await loadAuditCsv(role, demo[role], await fetchBytes(`demo/${demo[role]}`), { why: 'bundled demo' });
+    }
+    if (demo.image_shape) el.inv.shape.value = demo.image_shape.join(',');
+    await loadCsvBytes(demo.nonmembers, await fetchBytes(`demo/${demo.nonmembers}`));
   } catch (err) {
     showError(el.modelError, err, 'The demo could not be loaded');
   }
@@ -398,19 +454,24 @@ function restoreWorker() {
 
 async function restoreState() {
   try {
-    if (state.model) {
-      await bridge.call('loadModel', { bytes: state.model.bytes.slice(0), name: state.model.name });
-      if (state.kind) await bridge.call('setOutputKind', { kind: state.kind });
-    }
-    if (state.data) {
-      await bridge.call('loadCsv', { bytes: state.data.bytes.slice(0), labelColumn: state.data.labelColumn });
-    }
-    for (const role of AUDIT_ROLES) {
-      const a = state.audit[role];
-      if (a) await bridge.call('loadAuditCsv', { role, bytes: a.bytes.slice(0), labelColumn: a.labelColumn });
-    }
+    await restoreInto(bridge, true);
   } catch (err) {
     if (err.code !== 'aborted') showError(el.modelError, err, 'The engine restarted but could not restore the model and the CSVs');
+  }
+}
+
+/** Load the page's model, output kind and CSVs into a worker (a respawned one, or a pool helper). */
+async function restoreInto(b, withPredictionCsv = false) {
+  if (state.model) {
+    await b.call('loadModel', { bytes: state.model.bytes.slice(0), name: state.model.name });
+    if (state.kind) await b.call('setOutputKind', { kind: state.kind });
+  }
+  if (withPredictionCsv && state.data) {
+    await b.call('loadCsv', { bytes: state.data.bytes.slice(0), labelColumn: state.data.labelColumn });
+  }
+  for (const role of AUDIT_ROLES) {
+    const a = state.audit[role];
+    if (a) await b.call('loadAuditCsv', { role, bytes: a.bytes.slice(0), labelColumn: a.labelColumn });
   }
 }
 
@@ -449,37 +510,191 @@ async function refreshAuditStatus() {
   }
 }
 
-async function loadAuditCsv(role, name, bytes) {
-  const labelColumn = el.labelColumn.value.trim() || 'label';
+/**
+ * Read one audit CSV into `role`. The label column is the one the user chose
+ * for this file, else the guess from its header and first rows (label,
+ * target, class, ... or a whole-number last column). `how.why` says why the
+ * file got this role (shown next to it, with a menu to move it).
+ */
+async function loadAuditCsv(role, name, bytes, how = {}) {
   const box = el.audit.errors[role];
+  const sniff = sniffCsv(bytes);
+  const guess = guessLabelColumn(sniff.header, sniff.rows);
+  const labelColumn = how.labelColumn || guess.column || 'label';
   const done = busy(`Reading ${name}`);
   try {
     const status = await bridge.call('loadAuditCsv', { role, bytes: bytes.slice(0), labelColumn });
-    state.audit[role] = { name, bytes, labelColumn, info: null, error: null };
+    state.audit[role] = {
+      name, bytes, labelColumn, info: null, error: null, sniff,
+      labelWhy: how.labelColumn ? 'chosen' : guess.column ? `guessed: ${guess.why}` : 'default',
+      roleWhy: how.why || 'chosen',
+    };
+    if (pool) pool.invalidate();
     clearError(box);
     applyAuditStatus(status);
   } catch (err) {
     if (err.code === 'aborted') return;
     const kept = state.audit[role] ? ` (still using ${state.audit[role].name})` : '';
-    showError(box, err, `${name} could not be read${kept}`);
+    const hint = err.code === 'csv_no_label_column' || /label/.test(err.message)
+      ? ` The columns are ${sniff.header.slice(0, 12).map((h) => `"${h}"`).join(', ')}${sniff.header.length > 12 ? ', ...' : ''}: pick the label column in section 5's "Label column" field and load the file again.`
+      : '';
+    showError(box, err, `${name} could not be read${kept}.${hint}`);
   } finally {
     done();
     if (role === 'population') el.audit.populationClear.hidden = !state.audit.population;
+    renderAuditExtra(role);
     updateAuditReady();
+  }
+}
+
+/** Under each audit CSV: why it has this role and label column, menus to change both, a preview. */
+function renderAuditExtra(role) {
+  const box = el.audit.extras[role];
+  const a = state.audit[role];
+  if (!a) {
+    box.replaceChildren();
+    return;
+  }
+  const note = document.createElement('p');
+  note.className = 'muted small-print';
+  note.dataset.testid = `${role}-why`;
+  note.textContent = `Role: ${a.roleWhy}. Label column "${a.labelColumn}" (${a.labelWhy}).`;
+  const controls = document.createElement('div');
+  controls.className = 'extra-controls';
+  const roleSel = document.createElement('select');
+  roleSel.dataset.testid = `${role}-move`;
+  roleSel.setAttribute('aria-label', `Use ${a.name} as`);
+  roleSel.append(new Option(`use as ${ROLE_TITLES[role].toLowerCase()}`, role));
+  for (const r of AUDIT_ROLES) if (r !== role) roleSel.append(new Option(`move to ${ROLE_TITLES[r].toLowerCase()}`, r));
+  roleSel.addEventListener('change', () => moveAuditCsv(role, roleSel.value));
+  const labelSel = document.createElement('select');
+  labelSel.dataset.testid = `${role}-label`;
+  labelSel.setAttribute('aria-label', `Label column of ${a.name}`);
+  for (const h of a.sniff.header) labelSel.append(new Option(`label: ${h}`, h));
+  labelSel.value = a.labelColumn;
+  labelSel.addEventListener('change', () => loadAuditCsv(role, a.name, a.bytes, { why: a.roleWhy, labelColumn: labelSel.value }));
+  roleSel.disabled = labelSel.disabled = probeRunning();
+  controls.append(roleSel, ' ', labelSel);
+  const preview = document.createElement('details');
+  preview.className = 'preview';
+  const summary = document.createElement('summary');
+  summary.textContent = 'Preview';
+  const table = document.createElement('table');
+  table.dataset.testid = `${role}-preview`;
+  const cols = Math.min(a.sniff.header.length, 8);
+  const head = document.createElement('tr');
+  for (const h of [...a.sniff.header.slice(0, cols), ...(a.sniff.header.length > cols ? ['\u2026'] : [])]) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = h;
+    head.append(th);
+  }
+  const body = a.sniff.rows.map((r) => {
+    const tr = document.createElement('tr');
+    for (const c of [...r.slice(0, cols), ...(r.length > cols ? ['\u2026'] : [])]) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.append(td);
+    }
+    return tr;
+  });
+  const thead = document.createElement('thead');
+  thead.append(head);
+  const tbody = document.createElement('tbody');
+  tbody.append(...body);
+  table.append(thead, tbody);
+  const wrap = document.createElement('div');
+  wrap.className = 'table-wrap';
+  wrap.append(table);
+  preview.append(summary, wrap);
+  box.replaceChildren(note, controls, preview);
+}
+
+/** Move a loaded audit CSV to another role (swapping with what is there). */
+async function moveAuditCsv(from, to) {
+  if (from === to) return;
+  const a = state.audit[from];
+  const b = state.audit[to];
+  if (!a) return;
+  await forgetAuditCsv(from);
+  await loadAuditCsv(to, a.name, a.bytes, { why: 'moved by you', labelColumn: a.labelColumn });
+  if (b) await loadAuditCsv(from, b.name, b.bytes, { why: 'moved by you', labelColumn: b.labelColumn });
+}
+
+async function forgetAuditCsv(role) {
+  await bridge.call('clearAuditCsv', { role });
+  state.audit[role] = null;
+  if (pool) pool.invalidate();
+  el.audit.inputs[role].value = '';
+  el.audit.counts[role].textContent = role === 'population' ? 'not loaded: the offline attacks, RMIA and Shokri need it' : 'not loaded';
+  clearError(el.audit.errors[role]);
+  renderAuditExtra(role);
+}
+
+/** One CSV with a 0/1 membership column: split into members and non-members. */
+async function loadMembershipCsv(name, bytes) {
+  const a = el.audit;
+  clearError(a.membershipError);
+  const sniff = sniffCsv(bytes);
+  const col = membershipColumn(sniff.header, sniff.rows);
+  if (!col) {
+    showError(a.membershipError, new InspectorError('no_membership_column', `none of its columns (${sniff.header.slice(0, 12).join(', ')}) is a 0/1 column named member, is_member, membership or in_training`), `${name} cannot be split`);
+    return;
+  }
+  let parts;
+  try {
+    parts = splitByMembership(bytes, col.column);
+  } catch (err) {
+    showError(a.membershipError, new InspectorError('bad_membership_column', err.message), `${name} cannot be split`);
+    return;
+  }
+  const why = `rows of ${name} with ${col.column} = `;
+  await loadAuditCsv('members', `${name} (${col.column}=1)`, parts.members.buffer, { why: `${why}1` });
+  await loadAuditCsv('nonmembers', `${name} (${col.column}=0)`, parts.nonmembers.buffer, { why: `${why}0` });
+  a.membershipNote.textContent = `Split ${name} on "${col.column}": ${fmtInt(parts.counts.members)} members, ${fmtInt(parts.counts.nonmembers)} non-members.`;
+}
+
+/**
+ * Files dropped or chosen together: the model goes to section 1, each CSV to
+ * the audit role its name suggests (or, with a membership column, is split),
+ * and the user sees each guess next to the file with a menu to change it.
+ */
+async function loadFiles(files) {
+  const list = [...files];
+  const read = await Promise.all(list.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
+  const models = read.filter((f) => fileKind(f.name, f.bytes) === 'model');
+  const csvs = read.filter((f) => fileKind(f.name, f.bytes) === 'csv');
+  const other = read.filter((f) => !models.includes(f) && !csvs.includes(f));
+  if (other.length) {
+    showError(el.modelError, new InspectorError('unknown_file', `${other.map((f) => f.name).join(', ')}: neither an .onnx model nor a .csv file`), 'Not loaded');
+  }
+  if (models.length) await loadModelBytes(models[0].name, models[0].bytes);
+  const free = AUDIT_ROLES.filter((r) => !state.audit[r] || csvs.length > 0);
+  const unassigned = [];
+  for (const f of csvs) {
+    const sniff = sniffCsv(f.bytes);
+    if (membershipColumn(sniff.header, sniff.rows)) {
+      await loadMembershipCsv(f.name, f.bytes);
+      continue;
+    }
+    const g = guessRole(f.name);
+    if (g.role) await loadAuditCsv(g.role, f.name, f.bytes, { why: `guessed: ${g.why}` });
+    else unassigned.push(f);
+  }
+  // names that say nothing: fill the roles still empty, in order
+  for (const f of unassigned) {
+    const role = free.find((r) => !state.audit[r]);
+    if (role) await loadAuditCsv(role, f.name, f.bytes, { why: 'the first empty role (the file name does not say); move it if wrong' });
   }
 }
 
 async function clearPopulation() {
   try {
-    await bridge.call('clearAuditCsv', { role: 'population' });
+    await forgetAuditCsv('population');
   } catch (err) {
     if (err.code !== 'aborted') showError(el.audit.errors.population, err, 'Could not remove the population');
     return;
   }
-  state.audit.population = null;
-  el.audit.inputs.population.value = '';
-  el.audit.counts.population.textContent = 'not loaded: the offline attacks, RMIA and Shokri need it';
-  clearError(el.audit.errors.population);
   el.audit.populationClear.hidden = true;
   updateAuditReady();
 }
@@ -545,6 +760,23 @@ function auditSettings() {
   return { attacks, references, seed, stats: { delta } };
 }
 
+/** The number of workers chosen (the select's "all" = every logical core the browser reports). */
+function workerCount() {
+  const v = el.audit.workers.value;
+  return v === 'all' ? ReferencePool.available() : Math.max(1, Number(v) || 1);
+}
+
+function fillWorkerChoices() {
+  const n = ReferencePool.available();
+  const sel = el.audit.workers;
+  const opts = [new Option(`all (${n})`, 'all')];
+  for (let k = 1; k < n; k++) opts.push(new Option(String(k), String(k)));
+  sel.replaceChildren(...opts);
+  const asked = new URLSearchParams(location.search).get('workers');
+  if (asked && [...sel.options].some((o) => o.value === asked)) sel.value = asked;
+  else if (asked && Number(asked) >= n) sel.value = 'all';
+}
+
 function updateAuditReady() {
   const a = el.audit;
   const missing = [];
@@ -556,6 +788,9 @@ function updateAuditReady() {
   a.run.disabled = !ready || probeRunning();
   for (const role of AUDIT_ROLES) a.inputs[role].disabled = probeRunning();
   a.populationClear.disabled = probeRunning();
+  a.membershipInput.disabled = probeRunning();
+  a.workers.disabled = probeRunning();
+  for (const sel of document.querySelectorAll('.extra-controls select')) sel.disabled = probeRunning();
   const refs = checkedAttacks().some((id) => REFERENCE_ATTACKS.includes(id));
   a.references.disabled = !refs;
   a.references.title = refs ? '' : 'the chosen attacks train no reference models';
@@ -568,21 +803,56 @@ function updateAuditReady() {
   updateAttributeReady();
 }
 
+/** "about 1 min 20 s left" from an elapsed time and the fraction done (null before any progress). */
+function etaText(startedMs, fraction) {
+  if (!(fraction > 0.02) || fraction >= 1) return '';
+  const left = ((performance.now() - startedMs) / 1000) * ((1 - fraction) / fraction);
+  if (left < 1) return 'less than a second left';
+  const m = Math.floor(left / 60);
+  const sec = Math.round(left - 60 * m);
+  return `about ${m > 0 ? `${m} min ` : ''}${sec} s left`;
+}
+
+/** Where the audit is: 'references' (the pool trains them) or 'attacks'; and when that step began. */
+const auditPhase = { step: 'attacks', started: 0, steps: 1 };
+
+function setAuditPhase(step, steps) {
+  auditPhase.step = step;
+  auditPhase.steps = steps;
+  auditPhase.started = performance.now();
+}
+
+/** The pool's progress while reference models train (step 1 of 2). */
+function onReferenceProgress({ done, total, label }) {
+  const a = el.audit;
+  a.progressText.textContent = `Step 1 of 2: ${label}`;
+  a.progressBar.value = total > 0 ? (0.8 * done) / total : 0;
+  a.eta.textContent = etaText(auditPhase.started, total > 0 ? done / total : 0);
+}
+
 function onAuditProgress({ done, total, label }) {
   const a = el.audit;
   if (!label) return;
+  const prefix = auditPhase.steps > 1 ? 'Step 2 of 2: ' : '';
+  const base = auditPhase.steps > 1 ? 0.8 : 0;
+  const span = 1 - base;
   // stages that carry no count of their own get "(done / total)"
   const counted = /\d+\/\d+$/.test(label);
-  a.progressText.textContent = counted || !(total > 0) ? label : `${label} (${fmtInt(done)} / ${fmtInt(total)})`;
+  a.progressText.textContent = prefix + (counted || !(total > 0) ? label : `${label} (${fmtInt(done)} / ${fmtInt(total)})`);
   // overall fraction: the attack index from "attack i/N: ...", plus the stage's own fraction
   const m = /^attack (\d+)\/(\d+)/.exec(label);
+  let fraction = null;
   if (m) {
     const i = Number(m[1]) - 1;
     const n = Number(m[2]);
     const sub = /^attack \d+\/\d+: [a-z_]+$/.test(label) || !(total > 0) ? 0 : Math.min(1, done / total);
-    a.progressBar.value = Math.min(1, (i + sub) / n);
+    fraction = Math.min(1, (i + sub) / n);
   } else if (label === 'done') {
-    a.progressBar.value = 1;
+    fraction = 1;
+  }
+  if (fraction != null) {
+    a.progressBar.value = base + span * fraction;
+    a.eta.textContent = etaText(auditPhase.started, fraction);
   }
 }
 
@@ -643,12 +913,27 @@ async function runAuditNow() {
   // after a Cancel, the new worker must have the model and the CSVs again first
   await restoring;
   a.progressText.textContent = 'Starting\u2026';
+  a.eta.textContent = '';
   a.progressBar.value = 0;
   a.progress.hidden = false;
   a.results.setAttribute('aria-busy', 'true');
+  const t0 = performance.now();
   try {
-    const out = await bridge.call('runAudit', { settings, names }, { onProgress: onAuditProgress });
+    // reference models first, one per free worker; then the attacks in the page's worker
+    const jobs = await bridge.call('referenceJobs', { settings });
+    let precomputed = '';
+    const workers = workerCount();
+    if (jobs.length > 0) {
+      setAuditPhase('references', 2);
+      precomputed = await pool.train(jobs, settings, workers, onReferenceProgress);
+    }
+    setAuditPhase('attacks', jobs.length > 0 ? 2 : 1);
+    const out = await bridge.call('runAudit', { settings, names, precomputed }, { onProgress: onAuditProgress });
+    const seconds = (performance.now() - t0) / 1000;
     renderAuditResults(out);
+    const refs = jobs.reduce((n, j) => n + j.k, 0);
+    a.timing.textContent = `Ran in ${seconds.toFixed(1)} s${refs ? ` (${refs} reference models on ${Math.min(workers, refs)} worker${Math.min(workers, refs) > 1 ? 's' : ''})` : ''}.`;
+    a.resultsPanel.dataset.seconds = seconds.toFixed(3);
   } catch (err) {
     if (err.code === 'aborted') return;
     showError(a.error, err, 'The audit failed');
@@ -660,6 +945,66 @@ async function runAuditNow() {
   }
 }
 
+/** A dialog with one record of an audit CSV: its features (and the image, for 8x8 / image-shaped inputs). */
+async function showRecord(role, index) {
+  const a = el.audit;
+  let rec;
+  try {
+    rec = await bridge.call('record', { role, index });
+  } catch (err) {
+    if (err.code !== 'aborted') showError(a.error, err, `Row ${index} of the ${ROLE_TITLES[role].toLowerCase()} CSV`);
+    return;
+  }
+  a.recordTitle.textContent = `${ROLE_TITLES[role]} row ${index} (0-based; line ${index + 2} of ${state.audit[role].name})${rec.label != null ? `, label ${rec.label}` : ''}`;
+  const parts = [];
+  const shape = el.inv.shape.value.trim().split(/[\s,x]+/).filter(Boolean).map(Number);
+  const [c, hgt, w] = shape.length === 3 ? shape : [0, 0, 0];
+  if (c === 1 && hgt * w === rec.features.length) {
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = hgt;
+    canvas.className = 'record-image';
+    canvas.dataset.testid = 'record-image';
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', `the record as a ${hgt}x${w} image`);
+    const ctx = canvas.getContext('2d');
+    const img = ctx.createImageData(w, hgt);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of rec.features) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    for (let i = 0; i < rec.features.length; i++) {
+      const g = hi > lo ? Math.round((255 * (rec.features[i] - lo)) / (hi - lo)) : 0;
+      img.data.set([255 - g, 255 - g, 255 - g, 255], 4 * i);
+    }
+    ctx.putImageData(img, 0, 0);
+    parts.push(canvas);
+  }
+  const table = document.createElement('table');
+  table.dataset.testid = 'record-table';
+  const body = document.createElement('tbody');
+  rec.features.forEach((v, j) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = rec.featureNames[j] ?? `f${j}`;
+    const td = document.createElement('td');
+    td.className = 'num';
+    td.textContent = String(Number(v.toPrecision(7)));
+    tr.append(th, td);
+    body.append(tr);
+  });
+  table.append(body);
+  const wrap = document.createElement('div');
+  wrap.className = 'table-wrap record-wrap';
+  wrap.append(table);
+  parts.push(wrap);
+  a.recordBody.replaceChildren(...parts);
+  a.record.showModal();
+}
+
 function setupAudit() {
   const a = el.audit;
   buildAttackChecks();
@@ -668,7 +1013,7 @@ function setupAudit() {
     input.addEventListener('change', async () => {
       const file = input.files && input.files[0];
       if (!file) return;
-      await loadAuditCsv(role, file.name, await file.arrayBuffer());
+      await loadAuditCsv(role, file.name, await file.arrayBuffer(), { why: 'chosen' });
     });
   }
   a.populationClear.addEventListener('click', clearPopulation);
@@ -680,17 +1025,33 @@ function setupAudit() {
     updateAuditReady();
   });
   a.run.addEventListener('click', runAuditNow);
-  a.cancel.addEventListener('click', () => bridge.abort());
+  a.cancel.addEventListener('click', abortAll);
+  a.membershipInput.addEventListener('change', async () => {
+    const file = a.membershipInput.files && a.membershipInput.files[0];
+    if (!file) return;
+    await loadMembershipCsv(file.name, await file.arrayBuffer());
+    a.membershipInput.value = '';
+  });
+  // the report's most exposed rows: show the record the index points at
+  a.results.addEventListener('click', (ev) => {
+    const button = ev.target.closest && ev.target.closest('button.record-link');
+    if (button) showRecord('members', Number(button.dataset.recordIndex));
+  });
+  a.record.querySelector('button').addEventListener('click', () => a.record.close());
+  fillWorkerChoices();
   applyPreset();
 }
 
 // ---------- model inversion and attribute inference ----------
 
 /** Put a report's downloads on two links; returns the Blob URLs (revoke later). */
-function setDownloads(out, prefix, jsonLink, htmlLink) {
+function setDownloads(out, prefix, jsonLink, htmlLink, withTrainingData = false) {
   const stem = `${prefix}-${String(out.report.model.sha256).slice(0, 12)}-seed${out.report.seed}`;
-  const jsonUrl = URL.createObjectURL(new Blob([out.reportJson], { type: 'application/json' }));
-  const htmlUrl = URL.createObjectURL(new Blob([out.htmlStandalone], { type: 'text/html' }));
+  const full = withTrainingData && out.reportJsonWithTrainingData;
+  const jsonText = full ? out.reportJsonWithTrainingData : out.reportJson;
+  const htmlText = full ? out.htmlStandaloneWithTrainingData : out.htmlStandalone;
+  const jsonUrl = URL.createObjectURL(new Blob([jsonText], { type: 'application/json' }));
+  const htmlUrl = URL.createObjectURL(new Blob([htmlText], { type: 'text/html' }));
   jsonLink.href = jsonUrl;
   jsonLink.download = `${stem}.json`;
   htmlLink.href = htmlUrl;
@@ -801,7 +1162,9 @@ async function runInversionNow() {
   try {
     const out = await bridge.call('runInversion', args, { onProgress: probeProgress(v) });
     for (const u of state.invUrls) URL.revokeObjectURL(u);
-    state.invUrls = setDownloads(out, 'privacy-inversion', v.downloadJson, v.downloadHtml);
+    state.invOut = out;
+    state.invUrls = setDownloads(out, 'privacy-inversion', v.downloadJson, v.downloadHtml, el.audit.includeTraining.checked);
+    el.audit.includeTraining.disabled = !out.reportJsonWithTrainingData;
     insertFragment(v.results, out.html);
     v.resultsPanel.hidden = false;
   } catch (err) {
@@ -904,11 +1267,16 @@ async function runAttributeNow() {
 function setupProbes() {
   const v = el.inv;
   v.run.addEventListener('click', runInversionNow);
-  v.cancel.addEventListener('click', () => bridge.abort());
+  v.cancel.addEventListener('click', abortAll);
+  el.audit.includeTraining.addEventListener('change', () => {
+    if (!state.invOut) return;
+    for (const u of state.invUrls) URL.revokeObjectURL(u);
+    state.invUrls = setDownloads(state.invOut, 'privacy-inversion', v.downloadJson, v.downloadHtml, el.audit.includeTraining.checked);
+  });
   v.mode.addEventListener('change', updateInversionReady);
   const t = el.attr;
   t.run.addEventListener('click', runAttributeNow);
-  t.cancel.addEventListener('click', () => bridge.abort());
+  t.cancel.addEventListener('click', abortAll);
   t.autoBins.addEventListener('click', fillQuartileBins);
   t.column.addEventListener('change', () => {
     clearError(t.error);
@@ -924,9 +1292,9 @@ function setupInputs() {
   setupAudit();
   setupProbes();
   el.modelInput.addEventListener('change', async () => {
-    const file = el.modelInput.files && el.modelInput.files[0];
-    if (!file) return;
-    await loadModelBytes(file.name, await file.arrayBuffer());
+    const files = el.modelInput.files;
+    if (!files || files.length === 0) return;
+    await loadFiles(files);
     el.modelInput.value = '';
   });
   el.dataInput.addEventListener('change', async () => {
@@ -944,6 +1312,7 @@ function setupInputs() {
       const info = await bridge.call('setOutputKind', { kind: el.kindSelect.value });
       state.kind = el.kindSelect.value;
       state.model.info = info;
+      if (pool) pool.invalidate();
       renderSummary(info);
       await predictIfReady();
     } catch (err) {
@@ -952,8 +1321,9 @@ function setupInputs() {
       done();
     }
   });
-  el.demoButton.addEventListener('click', () => loadDemo('digits'));
-  el.cancel.addEventListener('click', () => bridge.abort());
+  el.demoButton.addEventListener('click', () => loadDemo(el.demoSelect.value || 'digits'));
+  el.demoSelect.addEventListener('change', showDemoDescription);
+  el.cancel.addEventListener('click', abortAll);
 
   // drag and drop onto the drop zone; elsewhere a dropped file must not navigate away
   for (const type of ['dragover', 'drop']) {
@@ -969,8 +1339,8 @@ function setupInputs() {
   el.dropzone.addEventListener('drop', async (ev) => {
     ev.preventDefault();
     el.dropzone.classList.remove('over');
-    const file = ev.dataTransfer && ev.dataTransfer.files[0];
-    if (file) await loadModelBytes(file.name, await file.arrayBuffer());
+    const files = ev.dataTransfer && ev.dataTransfer.files;
+    if (files && files.length) await loadFiles(files);
   });
 }
 
@@ -981,6 +1351,7 @@ async function start() {
   try {
     module = await WebAssembly.compileStreaming(fetch(WASM_URL));
     bridge = new WorkerBridge(WORKER_URL, module, { onRespawn: restoreWorker });
+    pool = new ReferencePool(WORKER_URL, module, bridge, (b) => restoreInto(b));
     const version = await bridge.ready;
     el.version.textContent = version;
     el.engine.textContent = 'Engine ready (WebAssembly, in a worker).';
@@ -991,6 +1362,7 @@ async function start() {
     for (const input of [el.modelInput, el.dataInput, el.demoButton, ...Object.values(el.audit.inputs)]) input.disabled = true;
     return;
   }
+  await fillDemos();
   const demo = new URLSearchParams(location.search).get('demo');
   if (demo) await loadDemo(demo);
   document.body.dataset.ready = 'true';

@@ -238,6 +238,20 @@ const methods = {
     });
   },
 
+  /** One record of an audit CSV (0-based row index): its features and label, for the report's "most exposed" rows. */
+  record({ role, index }) {
+    if (!AUDIT_ROLES.includes(role)) throw coded('bad_argument', `unknown audit input '${role}'`);
+    const ds = audit[role] && audit[role].handle;
+    if (!ds) throw coded('no_data', `no ${ROLE_NAMES[role]} CSV is loaded`);
+    if (!Number.isInteger(index) || index < 0 || index >= ds.rows) {
+      throw coded('bad_argument', `row ${index} is outside the ${ROLE_NAMES[role]} CSV's ${ds.rows} rows`);
+    }
+    const f = ds.features;
+    const features = ds.data().slice(index * f, (index + 1) * f);
+    const labels = ds.labels();
+    return { role, index, features, featureNames: ds.featureNames, label: labels ? labels[index] : null };
+  },
+
   /** Quartiles (25%, 50%, 75%, linear interpolation) and range of one members column. */
   columnQuartiles({ column }) {
     const ds = audit.members && audit.members.handle;

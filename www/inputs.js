@@ -1,0 +1,129 @@
+// Guessing what the user's files are, before the engine reads them: the
+// role of a dropped CSV from its name, its label column from its header and
+// first rows, and a membership column that splits one CSV into members and
+// non-members. Pure functions over text (no DOM, no wasm), so the page can
+// show its guess next to the file and the user can correct it, and
+// tests/e2e/inputs.test.mjs checks them in Node.
+
+/** At most this many bytes are decoded to sniff a file (header + first rows). */
+export const SNIFF_BYTES = 256 * 1024;
+
+/** Header and the first `rows` data rows of a CSV's bytes (simple comma split; quotes stripped). */
+export function sniffCsv(bytes, rows = 5) {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(view.subarray(0, SNIFF_BYTES)).replace(/^\uFEFF/, '');
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) return { header: [], rows: [], delimiter: ',' };
+  const delimiter = [',', ';', '\t'].map((d) => [d, lines[0].split(d).length]).sort((a, b) => b[1] - a[1])[0][0];
+  const split = (l) => l.split(delimiter).map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+  return { header: split(lines[0]), rows: lines.slice(1, rows + 1).map(split), delimiter };
+}
+
+const LABEL_NAMES = ['label', 'labels', 'target', 'class', 'y', 'outcome', 'diagnosis', 'category'];
+const MEMBER_NAMES = ['member', 'is_member', 'membership', 'in_training', 'in_train', 'train', 'is_train', 'training'];
+
+/** Whole numbers >= 0 in every sampled row of column j. */
+function wholeColumn(rows, j) {
+  return rows.length > 0 && rows.every((r) => /^\d+$/.test(r[j] ?? ''));
+}
+
+/**
+ * The label column: a conventional name (label, target, class, y, ...; any
+ * case), else the last column when its sampled values are whole numbers.
+ * Returns {column, why} or {column: null, why}.
+ */
+export function guessLabelColumn(header, rows) {
+  const lower = header.map((h) => h.toLowerCase());
+  for (const name of LABEL_NAMES) {
+    const j = lower.indexOf(name);
+    if (j >= 0) return { column: header[j], why: `the column is named "${header[j]}"` };
+  }
+  const last = header.length - 1;
+  const member = membershipColumn(header, rows);
+  const candidate = member && member.column === header[last] ? last - 1 : last;
+  if (candidate >= 0 && wholeColumn(rows, candidate)) {
+    return { column: header[candidate], why: `"${header[candidate]}" holds whole numbers and is the last column` };
+  }
+  return { column: null, why: 'no column is named label, target or class, and the last column is not whole numbers' };
+}
+
+/** A 0/1 column named like "member" / "in_training", or null. */
+export function membershipColumn(header, rows) {
+  const lower = header.map((h) => h.toLowerCase());
+  for (const name of MEMBER_NAMES) {
+    const j = lower.indexOf(name);
+    if (j >= 0 && rows.every((r) => r[j] === '0' || r[j] === '1' || /^(true|false)$/i.test(r[j] ?? ''))) {
+      return { column: header[j], index: j };
+    }
+  }
+  return null;
+}
+
+/**
+ * The audit role a file name suggests: members (train, member, in), non-members
+ * (test, holdout, nonmember, out, val), population (pop, population, extra,
+ * reference, shadow, aux). Returns {role, why} or {role: null, why}.
+ */
+export function guessRole(name) {
+  const n = name.toLowerCase().replace(/\.csv$/, '');
+  const words = n.split(/[^a-z0-9]+/).filter(Boolean);
+  // short words must stand alone ("pop" not in "popular"); long ones may be part of a word
+  const has = (...ws) => ws.some((w) => words.includes(w) || (w.length >= 6 && n.includes(w)));
+  if (has('nonmember', 'non_member', 'non-member', 'nonmembers', 'holdout', 'heldout', 'test', 'unseen')) {
+    return { role: 'nonmembers', why: 'the file name says test / held-out / non-members' };
+  }
+  if (has('population', 'pop', 'extra', 'reference', 'shadow', 'aux', 'auxiliary', 'public')) {
+    return { role: 'population', why: 'the file name says population / extra / reference' };
+  }
+  if (has('member', 'members', 'train', 'training')) {
+    return { role: 'members', why: 'the file name says train / members' };
+  }
+  if (words.includes('out') || words.includes('val') || words.includes('validation')) {
+    return { role: 'nonmembers', why: 'the file name says out / validation' };
+  }
+  return { role: null, why: 'the file name does not say' };
+}
+
+/**
+ * Split one CSV with a 0/1 membership column into members and non-members
+ * CSV texts without that column. Numeric CSVs only (no quoted fields with
+ * delimiters). Throws an Error naming the line of a bad value.
+ */
+export function splitByMembership(bytes, column) {
+  const text = new TextDecoder().decode(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).replace(/^\uFEFF/, '');
+  const lines = text.split(/\r?\n/);
+  const { delimiter } = sniffCsv(bytes, 1);
+  const header = lines[0].split(delimiter).map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+  const j = header.indexOf(column);
+  if (j < 0) throw new Error(`the header has no column "${column}"`);
+  const drop = (cells) => cells.filter((_, k) => k !== j).join(',');
+  const members = [drop(header)];
+  const nonmembers = [drop(header)];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i].trim() === '') continue;
+    const cells = lines[i].split(delimiter);
+    if (cells.length !== header.length) {
+      throw new Error(`line ${i + 1} has ${cells.length} fields, the header has ${header.length}`);
+    }
+    const v = cells[j].trim().toLowerCase();
+    if (v === '1' || v === 'true') members.push(drop(cells));
+    else if (v === '0' || v === 'false') nonmembers.push(drop(cells));
+    else throw new Error(`line ${i + 1}: "${column}" is "${cells[j]}", expected 0 or 1`);
+  }
+  const enc = new TextEncoder();
+  return {
+    members: enc.encode(members.join('\n') + '\n'),
+    nonmembers: enc.encode(nonmembers.join('\n') + '\n'),
+    counts: { members: members.length - 1, nonmembers: nonmembers.length - 1 },
+  };
+}
+
+/** What a file's name and first bytes say it is: 'model', 'csv' or null. */
+export function fileKind(name, bytes) {
+  const view = new Uint8Array(bytes, 0, Math.min(8, bytes.byteLength));
+  if (/\.onnx$/i.test(name)) return 'model';
+  if (/\.(csv|tsv|txt)$/i.test(name)) return 'csv';
+  // an ONNX ModelProto starts with field 1 (ir_version, varint): byte 0x08
+  if (view.length > 0 && view[0] === 0x08) return 'model';
+  return null;
+}
