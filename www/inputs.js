@@ -29,7 +29,8 @@ function wholeColumn(rows, j) {
 
 /**
  * The label column: a conventional name (label, target, class, y, ...; any
- * case), else the last column when its sampled values are whole numbers.
+ * case), else the last column when its sampled values are whole numbers
+ * taking at least two values.
  * Returns {column, why} or {column: null, why}.
  */
 export function guessLabelColumn(header, rows) {
@@ -41,7 +42,7 @@ export function guessLabelColumn(header, rows) {
   const last = header.length - 1;
   const member = membershipColumn(header, rows);
   const candidate = member && member.column === header[last] ? last - 1 : last;
-  if (candidate >= 0 && wholeColumn(rows, candidate)) {
+  if (candidate >= 0 && wholeColumn(rows, candidate) && new Set(rows.map((r) => r[candidate])).size >= 2) {
     return { column: header[candidate], why: `"${header[candidate]}" holds whole numbers and is the last column` };
   }
   return { column: null, why: 'no column is named label, target or class, and the last column is not whole numbers' };

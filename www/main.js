@@ -518,7 +518,7 @@ async function refreshAuditStatus() {
  */
 async function loadAuditCsv(role, name, bytes, how = {}) {
   const box = el.audit.errors[role];
-  const sniff = sniffCsv(bytes);
+  const sniff = sniffCsv(bytes, 50);
   const guess = guessLabelColumn(sniff.header, sniff.rows);
   const labelColumn = how.labelColumn || guess.column || 'label';
   const done = busy(`Reading ${name}`);
@@ -527,7 +527,7 @@ async function loadAuditCsv(role, name, bytes, how = {}) {
     state.audit[role] = {
       name, bytes, labelColumn, info: null, error: null, sniff,
       labelWhy: how.labelColumn ? 'chosen' : guess.column ? `guessed: ${guess.why}` : 'default',
-      roleWhy: how.why || 'chosen',
+      roleWhy: how.why || 'chosen by you',
     };
     if (pool) pool.invalidate();
     clearError(box);
@@ -589,7 +589,7 @@ function renderAuditExtra(role) {
     th.textContent = h;
     head.append(th);
   }
-  const body = a.sniff.rows.map((r) => {
+  const body = a.sniff.rows.slice(0, 5).map((r) => {
     const tr = document.createElement('tr');
     for (const c of [...r.slice(0, cols), ...(r.length > cols ? ['\u2026'] : [])]) {
       const td = document.createElement('td');
@@ -1013,7 +1013,7 @@ function setupAudit() {
     input.addEventListener('change', async () => {
       const file = input.files && input.files[0];
       if (!file) return;
-      await loadAuditCsv(role, file.name, await file.arrayBuffer(), { why: 'chosen' });
+      await loadAuditCsv(role, file.name, await file.arrayBuffer(), { why: 'chosen by you' });
     });
   }
   a.populationClear.addEventListener('click', clearPopulation);
@@ -1365,6 +1365,8 @@ async function start() {
   await fillDemos();
   const demo = new URLSearchParams(location.search).get('demo');
   if (demo) await loadDemo(demo);
+  // every worker the page may use starts now: an audit then requests nothing
+  await pool.warm(ReferencePool.available());
   document.body.dataset.ready = 'true';
 }
 

@@ -44,6 +44,15 @@ export class ReferencePool {
     return Math.max(1, Math.min(16, n));
   }
 
+  /**
+   * Start the helper workers now (each fetches worker.js and instantiates
+   * the module once), so that an audit later makes no request at all.
+   */
+  async warm(size) {
+    this.#ensure(size);
+    await Promise.all(this.helpers.map((h) => h.bridge.ready.catch(() => {})));
+  }
+
   #ensure(size) {
     while (this.helpers.length < size - 1) {
       const helper = { bridge: null, synced: -1 };

@@ -49,3 +49,8 @@ test('file kinds', () => {
   assert.equal(fileKind('d.csv', enc('a').buffer), 'csv');
   assert.equal(fileKind('picture.png', new Uint8Array([0x89, 0x50]).buffer), null);
 });
+
+test('a constant whole-number last column is not taken for the label', () => {
+  const s = sniffCsv(enc('f0,f1,f63\n0.5,1,0\n0.2,1,0\n'));
+  assert.equal(guessLabelColumn(s.header, s.rows).column, null);
+});

@@ -41,7 +41,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -244,6 +244,8 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/${query}`);
     await page.locator('[data-testid="engine-status"][data-state="ready"]').waitFor({ timeout: TIMEOUT });
+    // the pool's helper workers have started too
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: TIMEOUT });
     return page;
   }
 
@@ -323,7 +325,14 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const page = await open('?demo=digits');
     await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
     assert.equal(await text(page, 'summary-num-classes'), FIXTURE.numClasses);
-    assert.match(await text(page, 'model-name'), /digits_mlp\.onnx/);
+    assert.match(await text(page, 'model-name'), /digits_overfit\.onnx/);
+    // one click loaded the audit CSVs too, each with its reason
+    assert.match(await text(page, 'members-counts'), /digits_members\.csv: 300 rows/);
+    assert.match(await text(page, 'nonmembers-counts'), /digits_nonmembers\.csv: 400 rows/);
+    assert.match(await text(page, 'population-counts'), /digits_population\.csv: 600 rows/);
+    assert.match(await text(page, 'members-why'), /bundled demo.*Label column "label"/);
+    assert.match(await text(page, 'demo-description'), /300/);
+    assert.equal(await page.getByTestId('demo-select').locator('option').count(), 3);
     await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
     assertClean('demo');
 
@@ -479,7 +488,25 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     return JSON.parse(readFileSync(await download.path(), 'utf8'));
   }
 
-  let quickReport = null; // the uninterrupted Quick run, for the Cancel test
+  let quickReport = null; // the uninterrupted Quick run
+  let standardReport = null; // the uninterrupted Standard run (every worker), for the Cancel test
+
+  /** digits.test.csv split: non-members = first half, population = second half (files made once). */
+  let split = null;
+  function splitFiles() {
+    if (split) return split;
+    const dir = mkdtempSync(path.join(tmpdir(), 'pi-e2e-pop-'));
+    const lines = readFileSync(AUDIT.nonmembers, 'utf8').trim().split('\n');
+    const [header, ...rows] = lines;
+    const half = Math.floor(rows.length / 2);
+    split = { dir, half, rows: rows.length, nonmembers: path.join(dir, 'nonmembers.csv'), population: path.join(dir, 'population.csv') };
+    writeFileSync(split.nonmembers, [header, ...rows.slice(0, half)].join('\n') + '\n');
+    writeFileSync(split.population, [header, ...rows.slice(half)].join('\n') + '\n');
+    return split;
+  }
+  after(() => {
+    if (split) rmSync(split.dir, { recursive: true, force: true });
+  });
 
   test('audit: Quick preset in the page equals the CLI for the same inputs and seed', { timeout: AUDIT_TIMEOUT }, async () => {
     const page = await openAudit();
@@ -549,15 +576,9 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
 
   test('audit: Standard preset with a population gives every attack figures or a skip reason', { timeout: AUDIT_TIMEOUT }, async () => {
     // non-members = the first half of digits.test.csv, population = the second half
-    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-pop-'));
+    const { nonmembers, population, half, rows: total } = splitFiles();
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-std-'));
     try {
-      const lines = readFileSync(AUDIT.nonmembers, 'utf8').trim().split('\n');
-      const [header, ...rows] = lines;
-      const half = Math.floor(rows.length / 2);
-      const nonmembers = path.join(tmp, 'nonmembers.csv');
-      const population = path.join(tmp, 'population.csv');
-      writeFileSync(nonmembers, [header, ...rows.slice(0, half)].join('\n') + '\n');
-      writeFileSync(population, [header, ...rows.slice(half)].join('\n') + '\n');
       const page = await openAudit(nonmembers);
       await page.getByTestId('population-input').setInputFiles(population);
       await page.getByTestId('population-counts').filter({ hasText: 'population.csv' }).waitFor({ timeout: TIMEOUT });
@@ -568,7 +589,8 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
       const report = await runAndDownload(page);
       assert.deepEqual(report.attacks.map((a) => a.id), AUDIT.all);
       assert.equal(report.settings.references, 4);
-      assert.deepEqual(report.counts, { members: 1200, nonmembers: half, population: rows.length - half });
+      assert.deepEqual(report.counts, { members: 1200, nonmembers: half, population: total - half });
+      standardReport = report;
       assert.equal(report.inputs.population, 'population.csv');
       for (const a of report.attacks) {
         if (a.skipped != null) {
@@ -628,33 +650,42 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
-  test('audit: Cancel during reference training keeps the inputs; a Quick run then completes', { timeout: AUDIT_TIMEOUT }, async () => {
-    assert.ok(quickReport, 'needs the Quick run of the first audit test');
-    const page = await openAudit();
+  test('audit: Cancel during reference training keeps the inputs; the run again on one worker equals the uninterrupted run', { timeout: AUDIT_TIMEOUT }, async () => {
+    assert.ok(standardReport, 'needs the Standard run of the audit tests');
+    const { nonmembers, population } = splitFiles();
+    const page = await openAudit(nonmembers);
+    await page.getByTestId('population-input').setInputFiles(population);
+    await page.getByTestId('population-counts').filter({ hasText: 'population.csv' }).waitFor({ timeout: TIMEOUT });
     let workers = 0;
     page.on('worker', () => (workers += 1));
     await page.getByTestId('audit-preset').selectOption('standard');
     await page.getByTestId('audit-references').fill('64');
     await page.getByTestId('audit-seed').fill(String(AUDIT.seed));
     await page.getByTestId('audit-run').click();
-    await page.getByTestId('audit-progress').filter({ hasText: 'reference' }).waitFor({ timeout: AUDIT_TIMEOUT });
+    await page.getByTestId('audit-progress').filter({ hasText: /Trained reference model [1-9]/ }).waitFor({ timeout: AUDIT_TIMEOUT });
     assert.ok(await page.getByTestId('audit-run').isDisabled(), 'Run must be disabled while running');
+    assert.match(await text(page, 'audit-progress-text'), /Step 1 of 2: Trained reference model \d+\/128 \(online\) on \d+ workers?/);
+    await page.getByTestId('audit-eta').filter({ hasText: /left/ }).waitFor({ timeout: AUDIT_TIMEOUT });
     await page.screenshot({ path: path.join(ARTIFACTS, '10-audit-running.png'), fullPage: true });
     await page.getByTestId('audit-cancel').click();
     await page.getByTestId('audit-progress').waitFor({ state: 'hidden', timeout: TIMEOUT });
     assert.ok(await page.getByTestId('audit-error').isHidden(), 'a cancelled audit is not an error');
     assert.ok(await page.getByTestId('audit-results-panel').isHidden(), 'a cancelled audit shows no results');
     for (let i = 0; i < 50 && workers === 0; i++) await page.waitForTimeout(100);
-    assert.equal(workers, 1, 'Cancel must start a new worker');
+    assert.ok(workers >= 1, 'Cancel must start new workers');
     // inputs kept
     assert.match(await text(page, 'members-counts'), /digits\.train\.csv: 1,200 rows/);
-    assert.match(await text(page, 'nonmembers-counts'), /digits\.test\.csv: 597 rows/);
+    assert.match(await text(page, 'nonmembers-counts'), /nonmembers\.csv: \d+ rows/);
+    assert.match(await text(page, 'population-counts'), /population\.csv: \d+ rows/);
     assert.equal(await page.getByTestId('audit-seed').inputValue(), String(AUDIT.seed));
     await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
-    // the respawned worker has the model and the CSVs again
-    await page.getByTestId('audit-preset').selectOption('quick');
+    // the same Standard run as the uninterrupted one, now on a single worker: identical figures
+    await page.getByTestId('audit-references').fill('4');
+    await page.getByTestId('audit-workers').selectOption('1');
     const report = await runAndDownload(page);
-    assertFiguresClose(figures(report), figures(quickReport), 0, 'after Cancel vs uninterrupted');
+    assert.match(await text(page, 'audit-timing'), /8 reference models on 1 worker\)/);
+    assertFiguresClose(figures(report), figures(standardReport), 0, 'after Cancel, 1 worker vs uninterrupted, every worker');
+    assert.deepEqual(report.references, standardReport.references);
     assertClean('audit cancel');
     await page.close();
   });
@@ -688,6 +719,11 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('nonmembers-error-message').filter({ hasText: 'nolabel.csv' }).waitFor({ timeout: TIMEOUT });
     assert.equal(await text(page, 'nonmembers-error-code'), 'csv_no_label_column');
     assert.match(await text(page, 'nonmembers-error-message'), /still using digits\.test\.csv/);
+
+    // a 0-byte population file: its error next to its input, Run unaffected by it
+    await page.getByTestId('population-input').setInputFiles({ name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });
+    await page.getByTestId('population-error-message').filter({ hasText: 'empty.csv' }).waitFor({ timeout: TIMEOUT });
+    assert.match(await text(page, 'population-error-code'), /^csv_/);
 
     // the good files again: errors clear, Run is enabled
     await page.getByTestId('members-input').setInputFiles(AUDIT.members);
@@ -914,9 +950,166 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  // ---------- bundled demos ----------
+
+  const DEMO_SEED = 5;
+  const demoIndex = JSON.parse(readFileSync(path.join(ROOT, 'tests/fixtures/demo/demos.json'), 'utf8'));
+
+  for (const key of Object.keys(demoIndex)) {
+    test(`demo ${key}: one click loads model and CSVs; Standard in the page equals the CLI`, { timeout: AUDIT_TIMEOUT }, async () => {
+      const demo = demoIndex[key];
+      const page = await open();
+      await page.getByTestId('demo-select').selectOption(key);
+      await page.getByTestId('demo-button').click();
+      for (const role of ['members', 'nonmembers', 'population']) {
+        await page.getByTestId(`${role}-counts`).filter({ hasText: `${demo[role]}: ${demo.rows[role].toLocaleString('en-US')} rows` }).waitFor({ timeout: TIMEOUT });
+      }
+      await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+      if (key === 'digits') await page.screenshot({ path: path.join(ARTIFACTS, '2-demo-loaded.png'), fullPage: true });
+      await page.getByTestId('audit-preset').selectOption('standard');
+      await page.getByTestId('audit-seed').fill(String(DEMO_SEED));
+      // from here on the page may not request anything: every worker has started
+      const before = requests.length;
+      // and no task on the main thread may take 100 ms or more
+      await page.evaluate(() => {
+        window.__longTasks = [];
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) window.__longTasks.push(Math.round(e.duration));
+        }).observe({ type: 'longtask' });
+      });
+      const report = await runAndDownload(page);
+      const after = requests.slice(before).filter((u) => !u.startsWith('blob:') && !u.startsWith('data:'));
+      assert.deepEqual(after, [], `requests during the audit: ${after.join(', ')}`);
+      const long = await page.evaluate(() => window.__longTasks);
+      assert.ok(long.every((d) => d < 100), `main-thread tasks of ${long.join(', ')} ms during the audit`);
+      assert.deepEqual(report.attacks.map((a) => a.id), AUDIT.all);
+      assert.equal(report.settings.references, 16);
+      assert.deepEqual(report.attacks.filter((a) => a.skipped != null).map((a) => a.id), [], 'nothing skipped with a population');
+      assert.match(await text(page, 'audit-timing'), /32 reference models on \d+ workers?/);
+
+      // the CLI on the same files and seed
+      const tmp = mkdtempSync(path.join(tmpdir(), `pi-e2e-demo-${key}-`));
+      try {
+        const out = path.join(tmp, 'report.json');
+        const dir = path.join(ROOT, 'tests/fixtures/demo');
+        execFileSync(cliBinary(), [
+          'audit', path.join(dir, demo.model), '--members', path.join(dir, demo.members),
+          '--nonmembers', path.join(dir, demo.nonmembers), '--population', path.join(dir, demo.population),
+          '--attacks', 'all', '--references', '16', '--seed', String(DEMO_SEED), '--report', out, '--quiet',
+        ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+        const cli = JSON.parse(readFileSync(out, 'utf8'));
+        assert.equal(cli.model.sha256, report.model.sha256);
+        assertFiguresClose(figures(report), figures(cli), 1e-6, `demo ${key}: page vs CLI`);
+        console.log(`demo ${key}: ${JSON.stringify(Object.fromEntries(report.attacks.map((a) => [a.id, [a.auc, a.tpr_at_fpr['0.01']]])))}`);
+
+        if (key === 'digits') {
+          await page.evaluate(() => document.querySelector('[data-testid="audit-results-panel"]').scrollIntoView());
+          await page.screenshot({ path: path.join(ARTIFACTS, '3-demo-report.png') });
+          // a most exposed row opens that member's record (image and values), from the page's own CSV
+          const first = report.attacks.find((a) => a.id === 'lira_online').most_exposed[0];
+          const section = page.getByTestId('audit-results').getByTestId('attack-lira_online');
+          await section.locator('details', { hasText: 'Most exposed members' }).evaluate((d) => { d.open = true; });
+          await section.locator(`button.record-link[data-record-index="${first.index}"]`).first().click();
+          await page.getByTestId('record-dialog').waitFor({ state: 'visible', timeout: TIMEOUT });
+          assert.match(await text(page, 'record-title'), new RegExp(`Members row ${first.index} .*label ${first.label}`));
+          assert.equal(await page.getByTestId('record-table').locator('tr').count(), 64);
+          const line = readFileSync(path.join(dir, demo.members), 'utf8').trim().split('\n')[first.index + 1].split(',');
+          const shown = await page.getByTestId('record-table').locator('td').evaluateAll((tds) => tds.map((td) => Number(td.textContent)));
+          assert.deepEqual(shown, line.slice(0, 64).map(Number));
+          assert.ok(await page.getByTestId('record-image').isVisible(), 'an 8x8 record is drawn');
+          await page.screenshot({ path: path.join(ARTIFACTS, '3-demo-record.png') });
+          await page.getByTestId('record-close').click();
+          await page.getByTestId('record-dialog').waitFor({ state: 'hidden', timeout: TIMEOUT });
+
+          // the exported HTML, opened from disk in a browser with the network off, shows the same figures
+          const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-html').click()]);
+          const file = path.join(tmp, 'report.html');
+          writeFileSync(file, readFileSync(await dl.path()));
+          const offline = await chromium.launch({
+            executablePath: CHROMIUM,
+            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+          });
+          try {
+            const ctx = await offline.newContext({ offline: true });
+            const seen = [];
+            ctx.on('request', (r) => seen.push(r.url()));
+            const p2 = await ctx.newPage();
+            await p2.goto(pathToFileURL(file).href);
+            await p2.getByTestId('report-summary').waitFor({ timeout: TIMEOUT });
+            for (const a of report.attacks) {
+              const row = await p2.getByTestId(`summary-${a.id}`).textContent();
+              assert.ok(row.includes(a.auc.toFixed(3)), `${a.id}: exported row "${row}" lacks AUC ${a.auc.toFixed(3)}`);
+              assert.ok(row.includes(a.epsilon_lower_bound.toFixed(2)), `${a.id}: exported row lacks epsilon ${a.epsilon_lower_bound.toFixed(2)}`);
+            }
+            assert.equal(await p2.locator('svg').count(), 3 * report.attacks.length);
+            assert.deepEqual(seen, [pathToFileURL(file).href], `the exported report requested ${seen.join(', ')}`);
+            await p2.emulateMedia({ media: 'print' });
+            await p2.screenshot({ path: path.join(ARTIFACTS, '3-demo-export-print.png'), fullPage: true });
+          } finally {
+            await offline.close();
+          }
+        }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+      assertClean(`demo ${key}`);
+      await page.close();
+    });
+  }
+
+  test('files dropped together go to their roles; one CSV with a membership column splits; a file can be moved', { timeout: AUDIT_TIMEOUT }, async () => {
+    const dir = path.join(ROOT, 'tests/fixtures/demo');
+    const page = await open();
+    const csv = (f) => readFileSync(path.join(dir, f));
+    // model and two CSVs whose names say train and test, in one go
+    await page.getByTestId('model-input').setInputFiles([
+      { name: 'tabular_pipeline.onnx', mimeType: 'application/octet-stream', buffer: readFileSync(path.join(dir, 'tabular_pipeline.onnx')) },
+      { name: 'cancer_train.csv', mimeType: 'text/csv', buffer: csv('tabular_members.csv') },
+      { name: 'cancer_test.csv', mimeType: 'text/csv', buffer: csv('tabular_nonmembers.csv') },
+    ]);
+    await page.getByTestId('members-counts').filter({ hasText: 'cancer_train.csv: 250 rows' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('nonmembers-counts').filter({ hasText: 'cancer_test.csv: 160 rows' }).waitFor({ timeout: TIMEOUT });
+    assert.match(await text(page, 'model-name'), /tabular_pipeline\.onnx/);
+    assert.match(await text(page, 'members-why'), /guessed: the file name says train/);
+    assert.match(await text(page, 'nonmembers-why'), /guessed: the file name says test/);
+    // move the test file to the population: the non-members slot empties
+    await page.getByTestId('nonmembers-move').selectOption('population');
+    await page.getByTestId('population-counts').filter({ hasText: 'cancer_test.csv: 160 rows' }).waitFor({ timeout: TIMEOUT });
+    assert.match(await text(page, 'nonmembers-counts'), /not loaded/);
+    assert.ok(await page.getByTestId('audit-run').isDisabled(), 'no non-members now');
+
+    // one CSV with a membership column: members (1) and non-members (0)
+    const members = csv('tabular_members.csv').toString().trim().split('\n');
+    const non = csv('tabular_nonmembers.csv').toString().trim().split('\n');
+    const both = [`${members[0]},in_training`, ...members.slice(1).map((l) => `${l},1`), ...non.slice(1).map((l) => `${l},0`)].join('\n') + '\n';
+    await page.getByTestId('membership-input').setInputFiles({ name: 'cancer_all.csv', mimeType: 'text/csv', buffer: Buffer.from(both) });
+    await page.getByTestId('membership-note').filter({ hasText: '250 members, 160 non-members' }).waitFor({ timeout: TIMEOUT });
+    assert.match(await text(page, 'members-counts'), /250 rows × 30 features, label column "label"/);
+    assert.match(await text(page, 'nonmembers-counts'), /160 rows × 30 features/);
+    await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+    // a CSV without such a column: the error sits next to that input
+    await page.getByTestId('membership-input').setInputFiles({ name: 'plain.csv', mimeType: 'text/csv', buffer: csv('tabular_members.csv') });
+    await page.getByTestId('membership-error-message').filter({ hasText: 'plain.csv' }).waitFor({ timeout: TIMEOUT });
+    assert.match(await text(page, 'membership-error-code'), /no_membership_column/);
+    // the preview of a loaded file shows its first rows
+    await page.getByTestId('members-extra').locator('summary').click();
+    assert.equal(await page.getByTestId('members-preview').locator('tbody tr').count(), 5);
+    await page.screenshot({ path: path.join(ARTIFACTS, '6-audit-inputs.png'), fullPage: true });
+    // a PNG renamed .onnx and a 0-byte model: errors next to the model input, the model stays
+    const sha = await text(page, 'summary-sha256');
+    await page.getByTestId('model-input').setInputFiles(path.join(ROOT, 'tests/fixtures/bad/png_renamed.onnx'));
+    await page.getByTestId('model-error-message').filter({ hasText: 'png_renamed.onnx' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('model-input').setInputFiles({ name: 'zero.onnx', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) });
+    await page.getByTestId('model-error-message').filter({ hasText: 'zero.onnx' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await text(page, 'summary-sha256'), sha);
+    assert.match(await text(page, 'members-counts'), /250 rows/);
+    assertClean('file routing');
+    await page.close();
+  });
+
   test('every request stayed on the origin', () => {
     assert.ok(requests.length > 0, 'no requests were recorded');
-    for (const file of ['/main.js', '/worker.js', '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_mlp.onnx']) {
+    for (const file of ['/main.js', '/worker.js', '/pool.js', '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_overfit.onnx']) {
       assert.ok(requests.some((u) => new URL(u).pathname === file), `${file} was not requested (requests seen: ${requests.length})`);
     }
     assertClean('requests');
@@ -968,8 +1161,9 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
       for (const n of names) for (const r of await (await caches.open(n)).keys()) urls.push(new URL(r.url).pathname);
       return { names, urls };
     });
-    for (const file of ['/', '/index.html', '/main.js', '/worker.js', '/bridge.js', '/style.css',
-      '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_mlp.onnx', '/demo/digits_sample.csv']) {
+    for (const file of ['/', '/index.html', '/main.js', '/worker.js', '/bridge.js', '/pool.js', '/inputs.js', '/style.css',
+      '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/demos.json', '/demo/digits_overfit.onnx',
+      '/demo/digits_members.csv', '/demo/tabular_pipeline.onnx', '/demo/regularised_mlp.onnx']) {
       assert.ok(cached.urls.includes(file), `${file} is not cached (caches: ${cached.names.join(', ')})`);
     }
 
@@ -984,9 +1178,13 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.locator('[data-testid="engine-status"][data-state="ready"]').waitFor({ timeout: TIMEOUT });
     await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
     assert.equal(await text(page, 'summary-num-classes'), FIXTURE.numClasses);
-    assert.match(await text(page, 'model-name'), /digits_mlp\.onnx/);
+    assert.match(await text(page, 'model-name'), /digits_overfit\.onnx/);
     await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
     await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: TIMEOUT });
+    // and a Quick audit runs with the network gone
+    await page.getByTestId('audit-preset').selectOption('quick');
+    await page.getByTestId('audit-run').click();
+    await page.getByTestId('audit-results').getByTestId('report-lead').waitFor({ timeout: AUDIT_TIMEOUT });
     await page.screenshot({ path: path.join(ARTIFACTS, '16-offline-reload.png'), fullPage: true });
     const offline = requests.slice(before);
     assert.ok(offline.some((u) => new URL(u).pathname === '/'), 'the offline navigation was not recorded');
