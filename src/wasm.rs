@@ -838,3 +838,71 @@ impl ModelHandle {
         }
     }
 }
+
+/// Teaching mode: re-initialise the model `template` (ONNX bytes) with
+/// `seed`, train it on `members` (a parsed, labelled CSV) with `config` (a
+/// `TrainConfig` object, snake_case, every field optional), and return
+/// `{ bytes, report }`: the trained model as ONNX bytes (the template's file
+/// with the new weights and a `privacy_inspector_training` metadata entry
+/// holding `note`) and the training report. `progress` gets
+/// `{epoch, epochs, loss, train_accuracy}` after each epoch and may return
+/// `false` to cancel.
+#[wasm_bindgen(js_name = trainTarget)]
+pub fn train_target(
+    template: &[u8],
+    members: &DatasetHandle,
+    config: JsValue,
+    seed: u64,
+    note: String,
+    progress: &js_sys::Function,
+) -> Result<JsValue, JsValue> {
+    let model = crate::onnx::load(template).map_err(|e| e.to_js())?;
+    let cfg: TrainConfig = if config.is_undefined() || config.is_null() {
+        TrainConfig::default()
+    } else {
+        serde_wasm_bindgen::from_value(config)
+            .map_err(|e| bad_argument(&format!("training settings: {e}")))?
+    };
+    let x = members
+        .data
+        .to_batch(&model.graph.input)
+        .map_err(|e| js_error(e.code(), &format!("members CSV: {e}")))?;
+    let Some(y) = members.data.labels.clone() else {
+        return Err(js_error(
+            "csv_no_label_column",
+            "members CSV has no label column; training needs the true class of every record",
+        ));
+    };
+    let mut params = init_params(&model.graph, &model.params, seed);
+    let report = train(&model.graph, &mut params, &x, &y, &cfg, &mut |p| {
+        let Ok(v) = to_js_value(&serde_json::json!({
+            "epoch": p.epoch, "epochs": p.epochs, "loss": p.loss, "train_accuracy": p.train_accuracy,
+        })) else {
+            return true;
+        };
+        match progress.call1(&JsValue::NULL, &v) {
+            Ok(r) => r.as_bool() != Some(false),
+            Err(_) => true,
+        }
+    })
+    .map_err(|e| e.to_js())?;
+    if report.stopped_by == "cancelled" {
+        return Err(js_error("cancelled", "training was cancelled"));
+    }
+    let bytes = crate::onnx::export::with_params(
+        template,
+        &model.graph,
+        &params,
+        "privacy_inspector_training",
+        &note,
+    )
+    .map_err(|e| e.to_js())?;
+    let out = js_sys::Object::new();
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("bytes"),
+        &js_sys::Uint8Array::from(bytes.as_slice()),
+    );
+    let _ = Reflect::set(&out, &JsValue::from_str("report"), &to_js_value(&report)?);
+    Ok(out.into())
+}

@@ -18,7 +18,7 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  initSync, loadModel, parseCsv, referenceJobs, runAttribute, runAudit, runInversion, trainReference, version,
+  initSync, loadModel, parseCsv, referenceJobs, runAttribute, runAudit, runInversion, trainReference, trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
@@ -250,6 +250,24 @@ const methods = {
     const features = ds.data().slice(index * f, (index + 1) * f);
     const labels = ds.labels();
     return { role, index, features, featureNames: ds.featureNames, label: labels ? labels[index] : null };
+  },
+
+  /**
+   * Teaching mode: train the `template` model (ONNX bytes) on the `members`
+   * CSV bytes with `config` (TrainConfig, snake_case) and `seed`; returns
+   * {bytes, report}: the trained model's ONNX bytes and the training report.
+   */
+  trainTarget({ template, members, config, seed, note }, progress) {
+    const ds = parseCsv(new Uint8Array(members), 'label');
+    try {
+      const out = trainTarget(new Uint8Array(template), ds, config, BigInt(seed), note || '', (p) => {
+        progress({ done: p.epoch, total: p.epochs, label: `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}, training accuracy ${(100 * p.train_accuracy).toFixed(1)}%` });
+        return true;
+      });
+      return { bytes: out.bytes, report: out.report };
+    } finally {
+      ds.free();
+    }
   },
 
   /** Quartiles (25%, 50%, 75%, linear interpolation) and range of one members column. */

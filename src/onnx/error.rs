@@ -83,6 +83,8 @@ pub enum OnnxError {
     Cycle,
     #[error("output '{0}' does not depend on the input (it is a constant)")]
     ConstantOutput(String),
+    #[error("cannot write the trained model: {0}")]
+    Export(String),
 }
 
 impl OnnxError {
@@ -110,6 +112,7 @@ impl OnnxError {
             OnnxError::Dangling(_) => "bad_graph",
             OnnxError::Cycle => "bad_graph",
             OnnxError::ConstantOutput(_) => "bad_graph",
+            OnnxError::Export(_) => "export_failed",
         }
     }
 }

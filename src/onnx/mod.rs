@@ -21,6 +21,7 @@
 //! - enforces size limits and rejects NaN/inf weights.
 
 pub mod error;
+pub mod export;
 pub mod import;
 mod infer;
 mod lower;

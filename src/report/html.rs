@@ -37,7 +37,7 @@ fn pct(v: f64) -> String {
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}
-.nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}svg{background:#fbfcfe;border:1px solid #e3e6ee}
+.nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}.explain{font-style:italic}.figure-guide{font-size:12px;color:#4b5563;max-width:60rem}svg{background:#fbfcfe;border:1px solid #e3e6ee}
 .meta{color:#4b5563}code{font-size:.9em}@media print{body{margin:0;max-width:none}section.attack,figure,tr{break-inside:avoid}h2{break-after:avoid}details::details-content{content-visibility:visible;display:block}details>summary{list-style:none;font-weight:600}}";
 
 /// Render the report.
@@ -193,6 +193,28 @@ fn summary(h: &mut String, r: &Report) {
     let _ = write!(h, "</tbody></table><p class=\"meta\">n/r: fewer than one non-member per allowed false positive, so that FPR cannot be measured with these records.</p>");
 }
 
+/// One sentence on what an attack does, for readers new to it.
+pub fn explain(id: &str) -> &'static str {
+    match id {
+        "loss" => "Calls a record a member when the model's loss on it is low: models fit their training records better (Yeom et al. 2018).",
+        "confidence" => "Calls a record a member when the model is confident in its true class.",
+        "entropy" => "Calls a record a member when the model's output is peaked (low entropy), whatever the class.",
+        "modified_entropy" => "Entropy that also uses the true label, so confident wrong answers count against membership (Song and Mittal 2021).",
+        "risk_score" => "The posterior probability of membership given the signal, from member and non-member histograms (Song and Mittal 2021).",
+        "gap" => "Label only: a record is a member exactly when the model classifies it correctly (the train/test gap).",
+        "noise_robustness" => "Label only: training records keep their predicted label under more random noise (Choquette-Choo et al. 2021).",
+        "boundary_distance" => "Label only: training records lie farther from the decision boundary; measured by the smallest input change that flips the label.",
+        "shokri" => "Shadow models trained like the target teach a classifier what a member's output looks like (Shokri et al. 2017).",
+        "lira_online" => "Likelihood ratio: compares the target's confidence on a record with reference models trained with and without it (Carlini et al. 2022).",
+        "lira_offline" => "LiRA with reference models that never saw the record: how unusually confident the target is on it.",
+        "rmia_online" | "rmia_offline" => "Relative membership: how much more likely the record is under the target than under reference models, compared with population records (Zarifzadeh et al. 2024).",
+        _ => "",
+    }
+}
+
+/// Under an attack's plots: what each figure shows.
+const FIGURE_GUIDE: &str = "Left: the ROC on log-log axes, the fraction of members found (TPR) against the fraction of non-members wrongly accused (FPR); the lower left is what matters for privacy, where an attacker is confident. Middle: the same on linear axes (the area under it is the AUC; the diagonal is guessing). Right: the scores of members and non-members; the more the two differ, the more the model leaks.";
+
 /// `links`: make each most-exposed row a button the page answers with the
 /// record (the page holds the CSVs; an export does not).
 fn attack(h: &mut String, a: &AttackResult, links: bool) {
@@ -201,7 +223,8 @@ fn attack(h: &mut String, a: &AttackResult, links: bool) {
     };
     let _ = write!(
         h,
-        "<section class=\"attack\" data-testid=\"attack-{id}\"><h2>{id}</h2><p>AUC {:.3} [{:.3}, {:.3}], advantage {:.3}, &epsilon; &ge; {:.2}. {}</p><div class=\"plots\">",
+        "<section class=\"attack\" data-testid=\"attack-{id}\"><h2>{id}</h2><p class=\"explain\">{}</p><p>AUC {:.3} [{:.3}, {:.3}], advantage {:.3}, &epsilon; &ge; {:.2}. {}</p><div class=\"plots\">",
+        esc(explain(&a.id)),
         s.auc,
         s.auc_ci95[0],
         s.auc_ci95[1],
@@ -219,7 +242,7 @@ fn attack(h: &mut String, a: &AttackResult, links: bool) {
     );
     roc_linear_svg(h, &s.roc.fpr, &s.roc.tpr);
     hist_svg(h, &scores.members, &scores.nonmembers);
-    let _ = write!(h, "</div>");
+    let _ = write!(h, "</div><p class=\"figure-guide\">{FIGURE_GUIDE}</p>");
     if !s.per_class.is_empty() {
         let _ = write!(h, "<details data-testid=\"per-class-{}\"><summary>Per class</summary><table><thead><tr><th>class</th><th>members</th><th>non-members</th><th>AUC [95% CI]</th><th>TPR @ 1% FPR</th><th>advantage</th></tr></thead><tbody>", esc(&a.id));
         for c in &s.per_class {
