@@ -158,7 +158,7 @@ const state = {
 
 /** Any of the worker's long jobs (audit, inversion, attribute inference) in flight. */
 function probeRunning() {
-  return state.auditRunning || state.invRunning || state.attrRunning;
+  return state.auditRunning || state.invRunning || state.attrRunning || state.teachRunning;
 }
 
 /** Refresh every section's Run button and note. */
@@ -378,6 +378,7 @@ async function predictIfReady() {
   const done = busy('Predicting');
   try {
     const p = await bridge.call('predict', {}, { onProgress });
+    state.lastPrediction = p;
     clearError(el.dataError);
     renderPredictions(p);
   } catch (err) {
@@ -801,6 +802,7 @@ function updateAuditReady() {
   else a.readyNote.textContent = 'Ready. Everything runs in this page.';
   updateInversionReady();
   updateAttributeReady();
+  updateTeachReady();
 }
 
 /** "about 1 min 20 s left" from an elapsed time and the fraction done (null before any progress). */
@@ -930,6 +932,7 @@ async function runAuditNow() {
     setAuditPhase('attacks', jobs.length > 0 ? 2 : 1);
     const out = await bridge.call('runAudit', { settings, names, precomputed }, { onProgress: onAuditProgress });
     const seconds = (performance.now() - t0) / 1000;
+    state.lastAudit = out.report;
     renderAuditResults(out);
     const refs = jobs.reduce((n, j) => n + j.k, 0);
     a.timing.textContent = `Ran in ${seconds.toFixed(1)} s${refs ? ` (${refs} reference models on ${Math.min(workers, refs)} worker${Math.min(workers, refs) > 1 ? 's' : ''})` : ''}.`;
@@ -1286,11 +1289,185 @@ function setupProbes() {
   updateAttributeReady();
 }
 
+// ---------- teaching mode ----------
+
+const teach = {
+  width: $('teach-width'),
+  epochs: $('teach-epochs'),
+  lr: $('teach-lr'),
+  l2: $('teach-l2'),
+  batch: $('teach-batch'),
+  seed: $('teach-seed'),
+  dp: $('teach-dp'),
+  clip: $('teach-clip'),
+  sigma: $('teach-sigma'),
+  delta: $('teach-delta'),
+  epsilon: $('teach-epsilon'),
+  settingsError: $('teach-settings-error'),
+  run: $('teach-run'),
+  readyNote: $('teach-ready-note'),
+  progress: $('teach-progress'),
+  progressText: $('teach-progress-text'),
+  progressBar: document.getElementById('teach-progress-bar'),
+  cancel: $('teach-cancel'),
+  error: $('teach-error'),
+  history: $('teach-history'),
+};
+/** The digits demo the teaching mode trains on and audits with. */
+const TEACH_DEMO = 'digits';
+
+/** The teaching form as {width, config (TrainConfig, camelCase), seed, dp, label}, or an Error naming the field. */
+function teachSettings() {
+  const width = Number(teach.width.value);
+  const epochs = parseWhole(teach.epochs.value, 'epochs', 1, 5000);
+  const lr = parseNumber(teach.lr.value, 'the learning rate');
+  if (!(lr > 0 && lr < 10)) throw new InspectorError('bad_setting', `the learning rate must lie in (0, 10), got "${teach.lr.value}"`);
+  const l2 = parseNumber(teach.l2.value, 'the L2 penalty');
+  if (!(l2 >= 0)) throw new InspectorError('bad_setting', `the L2 penalty must be 0 or more, got "${teach.l2.value}"`);
+  const batchSize = parseWhole(teach.batch.value, 'the batch size', 1, 300);
+  const seed = parseWhole(teach.seed.value, 'the seed', 0, Number.MAX_SAFE_INTEGER);
+  const config = { optimizer: { kind: 'adam', lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, epochs, batchSize, l2, seed };
+  let dp = null;
+  if (teach.dp.checked) {
+    const clip = parseNumber(teach.clip.value, 'the clipping norm');
+    const sigma = parseNumber(teach.sigma.value, 'the noise multiplier');
+    const delta = parseNumber(teach.delta.value, 'delta');
+    if (!(clip > 0)) throw new InspectorError('bad_setting', `the clipping norm must be above 0, got "${teach.clip.value}"`);
+    if (!(sigma >= 0)) throw new InspectorError('bad_setting', `the noise multiplier must be 0 or more, got "${teach.sigma.value}"`);
+    if (!(delta > 0 && delta < 1)) throw new InspectorError('bad_setting', `delta must lie in (0, 1), got "${teach.delta.value}"`);
+    dp = { clip, sigma, delta };
+    config.dp = { clipNorm: clip, noiseMultiplier: sigma };
+  }
+  return { width, config, seed, dp };
+}
+
+/** epsilon of the DP-SGD settings (RDP accountant in the engine), shown under the DP fields. */
+async function updateTeachEpsilon() {
+  if (!teach.dp.checked) {
+    teach.epsilon.textContent = 'Off: plain Adam, no privacy guarantee.';
+    return;
+  }
+  let s;
+  try {
+    s = teachSettings();
+  } catch (err) {
+    teach.epsilon.textContent = err.message;
+    return;
+  }
+  const rows = demos && demos[TEACH_DEMO] ? demos[TEACH_DEMO].rows.members : 300;
+  const q = Math.min(1, s.config.batchSize / rows);
+  const steps = Math.ceil(s.config.epochs / q);
+  try {
+    const r = await bridge.call('accountant', { q, sigma: s.dp.sigma, steps, delta: s.dp.delta });
+    teach.epsilon.textContent = `Noise multiplier \u03c3 = ${s.dp.sigma}, sampling rate q = ${q.toFixed(3)} (batch ${s.config.batchSize} of ${rows}), ${fmtInt(steps)} steps: the RDP accountant gives \u03b5 = ${Number.isFinite(r.epsilon) ? r.epsilon.toFixed(2) : '\u221e'} at \u03b4 = ${s.dp.delta}. Compare it with the empirical \u03b5 lower bound of the audit.`;
+    teach.epsilon.dataset.epsilon = String(r.epsilon);
+  } catch (err) {
+    teach.epsilon.textContent = `\u03c3 = ${s.dp.sigma}, q = ${q.toFixed(3)}, ${fmtInt(steps)} steps (${err.message})`;
+  }
+}
+
+async function runTeachNow() {
+  clearError(teach.settingsError);
+  clearError(teach.error);
+  let s;
+  try {
+    s = teachSettings();
+    auditSettings();
+  } catch (err) {
+    showError(teach.settingsError, err, 'Settings');
+    return;
+  }
+  state.teachRunning = true;
+  updateReady();
+  await restoring;
+  teach.progress.hidden = false;
+  teach.progressBar.value = 0;
+  teach.progressText.textContent = 'Loading the digits demo\u2026';
+  let trained;
+  try {
+    const index = await demoIndex();
+    const demo = index[TEACH_DEMO];
+    const members = await fetchBytes(`demo/${demo.members}`);
+    const template = await fetchBytes(`demo/teach_mlp_${s.width}.onnx`);
+    const note = JSON.stringify({ trained_by: 'privacy-inspector teaching mode', data: demo.members, width: s.width, config: s.config });
+    trained = await bridge.call('trainTarget', { template, members, config: s.config, seed: s.seed, note }, {
+      onProgress: ({ done, total, label }) => {
+        teach.progressText.textContent = `Training: ${label}`;
+        if (total > 0) teach.progressBar.value = done / total;
+      },
+    });
+  } catch (err) {
+    state.teachRunning = false;
+    teach.progress.hidden = true;
+    updateReady();
+    if (err.code !== 'aborted') showError(teach.error, err, 'Training failed');
+    return;
+  }
+  state.teachRunning = false;
+  teach.progress.hidden = true;
+  const name = `teach-w${s.width}-e${s.config.epochs}-l2_${s.config.l2}${s.dp ? `-dp_s${s.dp.sigma}_c${s.dp.clip}` : ''}-seed${s.seed}.onnx`;
+  // the trained model becomes the page's model, with the demo's CSVs
+  const index = await demoIndex();
+  const demo = index[TEACH_DEMO];
+  await loadModelBytes(name, trained.bytes.buffer.slice(trained.bytes.byteOffset, trained.bytes.byteOffset + trained.bytes.byteLength));
+  for (const role of AUDIT_ROLES) {
+    if (!state.audit[role] || state.audit[role].name !== demo[role]) {
+      await loadAuditCsv(role, demo[role], await fetchBytes(`demo/${demo[role]}`), { why: 'teaching mode (digits demo)' });
+    }
+  }
+  if (!state.data || state.data.name !== demo.nonmembers) await loadCsvBytes(demo.nonmembers, await fetchBytes(`demo/${demo.nonmembers}`));
+  else await predictIfReady();
+  const testAcc = state.lastPrediction ? state.lastPrediction.accuracy : null;
+  await runAuditNow();
+  const report = state.lastAudit;
+  if (!report || report.model.sha256 !== state.model.info.summary.sha256) return;
+  const ran = report.attacks.filter((a) => a.auc != null);
+  const best = ran.reduce((b, a) => (!b || a.tpr_at_fpr['0.01'] > b.tpr_at_fpr['0.01'] ? a : b), null);
+  const bestAuc = ran.reduce((b, a) => (!b || a.auc > b.auc ? a : b), null);
+  const eps = ran.reduce((m, a) => Math.max(m, a.epsilon_lower_bound), 0);
+  const tr = document.createElement('tr');
+  const dpText = s.dp ? `\u03c3 ${s.dp.sigma}, C ${s.dp.clip}${teach.epsilon.dataset.epsilon ? `, \u03b5 ${Number(teach.epsilon.dataset.epsilon).toFixed(2)}` : ''}` : 'off';
+  const cells = [
+    String(teach.history.tBodies[0].rows.length + 1), String(s.width), String(s.config.epochs), String(s.config.l2), dpText,
+    `${(100 * (trained.report.trainAccuracy ?? trained.report.train_accuracy)).toFixed(1)}%`, testAcc == null ? '' : `${(100 * testAcc).toFixed(1)}%`,
+    best ? `${(100 * best.tpr_at_fpr['0.01']).toFixed(1)}% (${best.id})` : '',
+    bestAuc ? `${bestAuc.auc.toFixed(3)} (${bestAuc.id})` : '', eps.toFixed(2), name,
+  ];
+  for (const c of cells) {
+    const td = document.createElement('td');
+    td.textContent = c;
+    tr.append(td);
+  }
+  teach.history.tBodies[0].append(tr);
+  teach.history.hidden = false;
+}
+
+function setupTeaching() {
+  teach.run.addEventListener('click', runTeachNow);
+  teach.cancel.addEventListener('click', abortAll);
+  for (const input of [teach.dp, teach.clip, teach.sigma, teach.delta, teach.epochs, teach.batch]) {
+    input.addEventListener('change', updateTeachEpsilon);
+  }
+  const dpFields = () => {
+    for (const f of [teach.clip, teach.sigma, teach.delta]) f.disabled = !teach.dp.checked || probeRunning();
+  };
+  teach.dp.addEventListener('change', dpFields);
+  dpFields();
+}
+
+function updateTeachReady() {
+  teach.run.disabled = probeRunning();
+  if (state.teachRunning) teach.readyNote.textContent = 'Training\u2026';
+  else if (probeRunning()) teach.readyNote.textContent = 'Another probe is running.';
+  else teach.readyNote.textContent = `Trains on the digits demo, then runs the audit preset of section 2 (${el.audit.preset.value}).`;
+}
+
 // ---------- wiring ----------
 
 function setupInputs() {
   setupAudit();
   setupProbes();
+  setupTeaching();
   el.modelInput.addEventListener('change', async () => {
     const files = el.modelInput.files;
     if (!files || files.length === 0) return;
@@ -1367,6 +1544,7 @@ async function start() {
   if (demo) await loadDemo(demo);
   // every worker the page may use starts now: an audit then requests nothing
   await pool.warm(ReferencePool.available());
+  updateTeachEpsilon();
   document.body.dataset.ready = 'true';
 }
 

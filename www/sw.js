@@ -49,6 +49,10 @@ const SHELL = [
   'demo/regularised_members.csv',
   'demo/regularised_nonmembers.csv',
   'demo/regularised_population.csv',
+  'demo/teach_mlp_16.onnx',
+  'demo/teach_mlp_32.onnx',
+  'demo/teach_mlp_64.onnx',
+  'demo/teach_mlp_128.onnx',
 ];
 
 const scoped = (p) => new URL(p, self.registration.scope).href;
