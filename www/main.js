@@ -1433,11 +1433,20 @@ async function runTeachNow() {
     best ? `${(100 * best.tpr_at_fpr['0.01']).toFixed(1)}% (${best.id})` : '',
     bestAuc ? `${bestAuc.auc.toFixed(3)} (${bestAuc.id})` : '', eps.toFixed(2), name,
   ];
-  for (const c of cells) {
+  for (const c of cells.slice(0, -1)) {
     const td = document.createElement('td');
     td.textContent = c;
     tr.append(td);
   }
+  // the trained model itself, an ordinary ONNX file
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([trained.bytes], { type: 'application/octet-stream' }));
+  link.download = name;
+  link.textContent = name;
+  link.dataset.testid = 'teach-model-download';
+  const td = document.createElement('td');
+  td.append(link);
+  tr.append(td);
   teach.history.tBodies[0].append(tr);
   teach.history.hidden = false;
 }

@@ -1107,6 +1107,54 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  test('teaching mode: train in the page, audit, change L2: the figures move; the trained model is an ONNX file the CLI agrees on', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await open();
+    await page.getByTestId('audit-preset').selectOption('quick');
+    await page.getByTestId('audit-seed').fill('2');
+    const rows = page.getByTestId('teach-history').locator('tbody tr');
+    const runs = [];
+    for (const l2 of ['0', '0.05']) {
+      await page.getByTestId('teach-l2').fill(l2);
+      await page.getByTestId('teach-epochs').fill('150');
+      await page.getByTestId('teach-run').click();
+      await rows.nth(runs.length).waitFor({ timeout: AUDIT_TIMEOUT });
+      await page.getByTestId('audit-results').getByTestId('report-lead').waitFor({ timeout: AUDIT_TIMEOUT });
+      assert.ok(await page.getByTestId('teach-error').isHidden(), await page.getByTestId('teach-error').textContent());
+      const cells = await rows.nth(runs.length).locator('td').allTextContents();
+      runs.push(cells);
+    }
+    // run 1: no L2; run 2: L2 0.05 -> the best AUC and the epsilon bound fall
+    const auc = (cells) => Number(cells[8].split(' ')[0]);
+    const eps = (cells) => Number(cells[9]);
+    assert.match(runs[0][5], /^\d+\.\d%$/, `train accuracy "${runs[0][5]}"`);
+    assert.ok(auc(runs[1]) < auc(runs[0]), `best AUC ${auc(runs[0])} -> ${auc(runs[1])}`);
+    assert.ok(eps(runs[1]) <= eps(runs[0]), `epsilon bound ${eps(runs[0])} -> ${eps(runs[1])}`);
+    assert.match(await text(page, 'model-name'), /teach-w64-e150-l2_0\.05-seed1\.onnx/);
+    await page.evaluate(() => document.querySelector('#teach-heading').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '17-teaching.png') });
+    // the trained model downloads as ONNX; the CLI's Quick audit on it equals the page's
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('teach-model-download').last().click()]);
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-teach-'));
+    try {
+      const model = path.join(tmp, dl.suggestedFilename());
+      writeFileSync(model, readFileSync(await dl.path()));
+      const report = await runAndDownload(page);
+      const dir = path.join(ROOT, 'tests/fixtures/demo');
+      const out = path.join(tmp, 'report.json');
+      execFileSync(cliBinary(), [
+        'audit', model, '--members', path.join(dir, 'digits_members.csv'), '--nonmembers', path.join(dir, 'digits_nonmembers.csv'),
+        '--population', path.join(dir, 'digits_population.csv'), '--attacks', 'quick', '--seed', '2', '--report', out, '--quiet',
+      ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const cli = JSON.parse(readFileSync(out, 'utf8'));
+      assert.equal(cli.model.sha256, report.model.sha256);
+      assertFiguresClose(figures(report), figures(cli), 1e-6, 'teaching model: page vs CLI');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    assertClean('teaching');
+    await page.close();
+  });
+
   test('every request stayed on the origin', () => {
     assert.ok(requests.length > 0, 'no requests were recorded');
     for (const file of ['/main.js', '/worker.js', '/pool.js', '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_overfit.onnx']) {
