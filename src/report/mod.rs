@@ -8,6 +8,7 @@
 //! self-contained HTML document (inline SVG, no external requests).
 
 pub mod html;
+pub mod scan_html;
 
 use crate::attacks::attribute::AttributeReport;
 use crate::attacks::membership::audit::{AttackResult, AuditOutcome, AuditSettings};
@@ -78,6 +79,9 @@ pub struct Report {
     pub attribute: Option<AttributeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inversion: Option<InversionReport>,
+    /// The model-file scan (`crate::scan`): stored records and metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::scan::ScanReport>,
 }
 
 impl Report {
@@ -117,6 +121,7 @@ impl Report {
             attacks: Vec::new(),
             attribute: None,
             inversion: None,
+            scan: None,
         }
     }
 
@@ -126,6 +131,12 @@ impl Report {
         self.settings = Some(outcome.settings);
         self.references = outcome.references;
         self.attacks = outcome.attacks;
+        self
+    }
+
+    /// Add a model-file scan.
+    pub fn with_scan(mut self, scan: crate::scan::ScanReport) -> Report {
+        self.scan = Some(scan);
         self
     }
 
