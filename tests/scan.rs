@@ -377,3 +377,220 @@ fn cli_scan_writes_the_report_and_the_cleaned_model() {
         "{stderr}"
     );
 }
+
+mod hand_built {
+    //! Tensors in every place the scan looks: an initializer used by a plain
+    //! op (role other), a Constant inside an If branch, a FLOATS attribute of
+    //! an unknown operator.
+    use super::*;
+    use privacy_inspector::onnx::proto::{
+        attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+        AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+        TensorShapeProto, TypeProto, ValueInfoProto,
+    };
+    use prost::Message;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn tensor(name: &str, rows: &Array2<f32>) -> TensorProto {
+        TensorProto {
+            name: Some(name.into()),
+            dims: vec![rows.nrows() as i64, rows.ncols() as i64],
+            data_type: Some(DataType::Float as i32),
+            float_data: rows.iter().copied().collect(),
+            ..TensorProto::default()
+        }
+    }
+
+    fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
+        NodeProto {
+            op_type: Some(op.into()),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute: attrs,
+            ..NodeProto::default()
+        }
+    }
+
+    fn input(name: &str, width: i64) -> ValueInfoProto {
+        let dim = |v: Option<i64>| tensor_shape_proto::Dimension {
+            value: Some(match v {
+                Some(v) => tensor_shape_proto::dimension::Value::DimValue(v),
+                None => tensor_shape_proto::dimension::Value::DimParam("N".into()),
+            }),
+            ..Default::default()
+        };
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(DataType::Float as i32),
+                    shape: Some(TensorShapeProto {
+                        dim: vec![dim(None), dim(Some(width))],
+                    }),
+                })),
+                ..TypeProto::default()
+            }),
+            ..ValueInfoProto::default()
+        }
+    }
+
+    #[test]
+    fn records_anywhere_in_the_file_are_found() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let members = Array2::from_shape_fn((60, 4), |_| rng.gen_range(-3.0f32..3.0));
+        let nonmembers = Array2::from_shape_fn((40, 4), |_| rng.gen_range(-3.0f32..3.0));
+        let table = members.slice(ndarray::s![0..20, ..]).to_owned();
+        let branch = members
+            .slice(ndarray::s![30..42, ..])
+            .mapv(|v| v * (1.0 + 2e-6));
+        let list = members.slice(ndarray::s![50..58, ..]).to_owned();
+        let then_branch = GraphProto {
+            name: Some("then".into()),
+            node: vec![
+                node(
+                    "Constant",
+                    &[],
+                    &["c"],
+                    vec![AttributeProto {
+                        name: Some("value".into()),
+                        r#type: Some(AttributeType::Tensor as i32),
+                        t: Some(tensor("", &branch)),
+                        ..AttributeProto::default()
+                    }],
+                ),
+                node("Identity", &["c"], &["out"], vec![]),
+            ],
+            ..GraphProto::default()
+        };
+        let g = GraphProto {
+            name: Some("g".into()),
+            input: vec![input("X", 4)],
+            initializer: vec![tensor("T", &table)],
+            node: vec![
+                node("Sub", &["X", "T"], &["d"], vec![]),
+                node(
+                    "Foo",
+                    &["d"],
+                    &["e"],
+                    vec![AttributeProto {
+                        name: Some("table".into()),
+                        r#type: Some(AttributeType::Floats as i32),
+                        floats: list.iter().copied().collect(),
+                        ..AttributeProto::default()
+                    }],
+                ),
+                node(
+                    "If",
+                    &["cond"],
+                    &["y"],
+                    vec![AttributeProto {
+                        name: Some("then_branch".into()),
+                        r#type: Some(AttributeType::Graph as i32),
+                        g: Some(then_branch),
+                        ..AttributeProto::default()
+                    }],
+                ),
+            ],
+            ..GraphProto::default()
+        };
+        let m = ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(13),
+            }],
+            graph: Some(g),
+            ..ModelProto::default()
+        };
+        let bytes = m.encode_to_vec();
+
+        // Without records: the 20-row table is flagged, with its reasons.
+        let r = scan_model(&bytes, &ScanData::default(), &ScanSettings::default()).unwrap();
+        let t = &r.tensors[0];
+        assert_eq!(
+            (t.location.as_str(), t.role),
+            ("graph.initializer[0]", Role::Other)
+        );
+        assert!(t.looks_like_records, "{t:#?}");
+        assert!(
+            t.reasons[0].contains("20 rows of the model's input width 4"),
+            "{t:#?}"
+        );
+        // 12 rows and 8 rows: the 8-row list is under min_rows.
+        let by_loc = |r: &ScanReport, end: &str| {
+            r.tensors
+                .iter()
+                .find(|t| t.location.ends_with(end))
+                .unwrap_or_else(|| panic!("no {end} in {:#?}", r.tensors))
+                .clone()
+        };
+        assert!(by_loc(&r, "then_branch.node[0](Constant).value").looks_like_records);
+        assert!(!by_loc(&r, "node[1](Foo).table").looks_like_records);
+
+        let data = ScanData {
+            members: Some(&members),
+            nonmembers: Some(&nonmembers),
+            population: None,
+        };
+        let r = scan_model(&bytes, &data, &ScanSettings::default()).unwrap();
+        let raw = |t: &TensorFinding, set: &str| matches(t, set, "raw").clone();
+        let t = &r.tensors[0];
+        let m = raw(t, "members");
+        assert_eq!(m.record_indices, (0..20).collect::<Vec<_>>());
+        assert_eq!((m.exact_rows, m.tolerance_rows), (20, 0));
+        assert_eq!(raw(t, "nonmembers").rows_matched, 0);
+        let c = by_loc(&r, "then_branch.node[0](Constant).value");
+        let m = raw(&c, "members");
+        assert_eq!(m.record_indices, (30..42).collect::<Vec<_>>());
+        assert_eq!((m.exact_rows, m.tolerance_rows), (0, 12));
+        let f = by_loc(&r, "node[1](Foo).table");
+        assert_eq!((f.rows, f.row_width), (8, 4));
+        assert_eq!(
+            raw(&f, "members").record_indices,
+            (50..58).collect::<Vec<_>>()
+        );
+        assert_eq!(r.summary.member_records_embedded, 40);
+        assert_eq!(r.summary.nonmember_records_matched, 0);
+        // A tighter tolerance drops the perturbed branch rows.
+        let tight = ScanSettings {
+            rtol: 1e-7,
+            atol: 0.0,
+            ..ScanSettings::default()
+        };
+        let r = scan_model(&bytes, &data, &tight).unwrap();
+        assert_eq!(r.summary.member_records_embedded, 28);
+    }
+}
+
+#[test]
+fn cli_audit_report_carries_the_scan_section() {
+    let report = tmp("audit.json");
+    let html = tmp("audit.html");
+    let (code, stdout, stderr) = run(&[
+        "audit",
+        fx("logreg.onnx").to_str().unwrap(),
+        "--members",
+        fx("members.csv").to_str().unwrap(),
+        "--nonmembers",
+        fx("nonmembers.csv").to_str().unwrap(),
+        "--attacks",
+        "loss",
+        "--report",
+        report.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "stdout {stdout}\nstderr {stderr}");
+    assert!(
+        stdout.contains("model file scan: 0 of 118 member records stored verbatim"),
+        "{stdout}"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["scan"]["summary"]["member_records_embedded"], 0);
+    assert_eq!(v["scan"]["records"]["nonmembers"], 60);
+    assert!(v["scan"]["tensors"].as_array().unwrap().len() >= 4);
+    let h = std::fs::read_to_string(&html).unwrap();
+    assert!(h.contains("data-testid=\"scan-report\""));
+}

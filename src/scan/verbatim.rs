@@ -201,15 +201,14 @@ fn role_of_consumer(op: Option<&str>, shape: &[usize], input_width: Option<usize
     }
 }
 
-struct Walker<'a> {
+struct Walker {
     limit: u128,
     input_width: Option<usize>,
     out: Vec<Candidate>,
     notes: Vec<String>,
-    _m: std::marker::PhantomData<&'a ()>,
 }
 
-impl Walker<'_> {
+impl Walker {
     fn graph(&mut self, g: &GraphProto, path: &str, depth: usize) {
         if depth > 16 {
             self.notes.push(format!(
@@ -650,7 +649,6 @@ pub fn scan_tensors(
         input_width,
         out: Vec::new(),
         notes: Vec::new(),
-        _m: std::marker::PhantomData,
     };
     walker.graph(g, "graph", 0);
     let mut notes = walker.notes;
