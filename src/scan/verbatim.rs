@@ -23,12 +23,17 @@
 //!   (`onnx::load_with` with `ImportOptions::output` naming it). A space
 //!   whose width differs from the tensor's row width is not compared.
 //! - Matching (no O(n m d) scan): records are indexed once per space by a
-//!   hash of their bit patterns (exact matches) and by sorting on the column
-//!   with the most distinct values; a tensor row is checked in full only
-//!   against the records inside the tolerance window on that column. A row
-//!   value `t` matches a record value `r` when `|t - r| <= atol + rtol *
-//!   max(|t|, |r|)`; the window half-width `(atol + rtol |t|) / (1 - rtol)`
-//!   contains every such `r`. Non-finite tensor rows never match.
+//!   hash of their bit patterns (exact matches), by the sorted distinct
+//!   values of every column, and by a hash of each record's positions among
+//!   those. A tensor row's value in each column is snapped to the distinct
+//!   record values within tolerance: none in some column means no match;
+//!   exactly one in every column gives the candidates by one hash lookup;
+//!   otherwise (records within tolerance of each other in a column) the
+//!   records inside the tolerance window of the column with the most
+//!   distinct values are checked in full. A row value `t` matches a record
+//!   value `r` when `|t - r| <= atol + rtol * max(|t|, |r|)`; the window
+//!   half-width `(atol + rtol |t|) / (1 - rtol)` contains every such `r`.
+//!   Non-finite tensor rows and records never match.
 //! - Without records (and in any case), a tensor is flagged as looking like
 //!   stored records when its role is `support_vectors` or `neighbour_set`,
 //!   or when its role is `other` and it has at least `min_rows` rows of the
@@ -417,55 +422,110 @@ fn close(t: f32, r: f32, rtol: f32, atol: f32) -> bool {
 /// Records of one set in one space, indexed for row queries.
 pub struct RecordIndex<'a> {
     records: ArrayView2<'a, f32>,
+    rtol: f32,
+    atol: f32,
     exact: HashMap<u64, Vec<usize>>,
+    /// Per column: the distinct record values, ascending.
+    distinct: Vec<Vec<f32>>,
+    /// Records by the hash of their per-column positions in `distinct`.
+    snapped: HashMap<u64, Vec<usize>>,
+    /// The column with the most distinct values, and (value, record)
+    /// ascending by value in it: the fallback window search.
     key_col: usize,
-    /// (value in key column, record index), ascending by value.
     sorted: Vec<(f32, usize)>,
 }
 
+fn hash_u32s(v: &[u32]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for x in v {
+        for b in x.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
 impl<'a> RecordIndex<'a> {
-    /// Index `records` `[n, d]`: O(n d log n).
-    pub fn new(records: ArrayView2<'a, f32>) -> Self {
+    /// Index `records` `[n, d]` for the tolerance `rtol`, `atol`: O(n d log n).
+    pub fn new(records: ArrayView2<'a, f32>, rtol: f32, atol: f32) -> Self {
+        let d = records.ncols();
+        // Records with a non-finite value (possible in a computed space)
+        // never match and stay out of the index.
+        let valid: Vec<usize> = records
+            .rows()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, r)| r.iter().all(|v| v.is_finite()))
+            .map(|(i, _)| i)
+            .collect();
         let mut exact: HashMap<u64, Vec<usize>> = HashMap::new();
-        for (i, r) in records.rows().into_iter().enumerate() {
-            let row: Vec<f32> = r.iter().copied().collect();
+        for &i in &valid {
+            let row: Vec<f32> = records.row(i).iter().copied().collect();
             exact.entry(row_hash(&row)).or_default().push(i);
         }
-        let d = records.ncols();
-        let mut key_col = 0;
-        let mut best = 0;
+        let norm = |v: f32| if v == 0.0 { 0.0 } else { v };
+        let mut distinct: Vec<Vec<f32>> = Vec::with_capacity(d);
         for c in 0..d {
-            let mut col: Vec<u32> = records.column(c).iter().map(|&v| key_bits(v)).collect();
-            col.sort_unstable();
-            col.dedup();
-            if col.len() > best {
-                best = col.len();
-                key_col = c;
-            }
+            let mut col: Vec<f32> = valid.iter().map(|&i| norm(records[[i, c]])).collect();
+            col.sort_by(|a, b| a.total_cmp(b));
+            col.dedup_by(|a, b| a.to_bits() == b.to_bits());
+            distinct.push(col);
         }
+        let mut snapped: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut pos = vec![0u32; d];
+        for &i in &valid {
+            for (c, &v) in records.row(i).iter().enumerate() {
+                let v = norm(v);
+                pos[c] = distinct[c].partition_point(|x| x.total_cmp(&v).is_lt()) as u32;
+            }
+            snapped.entry(hash_u32s(&pos)).or_default().push(i);
+        }
+        let key_col = (0..d)
+            .max_by_key(|&c| (distinct[c].len(), std::cmp::Reverse(c)))
+            .unwrap_or(0);
         let mut sorted: Vec<(f32, usize)> = if d == 0 {
             Vec::new()
         } else {
-            records
-                .column(key_col)
-                .iter()
-                .copied()
-                .enumerate()
-                .map(|(i, v)| (v, i))
-                .collect()
+            valid.iter().map(|&i| (records[[i, key_col]], i)).collect()
         };
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         RecordIndex {
             records,
+            rtol,
+            atol,
             exact,
+            distinct,
+            snapped,
             key_col,
             sorted,
         }
     }
 
+    /// Half-width of the window holding every `r` within tolerance of `t`.
+    fn window(&self, t: f32) -> (f32, f32) {
+        let w = (self.atol + self.rtol * t.abs()) / (1.0 - self.rtol);
+        (t - w, t + w)
+    }
+
+    fn matches_row(&self, i: usize, row: &[f32]) -> bool {
+        self.records
+            .row(i)
+            .iter()
+            .zip(row)
+            .all(|(&r, &t)| close(t, r, self.rtol, self.atol))
+    }
+
     /// Records bit-equal to `row`, and records equal within tolerance (a
     /// superset of the first), both ascending.
-    pub fn query(&self, row: &[f32], rtol: f32, atol: f32) -> (Vec<usize>, Vec<usize>) {
+    ///
+    /// Each column value is snapped to the distinct record values within
+    /// tolerance; when every column has exactly one, the candidates are the
+    /// records with those values (one hash lookup); when a column has none,
+    /// nothing matches; otherwise (two records within tolerance of each
+    /// other in some column) the records in the window of the key column
+    /// are checked.
+    pub fn query(&self, row: &[f32]) -> (Vec<usize>, Vec<usize>) {
         if row.len() != self.records.ncols() || row.iter().any(|v| !v.is_finite()) {
             return (Vec::new(), Vec::new());
         }
@@ -489,22 +549,43 @@ impl<'a> RecordIndex<'a> {
         if row.is_empty() {
             return (exact.clone(), exact);
         }
-        let t = row[self.key_col];
-        let w = (atol + rtol * t.abs()) / (1.0 - rtol);
-        let (lo, hi) = (t - w, t + w);
-        let start = self.sorted.partition_point(|(v, _)| *v < lo);
-        let mut tol: Vec<usize> = self.sorted[start..]
-            .iter()
-            .take_while(|(v, _)| *v <= hi)
-            .map(|&(_, i)| i)
-            .filter(|&i| {
-                self.records
-                    .row(i)
-                    .iter()
-                    .zip(row)
-                    .all(|(&r, &t)| close(t, r, rtol, atol))
-            })
-            .collect();
+        let mut pos = Vec::with_capacity(row.len());
+        let mut unique = true;
+        for (c, &t) in row.iter().enumerate() {
+            let (lo, hi) = self.window(t);
+            let col = &self.distinct[c];
+            let start = col.partition_point(|&v| v < lo);
+            let close_here: Vec<usize> = (start..col.len())
+                .take_while(|&k| col[k] <= hi)
+                .filter(|&k| close(t, col[k], self.rtol, self.atol))
+                .take(2)
+                .collect();
+            match close_here.len() {
+                0 => return (exact.clone(), exact),
+                1 => pos.push(close_here[0] as u32),
+                _ => unique = false,
+            }
+        }
+        let mut tol: Vec<usize> = if unique {
+            self.snapped
+                .get(&hash_u32s(&pos))
+                .map(|c| {
+                    c.iter()
+                        .copied()
+                        .filter(|&i| self.matches_row(i, row))
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            let (lo, hi) = self.window(row[self.key_col]);
+            let start = self.sorted.partition_point(|(v, _)| *v < lo);
+            self.sorted[start..]
+                .iter()
+                .take_while(|(v, _)| *v <= hi)
+                .map(|&(_, i)| i)
+                .filter(|&i| self.matches_row(i, row))
+                .collect()
+        };
         tol.extend(exact.iter().copied());
         tol.sort_unstable();
         tol.dedup();
@@ -524,7 +605,7 @@ pub fn match_rows(
     let mut found: Vec<usize> = Vec::new();
     for r in rows.rows() {
         let row: Vec<f32> = r.iter().copied().collect();
-        let (exact, tol) = index.query(&row, settings.rtol, settings.atol);
+        let (exact, tol) = index.query(&row);
         if !tol.is_empty() {
             rows_matched += 1;
             if !exact.is_empty() {
@@ -663,7 +744,7 @@ pub fn scan_tensors(
     let raw_index: Vec<(&str, RecordIndex)> = data
         .sets()
         .into_iter()
-        .map(|(n, x)| (n, RecordIndex::new(x.view())))
+        .map(|(n, x)| (n, RecordIndex::new(x.view(), settings.rtol, settings.atol)))
         .collect();
     // Union per-column range of the supplied records (raw space).
     let ranges: Option<Vec<(f32, f32)>> = raw_width.filter(|_| !data.is_empty()).map(|w| {
@@ -722,7 +803,7 @@ pub fn scan_tensors(
                                 used_width = used_width.or(Some(w));
                                 spaces.push(format!("preprocessed '{name}'"));
                                 for (set, x) in sets.iter() {
-                                    let idx = RecordIndex::new(x.view());
+                                    let idx = RecordIndex::new(x.view(), settings.rtol, settings.atol);
                                     matches.push(match_rows(rows, &idx, set, "preprocessed", settings));
                                 }
                             }
@@ -873,38 +954,10 @@ mod tests {
             let r = recs.row(i * 2).mapv(|v| v * (1.0 + 5e-6) + 1e-6);
             rows.row_mut(i).assign(&r);
         }
-        let idx = RecordIndex::new(recs.view());
+        let idx = RecordIndex::new(recs.view(), 1e-4, 1e-5);
         let got = match_rows(rows.view(), &idx, "members", "raw", &settings());
-        // Brute force reference.
         let s = settings();
-        let mut exact_rows = 0;
-        let mut rows_matched = 0;
-        let mut found = Vec::new();
-        for r in rows.rows() {
-            let ex = recs.rows().into_iter().any(|q| {
-                q.iter()
-                    .zip(r.iter())
-                    .all(|(a, b)| a.to_bits() == b.to_bits())
-            });
-            let tol: Vec<usize> = recs
-                .rows()
-                .into_iter()
-                .enumerate()
-                .filter(|(_, q)| {
-                    q.iter()
-                        .zip(r.iter())
-                        .all(|(&a, &b)| close(b, a, s.rtol, s.atol))
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if !tol.is_empty() {
-                rows_matched += 1;
-                exact_rows += ex as usize;
-            }
-            found.extend(tol);
-        }
-        found.sort_unstable();
-        found.dedup();
+        let (rows_matched, exact_rows, found) = brute(&recs, &rows, s.rtol, s.atol);
         assert_eq!(got.rows_matched, rows_matched);
         assert_eq!(got.exact_rows, exact_rows);
         assert_eq!(got.record_indices, found);
@@ -915,16 +968,131 @@ mod tests {
 
     #[test]
     fn nan_rows_and_zero_signs() {
-        let recs = Array2::from_shape_vec((2, 2), vec![0.0f32, 1.0, 2.0, 3.0]).unwrap();
-        let idx = RecordIndex::new(recs.view());
-        let (e, t) = idx.query(&[-0.0, 1.0], 0.0, 0.0);
+        let recs =
+            Array2::from_shape_vec((3, 2), vec![0.0f32, 1.0, 2.0, 3.0, f32::NAN, 1.0]).unwrap();
+        let idx = RecordIndex::new(recs.view(), 0.0, 0.0);
+        let (e, t) = idx.query(&[-0.0, 1.0]);
         assert_eq!((e, t), (vec![0], vec![0]));
-        let (e, t) = idx.query(&[f32::NAN, 1.0], 0.5, 1.0);
+        let idx = RecordIndex::new(recs.view(), 0.5, 1.0);
+        let (e, t) = idx.query(&[f32::NAN, 1.0]);
         assert!(e.is_empty() && t.is_empty());
-        let (e, t) = idx.query(&[2.0, 3.0001], 1e-4, 1e-5);
+        let idx = RecordIndex::new(recs.view(), 1e-4, 1e-5);
+        let (e, t) = idx.query(&[2.0, 3.0001]);
         assert_eq!((e, t), (vec![], vec![1]));
-        let (_, t) = idx.query(&[2.0, 3.01], 1e-4, 1e-5);
+        let (_, t) = idx.query(&[2.0, 3.01]);
         assert!(t.is_empty());
+    }
+
+    /// Brute-force reference: (rows matched, exact rows, matched records).
+    fn brute(
+        recs: &Array2<f32>,
+        rows: &Array2<f32>,
+        rtol: f32,
+        atol: f32,
+    ) -> (usize, usize, Vec<usize>) {
+        let (mut matched, mut exact_rows, mut found) = (0, 0, Vec::new());
+        for r in rows.rows() {
+            if r.iter().any(|v| !v.is_finite()) {
+                continue;
+            }
+            let ex = recs.rows().into_iter().any(|q| {
+                q.iter()
+                    .zip(r.iter())
+                    .all(|(&a, &b)| key_bits(a) == key_bits(b))
+            });
+            let tol: Vec<usize> = recs
+                .rows()
+                .into_iter()
+                .enumerate()
+                .filter(|(_, q)| {
+                    q.iter()
+                        .zip(r.iter())
+                        .all(|(&a, &b)| close(b, a, rtol, atol))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if !tol.is_empty() {
+                matched += 1;
+                exact_rows += ex as usize;
+            }
+            found.extend(tol);
+        }
+        found.sort_unstable();
+        found.dedup();
+        (matched, exact_rows, found)
+    }
+
+    #[test]
+    fn discrete_columns_and_near_duplicates_agree_with_brute_force() {
+        // Binary and small-integer columns (weak sort keys), records that are
+        // within tolerance of each other in a column (the fallback path),
+        // duplicated records, and perturbed copies.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (n, m, d) = (400, 300, 7);
+        let mut recs = Array2::from_shape_fn((n, d), |(_, c)| match c {
+            0..=2 => rng.gen_range(0..2) as f32,
+            3 => rng.gen_range(0..5) as f32,
+            _ => rng.gen_range(-2.0f32..2.0),
+        });
+        for i in 0..40 {
+            // near-duplicates of record i in column 4, exact duplicates in the rest
+            let mut r = recs.row(i).to_owned();
+            r[4] *= 1.0 + 3e-5;
+            recs.row_mut(200 + i).assign(&r);
+        }
+        let mut rows = Array2::from_shape_fn((m, d), |(_, c)| match c {
+            0..=2 => rng.gen_range(0..2) as f32,
+            3 => rng.gen_range(0..5) as f32,
+            _ => rng.gen_range(-2.0f32..2.0),
+        });
+        for i in 0..100 {
+            rows.row_mut(i).assign(&recs.row(i * 3));
+        }
+        for i in 100..150 {
+            let r = recs.row(i).mapv(|v| v * (1.0 - 4e-5));
+            rows.row_mut(i).assign(&r);
+        }
+        rows[[299, 5]] = f32::NAN;
+        for (rtol, atol) in [(1e-4, 1e-5), (0.0, 0.0), (1e-3, 1e-3)] {
+            let s = ScanSettings {
+                rtol,
+                atol,
+                ..ScanSettings::default()
+            };
+            let idx = RecordIndex::new(recs.view(), rtol, atol);
+            let got = match_rows(rows.view(), &idx, "members", "raw", &s);
+            let (matched, exact_rows, found) = brute(&recs, &rows, rtol, atol);
+            assert_eq!(got.rows_matched, matched, "rtol {rtol}");
+            assert_eq!(got.exact_rows, exact_rows, "rtol {rtol}");
+            assert_eq!(got.record_indices, found, "rtol {rtol}");
+            assert!(matched >= 100);
+        }
+    }
+
+    #[test]
+    fn binary_records_ten_thousand_square() {
+        // 10k binary records x 10k rows: the key-column window alone would
+        // hold about half the records for every row; snapping keeps it to
+        // one hash lookup per row.
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let (n, d) = (10_000, 24);
+        let recs = Array2::from_shape_fn((n, d), |_| rng.gen_range(0..2) as f32);
+        let rows = Array2::from_shape_fn((n, d), |_| rng.gen_range(0..2) as f32);
+        let idx = RecordIndex::new(recs.view(), 1e-4, 1e-5);
+        let got = match_rows(rows.view(), &idx, "members", "raw", &settings());
+        // Reference: exact set membership (binary values are 1 apart).
+        let set: HashSet<Vec<u32>> = recs
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().map(|v| v.to_bits()).collect())
+            .collect();
+        let want = rows
+            .rows()
+            .into_iter()
+            .filter(|r| set.contains(&r.iter().map(|v| v.to_bits()).collect::<Vec<_>>()))
+            .count();
+        assert_eq!(got.rows_matched, want);
+        assert_eq!(got.exact_rows, want);
     }
 
     #[test]
@@ -938,7 +1106,7 @@ mod tests {
         for i in (0..n).step_by(10) {
             rows.row_mut(i).assign(&recs.row(n - 1 - i));
         }
-        let idx = RecordIndex::new(recs.view());
+        let idx = RecordIndex::new(recs.view(), 1e-4, 1e-5);
         let got = match_rows(rows.view(), &idx, "members", "raw", &settings());
         assert_eq!(got.rows_matched, 1000);
         assert_eq!(got.exact_rows, 1000);
