@@ -245,6 +245,12 @@ fn metadata_findings_with_their_fields() {
         "/home/alice/tmp/scaled.npy",
         "graph.node[0](Scaler).output[0]",
     );
+    has(
+        WindowsPath,
+        "C:\\Users\\alice\\input",
+        "graph.input[0].name",
+    );
+    has(UserName, "alice", "graph.input[0].name");
     assert!(r
         .metadata
         .iter()
@@ -264,7 +270,8 @@ fn stripped_copy_computes_identical_outputs_and_rescans_clean() {
     let original = bytes("meta.onnx");
     let (clean, summary) = strip_metadata(&original).unwrap();
     assert!(summary.fields_cleared.len() >= 5, "{summary:#?}");
-    assert_eq!(summary.names_replaced.len(), 2, "{summary:#?}");
+    // node name, graph input, intermediate value
+    assert_eq!(summary.names_replaced.len(), 3, "{summary:#?}");
     let n = records("nonmembers.csv");
     let a = run_engine(&original, &n);
     let b = run_engine(&clean, &n);
