@@ -601,3 +601,42 @@ fn cli_audit_report_carries_the_scan_section() {
     let h = std::fs::read_to_string(&html).unwrap();
     assert!(h.contains("data-testid=\"scan-report\""));
 }
+
+#[test]
+fn every_fixture_scans_and_strips_without_panic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [root.clone(), root.join("bad"), root.join("demo")] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "onnx") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 50);
+    let (mut ok, mut err) = (0, 0);
+    for p in files {
+        let b = std::fs::read(&p).unwrap();
+        match scan_model(&b, &ScanData::default(), &ScanSettings::default()) {
+            Ok(r) => {
+                ok += 1;
+                // No stored records or personal details in the project's
+                // own fixtures (PyTorch names such as /fc1/Gemm are not paths).
+                assert_eq!(r.summary.tensors_flagged, 0, "{}", p.display());
+                assert!(r.metadata.is_empty(), "{}: {:?}", p.display(), r.metadata);
+                let (clean, s) = strip_metadata(&b).unwrap();
+                assert!(s.names_replaced.is_empty());
+                assert!(scan_model(&clean, &ScanData::default(), &ScanSettings::default()).is_ok());
+            }
+            Err(e) => {
+                err += 1;
+                assert!(
+                    ["empty_file", "not_onnx", "not_a_model"].contains(&e.code()),
+                    "{e}"
+                );
+            }
+        }
+    }
+    assert!(ok > 50 && err >= 3, "ok {ok}, err {err}");
+}
