@@ -37,7 +37,11 @@ fn matches_cell(t: &TensorFinding, set: &str) -> String {
                 } else {
                     String::new()
                 };
-                let _ = write!(s, "<br><small>rows {}{more}</small>", shown.join(", "));
+                let _ = write!(
+                    s,
+                    "<br><small>records (0-based CSV data rows) {}{more}</small>",
+                    shown.join(", ")
+                );
             }
             s
         }
@@ -56,8 +60,11 @@ pub fn render(h: &mut String, r: &ScanReport) {
         Some(n) => {
             let _ = write!(
                 h,
-                "<b>{}</b> of the {n} member records are stored verbatim in the model file ({} tensors hold member rows); {} non-member records match a stored row (the coincidence level). ",
-                s.member_records_embedded, s.tensors_with_member_rows, s.nonmember_records_matched
+                "<b>{}</b> of the {n} member records are stored in the model file, as they are or after the graph's own preprocessing ({} {} member rows); {} non-member records match a stored row (the coincidence level). ",
+                s.member_records_embedded,
+                s.tensors_with_member_rows,
+                if s.tensors_with_member_rows == 1 { "tensor holds" } else { "tensors hold" },
+                s.nonmember_records_matched
             );
         }
         None => {
