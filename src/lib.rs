@@ -7,6 +7,8 @@
 //! - [`engine`]: the graph IR, every operator's forward and backward pass,
 //!   reverse-mode autodiff, and training of fresh copies of a graph.
 //! - [`data`]: CSV/tabular datasets, validated against a model's input.
+//! - [`scan`]: the model-file privacy scan (training records stored in
+//!   tensors, personal details in metadata) and the metadata stripper.
 //! - [`summary`]: the model summary shown by `inspect` and the page.
 //! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
 //!   wasm-bindgen, js-sys or web-sys.
@@ -18,6 +20,7 @@ pub mod data;
 pub mod engine;
 pub mod onnx;
 pub mod report;
+pub mod scan;
 pub mod stats;
 pub mod summary;
 

@@ -41,6 +41,7 @@ mod native {
     mod attribute_cmd;
     mod audit_cmd;
     mod invert_cmd;
+    mod scan_cmd;
 
     /// ONNX protobuf files cannot exceed 2 GiB.
     const MAX_MODEL_BYTES: u64 = 2 << 30;
@@ -106,6 +107,11 @@ Examples:
         /// each class from the model, and measure how close it comes to members
         #[command(after_help = invert_cmd::INVERT_EXAMPLES)]
         Invert(invert_cmd::InvertArgs),
+        /// Scan the model file itself: training records stored in its
+        /// tensors (SVM support vectors, kNN sets) and personal details in
+        /// its metadata; optionally write a cleaned copy
+        #[command(after_help = scan_cmd::SCAN_EXAMPLES)]
+        Scan(scan_cmd::ScanArgs),
     }
 
     #[derive(Args, Debug)]
@@ -227,6 +233,11 @@ Examples:
             #[source]
             source: privacy_inspector::attacks::membership::AttackError,
         },
+        #[error("the model-file scan failed")]
+        Scan {
+            #[source]
+            source: privacy_inspector::scan::ScanError,
+        },
     }
 
     impl CliError {
@@ -240,6 +251,9 @@ Examples:
                 },
                 CliError::Audit {
                     source: privacy_inspector::attacks::membership::AttackError::Engine(_),
+                } => 1,
+                CliError::Scan {
+                    source: privacy_inspector::scan::ScanError::Encode(_),
                 } => 1,
                 _ => 2,
             }
@@ -297,6 +311,7 @@ Examples:
             Command::Audit(args) => audit_cmd::audit(args),
             Command::Attribute(args) => attribute_cmd::attribute(args),
             Command::Invert(args) => invert_cmd::invert_cmd(args),
+            Command::Scan(args) => scan_cmd::scan(args),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

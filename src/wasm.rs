@@ -906,3 +906,84 @@ pub fn train_target(
     let _ = Reflect::set(&out, &JsValue::from_str("report"), &to_js_value(&report)?);
     Ok(out.into())
 }
+
+impl Coded for crate::scan::ScanError {
+    fn code(&self) -> &'static str {
+        crate::scan::ScanError::code(self)
+    }
+}
+
+/// The model-file scan (`scan::scan_model`) on the model's file bytes, with
+/// optional member, non-member and population records as row-major
+/// `Float32Array`s in the model's input feature space (e.g.
+/// `DatasetHandle.data()`; the record width is the model input's). Runs on
+/// the decoded file, so it works for models the engine cannot run. Returns
+/// `{ scan, scanJson, html }`: the report's `scan` section parsed, as JSON
+/// text, and its HTML fragment.
+#[wasm_bindgen(js_name = scanModel)]
+pub fn scan_model(
+    model_bytes: &[u8],
+    members: Option<Vec<f32>>,
+    nonmembers: Option<Vec<f32>>,
+    population: Option<Vec<f32>>,
+) -> Result<JsValue, JsValue> {
+    use crate::scan::{scan_model as core_scan, ScanData, ScanSettings};
+    let any = members.is_some() || nonmembers.is_some() || population.is_some();
+    let width = if any {
+        let m = crate::scan::decode(model_bytes).map_err(|e| e.to_js())?;
+        match crate::scan::verbatim::model_input(&m).and_then(|(_, w)| w) {
+            Some(w) if w > 0 => w,
+            _ => {
+                return Err(bad_argument(
+                    "the model input has no fixed per-record width, so flat records cannot be split into rows",
+                ))
+            }
+        }
+    } else {
+        1
+    };
+    let matrix =
+        |v: Option<Vec<f32>>, role: &str| -> Result<Option<ndarray::Array2<f32>>, JsValue> {
+            let Some(v) = v else { return Ok(None) };
+            if v.len() % width != 0 {
+                return Err(bad_argument(&format!(
+                    "{role}: {} values is not a whole number of records of {width} values",
+                    v.len()
+                )));
+            }
+            ndarray::Array2::from_shape_vec((v.len() / width, width), v)
+                .map(Some)
+                .map_err(|e| bad_argument(&format!("{role}: {e}")))
+        };
+    let m = matrix(members, "members")?;
+    let n = matrix(nonmembers, "nonmembers")?;
+    let p = matrix(population, "population")?;
+    let data = ScanData {
+        members: m.as_ref(),
+        nonmembers: n.as_ref(),
+        population: p.as_ref(),
+    };
+    let report = core_scan(model_bytes, &data, &ScanSettings::default()).map_err(|e| e.to_js())?;
+    let json = report.to_json();
+    let out = js_sys::Object::new();
+    let parsed =
+        js_sys::JSON::parse(&json).map_err(|_| js_error("internal", "scan JSON did not parse"))?;
+    let mut html = String::new();
+    crate::report::scan_html::render(&mut html, &report);
+    let _ = Reflect::set(&out, &JsValue::from_str("scan"), &parsed);
+    let _ = Reflect::set(
+        &out,
+        &JsValue::from_str("scanJson"),
+        &JsValue::from_str(&json),
+    );
+    let _ = Reflect::set(&out, &JsValue::from_str("html"), &JsValue::from_str(&html));
+    Ok(out.into())
+}
+
+/// A cleaned copy of the model file (`scan::strip_metadata`): doc strings,
+/// metadata_props and producer fields cleared, flagged names replaced.
+#[wasm_bindgen(js_name = stripMetadata)]
+pub fn strip_metadata(model_bytes: &[u8]) -> Result<js_sys::Uint8Array, JsValue> {
+    let (clean, _) = crate::scan::strip_metadata(model_bytes).map_err(|e| e.to_js())?;
+    Ok(js_sys::Uint8Array::from(clean.as_slice()))
+}

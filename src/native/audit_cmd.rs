@@ -1,7 +1,8 @@
 //! `privacy-inspector audit`: read the model and the member / non-member /
 //! population CSVs, run the membership audit of the core
 //! (`attacks::membership::audit::run_audit`), write the JSON report (and
-//! optionally the HTML one), print the headline figures, with progress on
+//! optionally the HTML one) with the model-file scan (`scan::scan_model`)
+//! as its `scan` section, print the headline figures, with progress on
 //! stderr.
 
 use super::{parse_model, read_model_bytes, show, CliError, IoCause, KindArg, ModelArgs};
@@ -373,6 +374,17 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         nonmembers: nonmembers.len(),
         population: population.as_ref().map_or(0, |p| p.len()),
     };
+    // The model-file scan (stored records, metadata) joins the report.
+    let flat = |r: &Records| privacy_inspector::scan::flatten_records(&r.x);
+    let (m_flat, n_flat) = (flat(&members), flat(&nonmembers));
+    let p_flat = population.as_ref().map(flat);
+    let scan_data = privacy_inspector::scan::ScanData {
+        members: Some(&m_flat),
+        nonmembers: Some(&n_flat),
+        population: p_flat.as_ref(),
+    };
+    let scan = privacy_inspector::scan::scan_model(&bytes, &scan_data, &Default::default())
+        .map_err(|source| CliError::Scan { source })?;
     let inputs = AuditInputs {
         members,
         nonmembers,
@@ -467,7 +479,8 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         counts,
         args.inputs.names(),
         outcome,
-    );
+    )
+    .with_scan(scan);
     args.out.write(&report)?;
     print_summary(&report);
     Ok(())
@@ -515,4 +528,14 @@ fn print_summary(r: &Report) {
         }
     }
     println!("* not resolvable: fewer than one non-member per allowed false positive");
+    if let Some(s) = &r.scan {
+        println!(
+            "model file scan: {} of {} member records stored verbatim in the model, {} non-member records match; {} tensors look like stored records; {} metadata findings",
+            s.summary.member_records_embedded,
+            r.counts.members,
+            s.summary.nonmember_records_matched,
+            s.summary.tensors_flagged,
+            s.summary.metadata_findings
+        );
+    }
 }

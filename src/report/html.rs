@@ -75,6 +75,9 @@ pub fn render(report: &Report, standalone: bool) -> String {
             esc(note)
         );
     }
+    if let Some(s) = &report.scan {
+        super::scan_html::render(&mut h, s);
+    }
     if !report.attacks.is_empty() {
         let _ = write!(h, "<h2>Membership inference</h2>");
         summary(&mut h, report);

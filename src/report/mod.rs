@@ -8,6 +8,7 @@
 //! self-contained HTML document (inline SVG, no external requests).
 
 pub mod html;
+pub mod scan_html;
 
 use crate::attacks::attribute::AttributeReport;
 use crate::attacks::membership::audit::{AttackResult, AuditOutcome, AuditSettings};
@@ -82,6 +83,9 @@ pub struct Report {
     /// was removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redacted: Option<String>,
+    /// The model-file scan (`crate::scan`): stored records and metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::scan::ScanReport>,
 }
 
 /// What [`Report::without_training_data`] removes, as recorded in the
@@ -126,6 +130,7 @@ impl Report {
             attribute: None,
             inversion: None,
             redacted: None,
+            scan: None,
         }
     }
 
@@ -162,6 +167,12 @@ impl Report {
         self.settings = Some(outcome.settings);
         self.references = outcome.references;
         self.attacks = outcome.attacks;
+        self
+    }
+
+    /// Add a model-file scan.
+    pub fn with_scan(mut self, scan: crate::scan::ScanReport) -> Report {
+        self.scan = Some(scan);
         self
     }
 

@@ -1,0 +1,238 @@
+//! `privacy-inspector scan`: the model-file privacy scan (`scan::scan_model`)
+//! on the decoded file, without running the model's classical operators:
+//! training records stored in tensors (matched against the member /
+//! non-member / population CSVs when given) and personal details in the
+//! metadata. Writes the JSON report, optionally a cleaned copy of the model
+//! (`scan::strip_metadata`), and prints a short summary.
+
+use super::{read_model_bytes, show, CliError, IoCause};
+use clap::Args;
+use ndarray::Array2;
+use privacy_inspector::data::{read_csv, CsvOptions};
+use privacy_inspector::scan::{
+    scan_model, strip_metadata, ScanData, ScanReport, ScanSettings, StripSummary,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+pub const SCAN_EXAMPLES: &str = "\
+Looks through every float tensor of the model file (initializers, constants,
+SVM support vectors, tree thresholds, coefficients, subgraph constants) for
+rows equal to the supplied records, exactly or within --rtol/--atol, in the
+model's input space and in the space the graph has transformed the data into
+before the tensor's node (a StandardScaler in front of an SVM). Without CSVs
+it flags tensors that look like stored records. It also flags file paths,
+user and host names, e-mail addresses, URLs and record-like strings in the
+metadata; --strip-metadata writes a copy with them removed.
+
+Examples:
+  privacy-inspector scan model.onnx --report scan.json
+  privacy-inspector scan model.onnx --members train.csv --nonmembers test.csv --report scan.json
+  privacy-inspector scan model.onnx --report scan.json --strip-metadata clean.onnx";
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// The ONNX model file
+    #[arg(value_name = "MODEL.onnx")]
+    pub model: PathBuf,
+    /// CSV of records the model was trained on
+    #[arg(long, value_name = "M.csv")]
+    pub members: Option<PathBuf>,
+    /// CSV of records the model never saw (coincidence level of matches)
+    #[arg(long, value_name = "N.csv")]
+    pub nonmembers: Option<PathBuf>,
+    /// CSV of further records from the same population
+    #[arg(long, value_name = "P.csv")]
+    pub population: Option<PathBuf>,
+    /// Name of the label column, which is not compared [default: label, when present]
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
+    /// Relative tolerance of a row match
+    #[arg(long, value_name = "R", default_value_t = 1e-4)]
+    pub rtol: f32,
+    /// Absolute tolerance of a row match
+    #[arg(long, value_name = "A", default_value_t = 1e-5)]
+    pub atol: f32,
+    /// Write the JSON report here
+    #[arg(long, value_name = "OUT.json")]
+    pub report: PathBuf,
+    /// Write a copy of the model with doc strings, metadata and flagged names removed
+    #[arg(long, value_name = "CLEAN.onnx")]
+    pub strip_metadata: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct FileInfo {
+    file: String,
+    sha256: String,
+    file_size: usize,
+}
+
+/// The document `scan --report` writes.
+#[derive(Serialize)]
+struct ScanDocument<'a> {
+    tool: serde_json::Value,
+    model: FileInfo,
+    inputs: serde_json::Value,
+    scan: &'a ScanReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strip: Option<StripSummary>,
+}
+
+fn read_matrix(path: &Path, label_column: &Option<String>) -> Result<Array2<f32>, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::Read {
+        path: show(path),
+        source: IoCause(e),
+    })?;
+    let opts = CsvOptions {
+        label_column: label_column.clone(),
+        require_label: false,
+        ..CsvOptions::default()
+    };
+    read_csv(&bytes, &opts)
+        .map(|d| d.features)
+        .map_err(|source| CliError::Data {
+            path: show(path),
+            source,
+        })
+}
+
+pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
+    let bytes = read_model_bytes(&args.model)?;
+    let read = |p: &Option<PathBuf>| {
+        p.as_deref()
+            .map(|p| read_matrix(p, &args.label_column))
+            .transpose()
+    };
+    let members = read(&args.members)?;
+    let nonmembers = read(&args.nonmembers)?;
+    let population = read(&args.population)?;
+    let data = ScanData {
+        members: members.as_ref(),
+        nonmembers: nonmembers.as_ref(),
+        population: population.as_ref(),
+    };
+    let settings = ScanSettings {
+        rtol: args.rtol,
+        atol: args.atol,
+        ..ScanSettings::default()
+    };
+    let scan_err = |source| CliError::Scan { source };
+    let report = scan_model(&bytes, &data, &settings).map_err(scan_err)?;
+    let mut strip = None;
+    if let Some(out) = &args.strip_metadata {
+        let (clean, summary) = strip_metadata(&bytes).map_err(scan_err)?;
+        std::fs::write(out, clean).map_err(|e| CliError::Write {
+            path: show(out),
+            source: IoCause(e),
+        })?;
+        strip = Some(summary);
+    }
+    let doc = ScanDocument {
+        tool: serde_json::json!({"name": "privacy-inspector", "version": privacy_inspector::VERSION}),
+        model: FileInfo {
+            file: show(&args.model),
+            sha256: Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            file_size: bytes.len(),
+        },
+        inputs: serde_json::json!({
+            "members": args.members.as_deref().map(show),
+            "nonmembers": args.nonmembers.as_deref().map(show),
+            "population": args.population.as_deref().map(show),
+            "label_column": args.label_column,
+        }),
+        scan: &report,
+        strip,
+    };
+    let json = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Output {
+        path: show(&args.report),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&args.report, json).map_err(|e| CliError::Write {
+        path: show(&args.report),
+        source: IoCause(e),
+    })?;
+    print_summary(&show(&args.model), &report, &data);
+    if let (Some(out), Some(s)) = (&args.strip_metadata, &doc.strip) {
+        println!(
+            "Cleaned copy written to {} ({} fields cleared, {} names replaced)",
+            show(out),
+            s.fields_cleared.len(),
+            s.names_replaced.len()
+        );
+    }
+    Ok(())
+}
+
+fn print_summary(file: &str, r: &ScanReport, data: &ScanData) {
+    let total = |set: &str| {
+        data.sets()
+            .iter()
+            .find(|(n, _)| *n == set)
+            .map(|(_, x)| x.nrows())
+    };
+    println!("Model file scan: {file}");
+    println!(
+        "{} float tensors scanned; {} look like stored records",
+        r.summary.tensors_scanned, r.summary.tensors_flagged
+    );
+    for t in &r.tensors {
+        let found: Vec<String> = ["members", "nonmembers", "population"]
+            .iter()
+            .filter_map(|set| {
+                let best = t
+                    .matches
+                    .iter()
+                    .filter(|m| m.set == *set)
+                    .max_by_key(|m| m.records_matched)?;
+                let label = match *set {
+                    "members" => "member",
+                    "nonmembers" => "non-member",
+                    _ => "population",
+                };
+                Some(format!(
+                    "{} of {} {label} records ({} rows exact, {} within tolerance; {} space)",
+                    best.records_matched,
+                    total(set).unwrap_or(0),
+                    best.exact_rows,
+                    best.tolerance_rows,
+                    best.space
+                ))
+            })
+            .collect();
+        let any_match = t.matches.iter().any(|m| m.rows_matched > 0);
+        if !(t.looks_like_records || any_match) {
+            continue;
+        }
+        println!(
+            "  {} '{}' [{}, {} x {}]",
+            t.location,
+            t.name,
+            t.role.name(),
+            t.rows,
+            t.row_width
+        );
+        for f in &found {
+            println!("    {f}");
+        }
+        if t.looks_like_records {
+            for why in &t.reasons {
+                println!("    looks like records: {why}");
+            }
+        }
+    }
+    if !data.is_empty() {
+        println!(
+            "Member records stored in the model: {}; non-member records matched: {}",
+            r.summary.member_records_embedded, r.summary.nonmember_records_matched
+        );
+    }
+    println!("{} metadata findings", r.metadata.len());
+    for f in &r.metadata {
+        println!("  {}: {} '{}'", f.field, f.kind.name(), f.text);
+    }
+}
