@@ -102,6 +102,8 @@ fn parse_kind(kind: &str) -> Result<OutputKind, JsValue> {
 #[wasm_bindgen]
 pub struct ModelHandle {
     model: Model,
+    /// The file, for the model-file scan that joins every audit report.
+    bytes: Vec<u8>,
     kind_override: Option<OutputKind>,
     num_classes: Option<usize>,
 }
@@ -118,6 +120,7 @@ pub fn load_model(bytes: &[u8], output: Option<String>) -> Result<ModelHandle, J
     let num_classes = crate::summary::num_classes(&model);
     Ok(ModelHandle {
         model,
+        bytes: bytes.to_vec(),
         kind_override: None,
         num_classes,
     })
@@ -489,6 +492,20 @@ pub fn run_audit(
             .map_err(|e| bad_argument(&format!("precomputed references: {e}")))?,
     };
     let (inputs, counts) = audit_inputs(model, members, nonmembers, population.as_ref())?;
+    // the model-file scan (stored records, metadata) joins the report, as in the CLI
+    let flat = |r: &crate::attacks::membership::Records| crate::scan::flatten_records(&r.x);
+    let (m_flat, n_flat) = (flat(&inputs.members), flat(&inputs.nonmembers));
+    let p_flat = inputs.population.as_ref().map(flat);
+    let scan = crate::scan::scan_model(
+        &model.bytes,
+        &crate::scan::ScanData {
+            members: Some(&m_flat),
+            nonmembers: Some(&n_flat),
+            population: p_flat.as_ref(),
+        },
+        &Default::default(),
+    )
+    .map_err(|e| e.to_js())?;
     let classes = model.num_classes.unwrap_or(2);
     let target = model.target();
     let outcome = run_audit_with(
@@ -507,7 +524,8 @@ pub fn run_audit(
         counts,
         names,
         outcome,
-    );
+    )
+    .with_scan(scan);
     report_out(&report)
 }
 

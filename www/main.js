@@ -54,6 +54,9 @@ const el = {
   modelError: $('model-error'),
   summary: $('model-summary'),
   kindSelect: $('kind-select'),
+  scanPanel: $('scan-panel'),
+  scanResults: $('scan-results'),
+  stripDownload: $('strip-download'),
   dataInput: $('data-input'),
   labelColumn: $('label-column'),
   dataError: $('data-error'),
@@ -325,8 +328,51 @@ function onProgress({ done, total, label }) {
 
 // ---------- actions ----------
 
+/** Show a model-file scan (its html fragment from the core) and offer the stripped copy. */
+async function showScan(name, bytes, out) {
+  insertFragment(el.scanResults, out.html);
+  el.scanPanel.hidden = false;
+  el.scanPanel.dataset.file = name;
+  if (state.stripUrl) URL.revokeObjectURL(state.stripUrl);
+  state.stripUrl = null;
+  el.stripDownload.hidden = true;
+  if (out.scan.metadata && out.scan.metadata.length > 0) {
+    try {
+      const clean = await bridge.call('stripMetadata', { bytes: bytes.slice(0) });
+      state.stripUrl = URL.createObjectURL(new Blob([clean.bytes], { type: 'application/octet-stream' }));
+      el.stripDownload.href = state.stripUrl;
+      el.stripDownload.download = name.replace(/\.onnx$/i, '') + '.clean.onnx';
+      el.stripDownload.hidden = false;
+    } catch (err) {
+      if (err.code !== 'aborted') showError(el.modelError, err, 'The metadata could not be stripped');
+    }
+  }
+}
+
+/** Scan the loaded model against the loaded audit CSVs (after any of them changes). */
+async function rescan() {
+  const file = state.scanFile;
+  if (!file) return;
+  try {
+    await showScan(file.name, file.bytes, await bridge.call('scan', { bytes: file.bytes.slice(0) }));
+  } catch (err) {
+    if (err.code !== 'aborted') showError(el.modelError, err, 'The model-file scan failed');
+  }
+}
+
 async function loadModelBytes(name, bytes) {
   const done = busy(`Loading ${name}`);
+  // the file scan needs no engine: it runs even on models the engine cannot load
+  try {
+    state.scanFile = { name, bytes };
+    await showScan(name, bytes, await bridge.call(AUDIT_ROLES.some((r) => state.audit[r]) ? 'scan' : 'scanBytes', { bytes: bytes.slice(0) }));
+  } catch (err) {
+    if (err.code === 'aborted') {
+      done();
+      return;
+    }
+    el.scanPanel.hidden = true;
+  }
   try {
     // a copy goes to the worker; we keep the original to restore a respawned worker
     const info = await bridge.call('loadModel', { bytes: bytes.slice(0), name });
@@ -533,6 +579,7 @@ async function loadAuditCsv(role, name, bytes, how = {}) {
     if (pool) pool.invalidate();
     clearError(box);
     applyAuditStatus(status);
+    await rescan();
   } catch (err) {
     if (err.code === 'aborted') return;
     const kept = state.audit[role] ? ` (still using ${state.audit[role].name})` : '';

@@ -18,11 +18,13 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  initSync, loadModel, parseCsv, referenceJobs, runAttribute, runAudit, runInversion, trainReference, trainTarget, version,
+  initSync, loadModel, parseCsv, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
+  trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
 let modelName = '';
+let modelBytes = null; // Uint8Array of the loaded model's file, for the model-file scan
 let dataset = null; // DatasetHandle
 let poisoned = false;
 
@@ -118,6 +120,7 @@ const methods = {
     if (model) model.free();
     model = next;
     modelName = name || '';
+    modelBytes = new Uint8Array(bytes);
     return modelInfo();
   },
 
@@ -268,6 +271,27 @@ const methods = {
     } finally {
       ds.free();
     }
+  },
+
+  /**
+   * The model-file scan (stored training records, metadata) of any ONNX
+   * file, loadable by the engine or not, without records: {scan, scanJson, html}.
+   */
+  scanBytes({ bytes }) {
+    return scanModel(new Uint8Array(bytes), undefined, undefined, undefined);
+  },
+
+  /** The scan of a model file (default: the loaded model) against the loaded audit CSVs. */
+  scan({ bytes } = {}) {
+    const file = bytes ? new Uint8Array(bytes) : modelBytes;
+    if (!file) throw coded('no_model', 'no model is loaded');
+    const flat = (role) => (audit[role] ? audit[role].handle.data() : undefined);
+    return scanModel(file, flat('members'), flat('nonmembers'), flat('population'));
+  },
+
+  /** A copy of the model file without metadata (doc strings, properties, producer, flagged names). */
+  stripMetadata({ bytes }) {
+    return { bytes: stripMetadata(new Uint8Array(bytes)) };
   },
 
   /** Quartiles (25%, 50%, 75%, linear interpolation) and range of one members column. */
