@@ -29,10 +29,38 @@ use js_sys::{Float32Array, Reflect, Uint32Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-/// Installs the panic hook when the module is instantiated.
+thread_local! {
+    /// The message of the last panic, for the page's diagnostic (the
+    /// instance traps right after; this export stays readable).
+    static LAST_PANIC: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Installs the panic hook when the module is instantiated: the panic goes
+/// to the console (with its location) and is kept for [`last_panic`].
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let text = info.to_string();
+        LAST_PANIC.with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut() {
+                *p = text;
+            }
+        });
+    }));
+}
+
+/// The message and location of the last panic in this instance ("" if none).
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> String {
+    LAST_PANIC.with(|p| p.try_borrow().map(|s| s.clone()).unwrap_or_default())
+}
+
+/// Test hook (the page calls it only when opened with `?test-hooks`): a
+/// deliberate panic, to prove that a crash of the engine loses nothing.
+#[wasm_bindgen(js_name = testPanic)]
+pub fn test_panic(what: &str) {
+    panic!("test panic requested in {what}");
 }
 
 /// The tool version (the crate version).

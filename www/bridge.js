@@ -27,6 +27,7 @@ export class WorkerBridge {
     this.workerUrl = workerUrl;
     this.module = module;
     this.onRespawn = options.onRespawn || null;
+    this.testHooks = options.testHooks === true;
     this.nextId = 1;
     this.pending = new Map();
     this.generation = 0;
@@ -51,7 +52,7 @@ export class WorkerBridge {
     worker.onmessageerror = () => {
       this.#fail(worker, new InspectorError('worker_error', 'a message from the worker could not be read'));
     };
-    worker.postMessage({ type: 'init', module: this.module });
+    worker.postMessage({ type: 'init', module: this.module, testHooks: this.testHooks });
   }
 
   #onMessage(worker, msg) {
@@ -76,6 +77,7 @@ export class WorkerBridge {
       entry.resolve(msg.result);
     } else {
       const err = new InspectorError(msg.error.code || 'internal', msg.error.message);
+      if (msg.error.diagnostic) err.diagnostic = msg.error.diagnostic;
       entry.reject(err);
       if (msg.poisoned) this.#respawn();
     }

@@ -39,6 +39,8 @@ const ROLE_TITLES = { members: 'Members', nonmembers: 'Non-members', population:
 const DEMO_INDEX = 'demo/demos.json';
 let demos = null;
 const WASM_URL = new URL('pkg/privacy_inspector_bg.wasm', import.meta.url);
+/** ?test-hooks: the end-to-end tests may ask a worker call to panic on purpose (window.__inspectorTest). */
+const TEST_HOOKS = new URLSearchParams(location.search).has('test-hooks');
 const WORKER_URL = new URL('worker.js', import.meta.url);
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
@@ -205,7 +207,47 @@ function showError(box, err, context) {
   msg.dataset.testid = box.dataset.testid + '-message';
   msg.textContent = `${context}: ${err.message}`;
   box.append(code, ' ', msg);
+  if (err.code === 'internal_panic' || err.code === 'internal' || err.code === 'worker_error') box.append(diagnostic(box, err, context));
   box.hidden = false;
+}
+
+/** An internal error: what happened, with a diagnostic to copy into a bug report (no data, no file contents). */
+function diagnostic(box, err, context) {
+  const wrap = document.createElement('div');
+  wrap.className = 'diagnostic';
+  const note = document.createElement('p');
+  note.textContent = 'This is a fault of the inspector, not of your files. The engine was restarted; your model, CSVs and settings are kept, so you can run again. Please report it with the diagnostic below.';
+  const text = JSON.stringify({
+    tool: `privacy-inspector ${el.version.textContent}`,
+    browser: navigator.userAgent,
+    context,
+    code: err.code,
+    message: err.message,
+    detail: err.diagnostic || null,
+    model_sha256: state.model && state.model.info ? state.model.info.summary.sha256 : null,
+    inputs: Object.fromEntries(AUDIT_ROLES.map((r) => [r, state.audit[r] ? { rows: state.audit[r].info && state.audit[r].info.rows } : null])),
+  }, null, 2);
+  const area = document.createElement('textarea');
+  area.readOnly = true;
+  area.rows = 6;
+  area.value = text;
+  area.dataset.testid = box.dataset.testid + '-diagnostic';
+  area.setAttribute('aria-label', 'Diagnostic for a bug report');
+  const copy = document.createElement('button');
+  copy.type = 'button';
+  copy.className = 'small';
+  copy.textContent = 'Copy diagnostic';
+  copy.addEventListener('click', async () => {
+    area.select();
+    try {
+      await navigator.clipboard.writeText(text);
+      copy.textContent = 'Copied';
+    } catch (_) {
+      copy.textContent = 'Selected: press Ctrl+C';
+    }
+  });
+  wrap.append(note, area, copy);
+  return wrap;
 }
 
 function clearError(box) {
@@ -1583,8 +1625,9 @@ async function start() {
   let module;
   try {
     module = await WebAssembly.compileStreaming(fetch(WASM_URL));
-    bridge = new WorkerBridge(WORKER_URL, module, { onRespawn: restoreWorker });
+    bridge = new WorkerBridge(WORKER_URL, module, { onRespawn: restoreWorker, testHooks: TEST_HOOKS });
     pool = new ReferencePool(WORKER_URL, module, bridge, (b) => restoreInto(b));
+    if (TEST_HOOKS) installTestHooks();
     const version = await bridge.ready;
     el.version.textContent = version;
     el.engine.textContent = 'Engine ready (WebAssembly, in a worker).';
@@ -1602,6 +1645,27 @@ async function start() {
   await pool.warm(ReferencePool.available());
   updateTeachEpsilon();
   document.body.dataset.ready = 'true';
+}
+
+/** ?test-hooks only: `window.__inspectorTest.panicOn(method)` makes the next call of `method` panic in the worker. */
+function installTestHooks() {
+  let next = null;
+  const call = bridge.call.bind(bridge);
+  bridge.call = (method, args = {}, opts = {}) => {
+    if (method === next) {
+      next = null;
+      return call(method, { ...args, __testPanic: true }, opts);
+    }
+    return call(method, args, opts);
+  };
+  window.__inspectorTest = {
+    panicOn(method) {
+      next = method;
+    },
+    get generation() {
+      return bridge.generation;
+    },
+  };
 }
 
 /**

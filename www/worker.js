@@ -18,7 +18,7 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  initSync, loadModel, parseCsv, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
+  initSync, lastPanic, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
   trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
@@ -27,6 +27,7 @@ let modelName = '';
 let modelBytes = null; // Uint8Array of the loaded model's file, for the model-file scan
 let dataset = null; // DatasetHandle
 let poisoned = false;
+let testHooks = false; // ?test-hooks: a call may ask for a deliberate panic
 
 const AUDIT_ROLES = ['members', 'nonmembers', 'population'];
 const ROLE_NAMES = { members: 'members', nonmembers: 'non-members', population: 'population' };
@@ -373,6 +374,7 @@ self.onmessage = (ev) => {
   if (msg.type === 'init') {
     try {
       initSync({ module: msg.module });
+      testHooks = msg.testHooks === true;
       self.postMessage({ type: 'ready', version: version() });
     } catch (e) {
       self.postMessage({ type: 'init-error', error: errorInfo(e) });
@@ -391,6 +393,7 @@ self.onmessage = (ev) => {
     return;
   }
   try {
+    if (testHooks && args && args.__testPanic) testPanic(method);
     const result = fn(args || {}, (progress) => self.postMessage({ type: 'progress', id, progress }));
     const transfer = [];
     if (result && typeof result === 'object') {
@@ -401,7 +404,19 @@ self.onmessage = (ev) => {
     self.postMessage({ type: 'result', id, result }, transfer);
   } catch (e) {
     // A trap (Rust panic, out of memory) leaves the instance unusable.
-    if (e instanceof WebAssembly.RuntimeError) poisoned = true;
-    self.postMessage({ type: 'error', id, error: errorInfo(e), poisoned });
+    const error = errorInfo(e);
+    if (e instanceof WebAssembly.RuntimeError) {
+      poisoned = true;
+      let panic = '';
+      try {
+        panic = lastPanic();
+      } catch (_) {
+        // the instance may not answer at all after the trap
+      }
+      error.code = 'internal_panic';
+      error.message = `the engine crashed in ${method}: ${panic || e.message}`;
+      error.diagnostic = { method, panic, trap: e.message, stack: String(e.stack || '').split('\n').slice(0, 12).join('\n') };
+    }
+    self.postMessage({ type: 'error', id, error, poisoned });
   }
 };

@@ -1155,6 +1155,38 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  test('a panic inside the wasm engine is an internal error with a diagnostic; the worker is replaced and nothing is lost', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await open('?demo=digits&test-hooks');
+    await page.getByTestId('members-counts').filter({ hasText: 'digits_members.csv' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('audit-preset').selectOption('quick');
+    await page.getByTestId('audit-seed').fill('4');
+    const generation = await page.evaluate(() => window.__inspectorTest.generation);
+    await page.evaluate(() => window.__inspectorTest.panicOn('runAudit'));
+    await page.getByTestId('audit-run').click();
+    await page.getByTestId('audit-error-message').filter({ hasText: 'crashed' }).waitFor({ timeout: AUDIT_TIMEOUT });
+    assert.equal(await text(page, 'audit-error-code'), 'internal_panic');
+    const diag = JSON.parse(await page.getByTestId('audit-error-diagnostic').inputValue());
+    assert.match(diag.detail.panic, /test panic requested in runAudit/);
+    assert.equal(diag.code, 'internal_panic');
+    assert.match(diag.model_sha256, /^[0-9a-f]{64}$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, '18-panic.png') });
+    // a new worker, the inputs and settings kept, and the same run now completes
+    await page.waitForFunction((g) => window.__inspectorTest.generation > g, generation, { timeout: TIMEOUT });
+    assert.match(await text(page, 'members-counts'), /digits_members\.csv: 300 rows/);
+    assert.match(await text(page, 'population-counts'), /digits_population\.csv: 600 rows/);
+    assert.equal(await page.getByTestId('audit-seed').inputValue(), '4');
+    assert.ok(await page.getByTestId('model-summary').isVisible());
+    await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+    const report = await runAndDownload(page);
+    assert.equal(report.seed, 4);
+    assert.deepEqual(report.counts, { members: 300, nonmembers: 400, population: 600 });
+    assert.ok(await page.getByTestId('audit-error').isHidden());
+    // the panic's own console lines are expected; anything else is not
+    for (let i = problems.length - 1; i >= 0; i--) if (/test panic requested|RuntimeError: unreachable/.test(problems[i])) problems.splice(i, 1);
+    assertClean('panic');
+    await page.close();
+  });
+
   test('every request stayed on the origin', () => {
     assert.ok(requests.length > 0, 'no requests were recorded');
     for (const file of ['/main.js', '/worker.js', '/pool.js', '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_overfit.onnx']) {
