@@ -533,3 +533,177 @@ fn tree_ensemble_of_ml_opset_5_is_reported_unsupported() {
     assert_eq!(e.code(), "unsupported_op", "{e}");
     assert!(e.to_string().contains("TreeEnsemble"), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// The audit on classical models.
+
+use privacy_inspector::attacks::membership::audit::{run_audit, AuditSettings};
+use privacy_inspector::attacks::membership::leaves::leaf_membership;
+use privacy_inspector::attacks::membership::{AuditInputs, Records, Target};
+use privacy_inspector::data::{read_csv, CsvOptions};
+use privacy_inspector::report::{html, Counts, Report};
+
+fn records(m: &privacy_inspector::onnx::Model, file: &str) -> Records {
+    let bytes = std::fs::read(dir().join("data").join(file)).expect("csv");
+    let d = read_csv(&bytes, &CsvOptions::default()).expect("csv parses");
+    Records {
+        x: d.to_batch(&m.graph.input).expect("batch"),
+        y: d.labels.expect("labels"),
+    }
+}
+
+/// The leaves scikit-learn's `apply` finds (leaves.json) are the leaves the
+/// engine's routing finds.
+#[test]
+fn unique_leaves_match_scikit_learn() {
+    let text = std::fs::read_to_string(dir().join("leaves.json")).expect("leaves.json");
+    let want: Value = serde_json::from_str(&text).expect("JSON");
+    for name in ["dt_clf", "rf_clf"] {
+        let m = load_fixture(name);
+        let t = tree_op(&m);
+        let mem = records(&m, "cancer8.members.csv");
+        let non = records(&m, "cancer8.nonmembers.csv");
+        let r = leaf_membership("n", t, &mem.x, &non.x).expect("leaves");
+        let got: Vec<Vec<i64>> = r
+            .unique
+            .iter()
+            .map(|u| vec![u.tree, u.node as i64, u.member as i64])
+            .collect();
+        let exp: Vec<Vec<i64>> = want[name]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|v| {
+                v.as_array()
+                    .expect("triple")
+                    .iter()
+                    .map(|x| x.as_i64().expect("int"))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(got, exp, "{name}");
+        assert_eq!(r.unique_leaves, exp.len());
+        assert_eq!(r.members, 120);
+        assert_eq!(r.nonmembers, 80);
+        let reached: usize = r.members_per_leaf.iter().map(|[_, n]| n).sum();
+        assert_eq!(reached, r.leaves_reached_by_members);
+        // every member reaches one leaf per tree
+        let visits: usize = r.members_per_leaf.iter().map(|[k, n]| k * n).sum();
+        assert_eq!(visits, 120 * r.trees, "{name}");
+    }
+}
+
+/// run_audit on a tree model: attacks that need no references run, the
+/// others are skipped with a reason, and the report carries the leaves.
+#[test]
+fn audit_of_a_tree_model_runs_what_it_can_and_reports_leaves() {
+    let m = load_fixture("dt_clf");
+    let members = records(&m, "cancer8.members.csv");
+    let nonmembers = records(&m, "cancer8.nonmembers.csv");
+    let inputs = AuditInputs {
+        population: Some(nonmembers.clone()),
+        members,
+        nonmembers,
+    };
+    let target = Target {
+        graph: &m.graph,
+        params: &m.params,
+        output_kind: m.graph.output_kind,
+        num_classes: 2,
+    };
+    let settings = AuditSettings {
+        references: 2,
+        seed: 7,
+        ..AuditSettings::default()
+    };
+    let out = run_audit(&target, &inputs, settings, &mut |_| true).expect("audit runs");
+    for a in &out.attacks {
+        let quick = [
+            "loss",
+            "confidence",
+            "entropy",
+            "modified_entropy",
+            "risk_score",
+            "gap",
+            "noise_robustness",
+        ];
+        if quick.contains(&a.id.as_str()) {
+            assert!(a.skipped.is_none(), "{} skipped: {:?}", a.id, a.skipped);
+            assert!(a.stats.is_some(), "{}", a.id);
+        } else {
+            let why = a
+                .skipped
+                .as_deref()
+                .unwrap_or_else(|| panic!("{} ran", a.id));
+            if a.id == "boundary_distance" {
+                assert!(why.contains("piecewise constant"), "{why}");
+            } else {
+                assert!(
+                    why.contains("re-training classical model families")
+                        && why.contains("not implemented"),
+                    "{}: {why}",
+                    a.id
+                );
+            }
+        }
+    }
+    // measured: 0.525 (the cancer set is easy; the tree generalises)
+    let loss = out.attacks.iter().find(|a| a.id == "loss").expect("loss");
+    let auc = loss.stats.as_ref().expect("stats").auc;
+    assert!((0.4..=0.7).contains(&auc), "AUC {auc}");
+    let leaves = out.leaves.clone().expect("leaves section");
+    assert_eq!(leaves.unique_leaves, 2);
+    assert_eq!(leaves.members_with_unique_leaf, 2);
+    let report = Report::new(
+        &m,
+        Some("dt_clf.onnx".into()),
+        None,
+        2,
+        Counts {
+            members: 120,
+            nonmembers: 80,
+            population: 80,
+        },
+        Value::Null,
+        out,
+    );
+    let json: Value = serde_json::from_str(&report.to_json()).expect("report JSON");
+    assert_eq!(json["leaves"]["unique_leaves"], 2);
+    assert_eq!(json["leaves"]["unique"][0]["member"], 73);
+    let page = html::render(&report, true);
+    assert!(page.contains("data-testid=\"leaves-table\""));
+    assert!(page.contains("<td>73</td>"));
+}
+
+/// An SVM audit: boundary distance runs on the SVM's input gradients;
+/// reference attacks are skipped for re-training; no leaves section.
+#[test]
+fn audit_of_an_svm_runs_boundary_distance() {
+    let m = load_fixture("svc_rbf");
+    let inputs = AuditInputs {
+        members: records(&m, "cancer8.members.csv"),
+        nonmembers: records(&m, "cancer8.nonmembers.csv"),
+        population: None,
+    };
+    let target = Target {
+        graph: &m.graph,
+        params: &m.params,
+        output_kind: m.graph.output_kind,
+        num_classes: 2,
+    };
+    let settings = AuditSettings {
+        attacks: vec!["boundary_distance".into(), "lira_online".into()],
+        references: 2,
+        ..AuditSettings::default()
+    };
+    let out = run_audit(&target, &inputs, settings, &mut |_| true).expect("audit runs");
+    let bd = &out.attacks[0];
+    assert!(bd.skipped.is_none(), "{:?}", bd.skipped);
+    let lira = &out.attacks[1];
+    assert!(lira
+        .skipped
+        .as_deref()
+        .unwrap_or("")
+        .contains("not implemented"));
+    assert!(out.leaves.is_none());
+}

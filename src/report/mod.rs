@@ -2,7 +2,8 @@
 //! the exported HTML, so every front door shows the same numbers. It records
 //! the tool version, the model's SHA-256, the seed, the counts and every
 //! setting; each attack carries its statistics (`crate::stats`), its scores
-//! in input row order, and its details, or the reason it was skipped.
+//! in input row order, and its details, or the reason it was skipped. Tree
+//! models add the leaf membership (`leaves`).
 //!
 //! JSON keys are snake_case. `html::render` turns a report into a
 //! self-contained HTML document (inline SVG, no external requests).
@@ -11,6 +12,7 @@ pub mod html;
 
 use crate::attacks::attribute::AttributeReport;
 use crate::attacks::membership::audit::{AttackResult, AuditOutcome, AuditSettings};
+use crate::attacks::membership::leaves::LeafReport;
 use crate::engine::OutputKind;
 use crate::onnx::Model;
 use crate::summary::summarize;
@@ -78,6 +80,9 @@ pub struct Report {
     pub attribute: Option<AttributeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inversion: Option<InversionReport>,
+    /// Leaf membership of a tree ensemble (filled by the membership audit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaves: Option<LeafReport>,
 }
 
 impl Report {
@@ -117,6 +122,7 @@ impl Report {
             attacks: Vec::new(),
             attribute: None,
             inversion: None,
+            leaves: None,
         }
     }
 
@@ -126,6 +132,7 @@ impl Report {
         self.settings = Some(outcome.settings);
         self.references = outcome.references;
         self.attacks = outcome.attacks;
+        self.leaves = outcome.leaves;
         self
     }
 
