@@ -558,7 +558,7 @@ fn records(m: &privacy_inspector::onnx::Model, file: &str) -> Records {
 fn unique_leaves_match_scikit_learn() {
     let text = std::fs::read_to_string(dir().join("leaves.json")).expect("leaves.json");
     let want: Value = serde_json::from_str(&text).expect("JSON");
-    for name in ["dt_clf", "rf_clf"] {
+    for name in ["dt_clf", "dt_clf_full", "rf_clf"] {
         let m = load_fixture(name);
         let t = tree_op(&m);
         let mem = records(&m, "cancer8.members.csv");
