@@ -707,3 +707,40 @@ fn audit_of_an_svm_runs_boundary_distance() {
         .contains("not implemented"));
     assert!(out.leaves.is_none());
 }
+
+/// A 100,000-node chain (every branch's false child is the next node) loads
+/// and runs without recursion; too many classes is a clear error.
+#[test]
+fn deep_chains_run_and_huge_class_counts_are_refused() {
+    let n: i64 = 100_000;
+    let ids: Vec<i64> = (0..n).collect();
+    let mut modes = vec!["BRANCH_LT"; n as usize - 1];
+    modes.push("LEAF");
+    let bytes = stump(|a| {
+        set(a, a_ints("nodes_treeids", &vec![0; n as usize]));
+        set(a, a_ints("nodes_nodeids", &ids));
+        set(a, a_ints("nodes_featureids", &vec![0; n as usize]));
+        set(a, a_strs("nodes_modes", &modes));
+        // x < -i: never true for x = 0, so the walk goes down the chain
+        let thresholds: Vec<f32> = ids.iter().map(|&i| -(i as f32)).collect();
+        set(a, a_floats("nodes_values", &thresholds));
+        let mut t: Vec<i64> = ids.iter().map(|&i| (i + 1).min(n - 1)).collect();
+        t[n as usize - 1] = 0;
+        set(a, a_ints("nodes_truenodeids", &vec![n - 1; n as usize]));
+        set(a, a_ints("nodes_falsenodeids", &t));
+        set(a, a_ints("target_treeids", &[0]));
+        set(a, a_ints("target_nodeids", &[n - 1]));
+        set(a, a_ints("target_ids", &[0]));
+        set(a, a_floats("target_weights", &[3.0]));
+    });
+    let m = load(&bytes).expect("a long chain is a valid tree");
+    let x = Tensor::zeros(IxDyn(&[2, 2]));
+    let y = m.graph.forward(&m.params, &x).expect("runs");
+    assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![3.0, 3.0]);
+
+    let many: Vec<i64> = (0..70_000).collect();
+    bad(
+        svc(|a| set(a, a_ints("classlabels_ints", &many))),
+        "70000 classes, over the limit of 65535",
+    );
+}
