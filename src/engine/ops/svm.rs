@@ -412,7 +412,7 @@ impl Svm {
                 let kern = self.kernels(x);
                 let pairs = self.pair_scores(vectors_per_class, &kern);
                 if prob_a.is_empty() {
-                    let mut out = if k > 2 {
+                    let out = if k > 2 {
                         let mut o = pairs.clone();
                         apply_row(self.post, &mut o);
                         o
@@ -421,7 +421,6 @@ impl Svm {
                     } else {
                         vec![1.0 - pairs[0], pairs[0]]
                     };
-                    out.shrink_to_fit();
                     return RowState {
                         out,
                         pairs,
@@ -533,7 +532,7 @@ impl Svm {
                 classes,
                 vectors_per_class,
                 prob_a,
-                ..
+                prob_b,
             } => {
                 let k = *classes;
                 if vectors_per_class.is_empty() {
@@ -560,9 +559,6 @@ impl Svm {
                         vec![g_out[1] - g_out[0]]
                     }
                 } else {
-                    let SvmKind::Classifier { prob_b, .. } = &self.kind else {
-                        unreachable!("classifier")
-                    };
                     let g_p = post_backward(self.post, &st.out, g_out)?;
                     let g_r = coupling_backward(k, &st.r, &st.p, &g_p)?;
                     let mut g = Vec::with_capacity(pairs.len());
