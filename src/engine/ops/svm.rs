@@ -26,6 +26,10 @@
 //! Regressor: `sum_v coef[v] k_v + rho[0]` (or `x . coef + rho[0]` without
 //! support vectors), one column; onnxruntime ignores `post_transform` here.
 //!
+//! The forward pass computes the kernels of 256 records at a time with one
+//! matrix product (`|x|^2 + |s|^2 - 2 x.s` for RBF); the pair sums are
+//! accumulated in f64 as onnxruntime does.
+//!
 //! Backward: the input gradient through kernels, pair scores, Platt
 //! sigmoids (zero where clamped) and the post transforms NONE, LOGISTIC and
 //! SOFTMAX. The coupling is differentiated implicitly at its optimum
@@ -74,6 +78,9 @@ pub struct Svm {
     pub rho: Vec<f32>,
     pub post: PostTransform,
 }
+
+/// Records per kernel matrix product in the forward pass.
+const KERNEL_CHUNK: usize = 256;
 
 fn err(m: String) -> EngineError {
     EngineError::op("SVM", m)
@@ -354,12 +361,12 @@ impl Svm {
 
     /// The raw (pre post-transform) row and, for the backward pass, the
     /// intermediate values of one record.
-    fn row(&self, x: ArrayView1<f32>) -> RowState {
+    /// `kern`: this record's kernel values against every support vector.
+    fn row(&self, x: ArrayView1<f32>, kern: &[f32]) -> RowState {
         match &self.kind {
             SvmKind::Regressor => {
                 let y = if self.vectors() > 0 {
-                    let k = self.kernels(x);
-                    let s: f64 = k
+                    let s: f64 = kern
                         .iter()
                         .zip(&self.coefficients)
                         .map(|(a, b)| *a as f64 * *b as f64)
@@ -409,8 +416,7 @@ impl Svm {
                         p: vec![],
                     };
                 }
-                let kern = self.kernels(x);
-                let pairs = self.pair_scores(vectors_per_class, &kern);
+                let pairs = self.pair_scores(vectors_per_class, kern);
                 if prob_a.is_empty() {
                     let out = if k > 2 {
                         let mut o = pairs.clone();
@@ -454,10 +460,50 @@ impl Svm {
         let w = self.output_width();
         let n = x2.nrows();
         let mut out = Vec::with_capacity(n * w);
-        for row in x2.rows() {
-            out.extend(self.row(row).out);
+        for start in (0..n).step_by(KERNEL_CHUNK) {
+            let xc = x2.slice(ndarray::s![start..(start + KERNEL_CHUNK).min(n), ..]);
+            let k = self.kernel_matrix(xc);
+            for (row, kr) in xc.rows().into_iter().zip(k.rows()) {
+                let owned;
+                let kr = match kr.as_slice() {
+                    Some(v) => v,
+                    None => {
+                        owned = kr.to_vec();
+                        &owned
+                    }
+                };
+                out.extend(self.row(row, kr).out);
+            }
         }
         Tensor::from_shape_vec(IxDyn(&[n, w]), out).map_err(|e| err(e.to_string()))
+    }
+
+    /// Kernel values `[rows, V]` of a chunk of records, through one matrix
+    /// product (RBF as `|x|^2 + |s|^2 - 2 x.s`, floored at 0).
+    fn kernel_matrix(&self, x: ndarray::ArrayView2<f32>) -> Array2<f32> {
+        if self.vectors() == 0 {
+            return Array2::zeros((x.nrows(), 0));
+        }
+        let mut k = x.dot(&self.support_vectors.t());
+        match self.kernel {
+            Kernel::Rbf { gamma } => {
+                let s2: Vec<f32> = self
+                    .support_vectors
+                    .rows()
+                    .into_iter()
+                    .map(|s| s.dot(&s))
+                    .collect();
+                for (mut kr, xr) in k.rows_mut().into_iter().zip(x.rows()) {
+                    let x2 = xr.dot(&xr);
+                    for (v, s2v) in kr.iter_mut().zip(&s2) {
+                        let d = (x2 + s2v - 2.0 * *v).max(0.0);
+                        *v = (-gamma * d).exp();
+                    }
+                }
+            }
+            _ => k.mapv_inplace(|d| self.kernel_of(d)),
+        }
+        k
     }
 
     fn check_input<'a>(&self, x: &'a Tensor) -> Result<ndarray::ArrayView2<'a, f32>, EngineError> {
@@ -492,7 +538,8 @@ impl Svm {
         let f = self.features;
         let mut gx = Array2::<f32>::zeros((n, f));
         for (i, row) in x2.rows().into_iter().enumerate() {
-            let st = self.row(row);
+            let kern = self.kernels(row);
+            let st = self.row(row, &kern);
             let g_out: Vec<f64> = g2.row(i).iter().map(|&v| v as f64).collect();
             let mut acc = vec![0f64; f];
             self.row_backward(row, &st, &g_out, &mut acc)?;
