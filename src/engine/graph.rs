@@ -7,8 +7,11 @@
 //! node. `nodes` is in topological order and contains only what the output
 //! needs.
 
+use super::ops::svm::Svm;
+use super::ops::tree::TreeEnsemble;
 use super::Tensor;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Index of a value (tensor) in the graph.
 pub type ValueId = usize;
@@ -206,6 +209,12 @@ pub enum Op {
     Normalizer {
         norm: Norm,
     },
+    /// ai.onnx.ml SVMClassifier / SVMRegressor over `[N, features]` (see
+    /// `ops::svm`). Differentiable with respect to the input.
+    Svm(Arc<Svm>),
+    /// ai.onnx.ml TreeEnsembleClassifier / TreeEnsembleRegressor over
+    /// `[N, >= features]` (see `ops::tree`). No gradient.
+    TreeEnsemble(Arc<TreeEnsemble>),
 }
 
 impl Op {
@@ -242,6 +251,8 @@ impl Op {
             Op::Concat { .. } => "Concat",
             Op::Identity => "Identity",
             Op::Normalizer { .. } => "Normalizer",
+            Op::Svm(_) => "SVM",
+            Op::TreeEnsemble(_) => "TreeEnsemble",
         }
     }
 }

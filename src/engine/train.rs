@@ -190,6 +190,16 @@ fn is_last_axis(axis: i64, _coerce_2d: bool) -> bool {
 
 /// Whether the graph can be trained, and if not, why.
 pub fn check_trainable(graph: &Graph) -> Result<(), EngineError> {
+    if let Some(node) = graph
+        .nodes
+        .iter()
+        .find(|n| matches!(n.op, Op::Svm(_) | Op::TreeEnsemble(_)))
+    {
+        return Err(EngineError::NotTrainable(format!(
+            "it is a classical model ({} node '{}'); re-training classical model families (SVM, tree ensembles) is not implemented",
+            node.source_op, node.name
+        )));
+    }
     if !graph.params.iter().any(|p| p.trainable()) {
         return Err(EngineError::NotTrainable(
             "it has no trainable weights (every parameter is a fixed constant)".into(),

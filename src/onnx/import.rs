@@ -43,6 +43,18 @@
 //!   `s` is the sigmoid of the score for LOGISTIC and the raw score
 //!   otherwise: lowered as `Concat(Sub(1, s), s)`. PROBIT is an error.
 //! - `LinearRegressor`: Gemm with post_transform NONE only.
+//! - `SVMClassifier`, `SVMRegressor`: one `Op::Svm` holding the support
+//!   vectors, coefficients, rho and Platt parameters (see
+//!   `engine::ops::svm`); every length is checked here (vectors per class
+//!   against support vectors, coefficients, one rho and prob_a/prob_b per
+//!   class pair, kernel_params of 3). `one_class` regressors are refused.
+//! - `TreeEnsembleClassifier`, `TreeEnsembleRegressor` (float lists or the
+//!   `*_as_tensor` forms): one `Op::TreeEnsemble` with nodes indexed by
+//!   (tree id, node id); lengths, child references (same tree, not itself),
+//!   duplicate ids, feature ids against the input width, weight targets,
+//!   base value counts and cycles are checked here. The ai.onnx.ml 5
+//!   `TreeEnsemble` operator is not supported.
+//! - Their label output (#0 of the classifiers) is never chosen or run.
 //!
 //! `Gather` (0-D/1-D constant indices) and `Slice` of a run-time value are
 //! lowered to a MatMul with a constant 0/1 selection matrix on a non-batch
@@ -52,8 +64,10 @@
 //! The output kind is `Probabilities` when the output comes (through
 //! identity-like ops) from Softmax, Sigmoid, a Sigmoid complement Concat,
 //! a LinearClassifier with LOGISTIC (or SOFTMAX/SOFTMAX_ZERO over several
-//! rows), or an L1 Normalizer over one of those (L2 and MAX rows do not
-//! sum to one); otherwise `Logits`.
+//! rows), an SVMClassifier with Platt probabilities, a tree classifier whose
+//! rows are distributions (`TreeEnsemble::outputs_probabilities`), or an L1
+//! Normalizer over one of those (L2 and MAX rows do not sum to one);
+//! otherwise `Logits`.
 
 use super::error::UnsupportedOp;
 use super::lower::{attr_floats, attr_i, attr_s, float_type, lower, type_name, Builder, Val};
@@ -63,7 +77,7 @@ use super::proto::{
 };
 use super::tensor::{declared_elements, Const};
 use super::{Model, OnnxError};
-use crate::engine::{Dim, Graph, Input, OutputKind, ParamSet};
+use crate::engine::{Dim, Graph, Input, Op, OutputKind, ParamSet};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -231,7 +245,15 @@ fn is_supported(domain: &str, op: &str) -> bool {
         ),
         ML => matches!(
             op,
-            "ZipMap" | "Scaler" | "Normalizer" | "LinearClassifier" | "LinearRegressor"
+            "ZipMap"
+                | "Scaler"
+                | "Normalizer"
+                | "LinearClassifier"
+                | "LinearRegressor"
+                | "SVMClassifier"
+                | "SVMRegressor"
+                | "TreeEnsembleClassifier"
+                | "TreeEnsembleRegressor"
         ),
         _ => false,
     }
@@ -287,7 +309,9 @@ fn choose_output(
             let slot = n.output.iter().position(|o| o == name).unwrap_or(0);
             match n.op_type() {
                 "ArgMax" | "ArgMin" | "ArrayFeatureExtractor" => class = OutClass::Label,
-                "LinearClassifier" if slot == 0 => class = OutClass::Label,
+                "LinearClassifier" | "SVMClassifier" | "TreeEnsembleClassifier" if slot == 0 => {
+                    class = OutClass::Label
+                }
                 "Cast" if !float_type(attr_i(n, "to", 1)) => class = OutClass::Label,
                 _ if class == OutClass::Unknown => class = OutClass::Score,
                 _ => {}
@@ -453,6 +477,20 @@ fn output_kind(
                     _ => false,
                 };
                 one && n.input.get(1).map(|s| rec(s)).unwrap_or(false)
+            }
+            "SVMClassifier" | "TreeEnsembleClassifier" => {
+                let id = match b.env.get(name) {
+                    Some(Val::Dyn(id)) => *id,
+                    _ => return false,
+                };
+                b.nodes.iter().any(|nd| {
+                    nd.output == id
+                        && match &nd.op {
+                            Op::Svm(m) => m.outputs_probabilities(),
+                            Op::TreeEnsemble(m) => m.outputs_probabilities(),
+                            _ => false,
+                        }
+                })
             }
             "LinearClassifier" => {
                 let post = attr_s(n, "post_transform").unwrap_or_default();

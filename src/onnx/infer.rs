@@ -148,6 +148,8 @@ pub fn infer(op: &Op, ins: &[Option<&S>]) -> Option<S> {
         }
         Op::Squeeze { axes } => squeeze_shape(x?, axes.as_deref()).ok(),
         Op::Unsqueeze { axes } => unsqueeze_shape(x?, axes).ok(),
+        Op::Svm(m) => Some(vec![x?.first().copied()?, m.output_width() as i64]),
+        Op::TreeEnsemble(m) => Some(vec![x?.first().copied()?, m.output_width() as i64]),
         Op::Concat { axis } => {
             let all: Option<Vec<&[i64]>> = ins.iter().map(|s| s.map(|v| v.as_slice())).collect();
             concat_shape(&all?, *axis).ok()

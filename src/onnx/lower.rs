@@ -9,16 +9,20 @@
 //! rules and for the ai.onnx.ml lowerings). Every failure is a
 //! [`OnnxError::BadNode`] naming the node, or a tensor error.
 
-use super::import::{norm_domain, BATCH, MAX_WINDOW, ML};
+use super::import::{norm_domain, BATCH, MAX_DIM, MAX_WINDOW, ML};
 use super::infer::infer;
 use super::proto::{AttributeProto, NodeProto, TensorProto};
 use super::tensor::{norm_axis, slice_indices, CData, Const};
 use super::OnnxError;
 use crate::engine::graph::{AutoPad, Norm, Window};
+use crate::engine::ops::ml_post::PostTransform;
+use crate::engine::ops::svm::{Kernel, Svm, SvmKind};
+use crate::engine::ops::tree::{Aggregate, ClassifierInfo, NodeMode, TreeEnsemble, TreeNode};
 use crate::engine::{Node, Op, Param, ParamRole, ParamSet, Tensor, ValueId};
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{Array2, ArrayD, IxDyn};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------
 // Attributes.
@@ -297,7 +301,11 @@ pub(super) fn lower(
     // Extra outputs (Dropout mask, MaxPool indices, BN running stats ...)
     // are not produced; any use of them is an error.
     // (LinearClassifier's label output is checked by its lowering.)
-    let linear_classifier = domain == ML && op_type == "LinearClassifier";
+    let linear_classifier = domain == ML
+        && matches!(
+            op_type,
+            "LinearClassifier" | "SVMClassifier" | "TreeEnsembleClassifier"
+        );
     for (i, o) in n.output.iter().enumerate().skip(1) {
         if linear_classifier {
             break;
@@ -735,6 +743,10 @@ pub(super) fn lower(
             bind(b, v);
         }
         (ML, "LinearClassifier" | "LinearRegressor") => lower_linear(b, n, op_type, &name, needed)?,
+        (ML, "SVMClassifier" | "SVMRegressor") => lower_svm(b, n, op_type, &name, needed)?,
+        (ML, "TreeEnsembleClassifier" | "TreeEnsembleRegressor") => {
+            lower_tree(b, n, op_type, &name, needed)?
+        }
         _ => {
             // Filtered out by the unsupported-operator check before lowering.
             return Err(b.err("unsupported operator"));
@@ -1209,4 +1221,466 @@ fn fold(b: &mut Builder, n: &NodeProto, vals: &[Rc<Const>]) -> Result<Const, Onn
         });
     }
     Ok(c)
+}
+
+// ---------------------------------------------------------------------------
+// Classical models: SVMs and tree ensembles (data kept in the op).
+
+/// Most classes or regression targets a classical node may declare
+/// (onnxruntime's SVMClassifier limit).
+pub(super) const MAX_CLASSICAL_OUTPUTS: usize = 65_535;
+
+/// A float-list attribute, or its `<name>_as_tensor` form.
+fn floats_or_tensor(b: &Builder, n: &NodeProto, name: &str) -> Result<Vec<f32>, OnnxError> {
+    if let Some(v) = attr(n, name).map(|a| a.floats.clone()) {
+        if !v.is_empty() {
+            return Ok(v);
+        }
+    }
+    match attr(n, &format!("{name}_as_tensor")).and_then(|a| a.t.as_ref()) {
+        Some(t) => {
+            let mut t = t.clone();
+            if t.name.is_none() {
+                t.name = Some(format!("{}.{name}", b.cur.0));
+            }
+            let c = Const::from_proto(&t, b.limit)?;
+            Ok(c.to_f32().iter().copied().collect())
+        }
+        None => Ok(vec![]),
+    }
+}
+
+fn strings_attr(n: &NodeProto, name: &str) -> Vec<String> {
+    attr(n, name)
+        .map(|a| {
+            a.strings
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn post_of(b: &Builder, n: &NodeProto) -> Result<PostTransform, OnnxError> {
+    let s = attr_s(n, "post_transform").unwrap_or_else(|| "NONE".into());
+    PostTransform::parse(&s).ok_or_else(|| b.err(format!("unknown post_transform '{s}'")))
+}
+
+/// The number of class labels (ints or strings), checked against the limit.
+fn class_count(b: &Builder, n: &NodeProto, ints: &str) -> Result<usize, OnnxError> {
+    let k = attr_ints(n, ints).map(|v| v.len()).unwrap_or(0)
+        + strings_attr(n, "classlabels_strings").len();
+    if k == 0 {
+        return Err(b.err(format!("{ints} or classlabels_strings is required")));
+    }
+    if k > MAX_CLASSICAL_OUTPUTS {
+        return Err(b.err(format!(
+            "{k} classes, over the limit of {MAX_CLASSICAL_OUTPUTS}"
+        )));
+    }
+    Ok(k)
+}
+
+/// Rejects use of the label output (#0) of a classifier.
+fn check_label_unused(b: &Builder, n: &NodeProto, needed: &HashSet<&str>) -> Result<(), OnnxError> {
+    if let Some(l) = n
+        .output
+        .first()
+        .filter(|l| !l.is_empty() && needed.contains(l.as_str()))
+    {
+        return Err(b.err(format!(
+            "the label output '{l}' is not supported; use the scores output"
+        )));
+    }
+    Ok(())
+}
+
+/// Input width known at import, if any.
+fn input_width(b: &Builder, x: ValueId) -> Option<usize> {
+    b.shapes[x]
+        .as_ref()
+        .filter(|s| s.len() == 2)
+        .and_then(|s| usize::try_from(s[1]).ok())
+        .filter(|&w| w as i64 != BATCH)
+}
+
+pub(super) fn lower_svm(
+    b: &mut Builder,
+    n: &NodeProto,
+    op_type: &str,
+    name: &str,
+    needed: &HashSet<&str>,
+) -> Result<(), OnnxError> {
+    let classifier = op_type == "SVMClassifier";
+    if classifier {
+        check_label_unused(b, n, needed)?;
+    }
+    let out = if classifier {
+        n.output.get(1).cloned().unwrap_or_default()
+    } else {
+        n.output.first().cloned().unwrap_or_default()
+    };
+    let xname = n.input.first().cloned().unwrap_or_default();
+    let x = b.operand(&xname, constant_role)?;
+    let params = attr_floats(n, "kernel_params").unwrap_or_default();
+    let (gamma, coef0, degree) = match params.as_slice() {
+        [] => (0.0, 0.0, 0.0),
+        [g, c, d] => (*g, *c, *d),
+        other => {
+            return Err(b.err(format!(
+                "kernel_params has {} values, expected 3 (gamma, coef0, degree)",
+                other.len()
+            )))
+        }
+    };
+    let kname = attr_s(n, "kernel_type").unwrap_or_else(|| "LINEAR".into());
+    let mut kernel = match kname.as_str() {
+        "LINEAR" => Kernel::Linear,
+        "POLY" => Kernel::Poly {
+            gamma,
+            coef0,
+            degree,
+        },
+        "RBF" => Kernel::Rbf { gamma },
+        "SIGMOID" => Kernel::Sigmoid { gamma, coef0 },
+        other => return Err(b.err(format!("unknown kernel_type '{other}'"))),
+    };
+    let coefficients = attr_floats(n, "coefficients").unwrap_or_default();
+    let rho = attr_floats(n, "rho").unwrap_or_default();
+    let sv = attr_floats(n, "support_vectors").unwrap_or_default();
+    if coefficients.is_empty() {
+        return Err(b.err("coefficients are empty"));
+    }
+    if rho.is_empty() {
+        return Err(b.err("rho is empty"));
+    }
+    let to_count = |b: &Builder, v: i64, what: &str| -> Result<usize, OnnxError> {
+        usize::try_from(v)
+            .ok()
+            .filter(|&c| c as u128 <= b.limit)
+            .ok_or_else(|| b.err(format!("{what} {v} is negative or over the limit")))
+    };
+    let (kind, vectors) = if classifier {
+        let classes = class_count(b, n, "classlabels_ints")?;
+        let mut vpc = Vec::new();
+        let mut total: usize = 0;
+        for v in attr_ints(n, "vectors_per_class").unwrap_or_default() {
+            let c = to_count(b, v, "vectors_per_class entry")?;
+            total = total
+                .checked_add(c)
+                .ok_or_else(|| b.err("vectors_per_class overflows"))?;
+            vpc.push(c);
+        }
+        if total == 0 {
+            vpc.clear();
+        }
+        let prob_a = attr_floats(n, "prob_a").unwrap_or_default();
+        let prob_b = attr_floats(n, "prob_b").unwrap_or_default();
+        (
+            SvmKind::Classifier {
+                classes,
+                vectors_per_class: vpc,
+                prob_a,
+                prob_b,
+            },
+            total,
+        )
+    } else {
+        if attr_i(n, "one_class", 0) != 0 {
+            return Err(b.err(
+                "one_class=1 (a one-class SVM's +1/-1 output) is not supported; export the decision function",
+            ));
+        }
+        (
+            SvmKind::Regressor,
+            to_count(b, attr_i(n, "n_supports", 0), "n_supports")?,
+        )
+    };
+    let features = if vectors > 0 {
+        if sv.is_empty() || sv.len() % vectors != 0 {
+            return Err(b.err(format!(
+                "{} support vector values do not split into {vectors} vectors",
+                sv.len()
+            )));
+        }
+        sv.len() / vectors
+    } else {
+        kernel = Kernel::Linear;
+        match &kind {
+            SvmKind::Classifier { classes, .. } => {
+                if coefficients.len() % classes != 0 {
+                    return Err(b.err(format!(
+                        "{} coefficients do not split into {classes} classes",
+                        coefficients.len()
+                    )));
+                }
+                coefficients.len() / classes
+            }
+            SvmKind::Regressor => coefficients.len(),
+        }
+    };
+    if let Some(w) = input_width(b, x) {
+        if w != features {
+            return Err(b.err(format!(
+                "the model expects {features} features, the input has {w}"
+            )));
+        }
+    }
+    let support_vectors =
+        Array2::from_shape_vec((vectors, if vectors > 0 { features } else { 0 }), sv)
+            .map_err(|e| b.err(e.to_string()))?;
+    let svm = Svm {
+        kind,
+        kernel,
+        features,
+        support_vectors: if vectors > 0 {
+            support_vectors
+        } else {
+            Array2::zeros((0, features))
+        },
+        coefficients,
+        rho,
+        post: post_of(b, n)?,
+    };
+    svm.validate().map_err(|m| b.err(m))?;
+    let v = b.emit(
+        name.to_string(),
+        op_type,
+        Op::Svm(Arc::new(svm)),
+        vec![x],
+        out.clone(),
+    );
+    b.env.insert(out, Val::Dyn(v));
+    Ok(())
+}
+
+pub(super) fn lower_tree(
+    b: &mut Builder,
+    n: &NodeProto,
+    op_type: &str,
+    name: &str,
+    needed: &HashSet<&str>,
+) -> Result<(), OnnxError> {
+    let classifier = op_type == "TreeEnsembleClassifier";
+    if classifier {
+        check_label_unused(b, n, needed)?;
+    }
+    let out = if classifier {
+        n.output.get(1).cloned().unwrap_or_default()
+    } else {
+        n.output.first().cloned().unwrap_or_default()
+    };
+    let xname = n.input.first().cloned().unwrap_or_default();
+    let x = b.operand(&xname, constant_role)?;
+    let ints = |nm: &str| attr_ints(n, nm).unwrap_or_default();
+    let tree_ids = ints("nodes_treeids");
+    let node_ids = ints("nodes_nodeids");
+    let feature_ids = ints("nodes_featureids");
+    let true_ids = ints("nodes_truenodeids");
+    let false_ids = ints("nodes_falsenodeids");
+    let missing = ints("nodes_missing_value_tracks_true");
+    let modes = strings_attr(n, "nodes_modes");
+    let values = floats_or_tensor(b, n, "nodes_values")?;
+    let count = tree_ids.len();
+    if count == 0 {
+        return Err(b.err("the ensemble has no nodes"));
+    }
+    for (what, len) in [
+        ("nodes_nodeids", node_ids.len()),
+        ("nodes_featureids", feature_ids.len()),
+        ("nodes_truenodeids", true_ids.len()),
+        ("nodes_falsenodeids", false_ids.len()),
+        ("nodes_modes", modes.len()),
+        ("nodes_values", values.len()),
+    ] {
+        if len != count {
+            return Err(b.err(format!(
+                "{what} has {len} entries, nodes_treeids has {count}"
+            )));
+        }
+    }
+    if !missing.is_empty() && missing.len() != count {
+        return Err(b.err(format!(
+            "nodes_missing_value_tracks_true has {} entries for {count} nodes",
+            missing.len()
+        )));
+    }
+    let (pre, outputs) = if classifier {
+        ("class", class_count(b, n, "classlabels_int64s")?)
+    } else {
+        let t = attr_i(n, "n_targets", 1);
+        if t < 1 || t as usize > MAX_CLASSICAL_OUTPUTS {
+            return Err(b.err(format!(
+                "n_targets {t} must be in 1..={MAX_CLASSICAL_OUTPUTS}"
+            )));
+        }
+        ("target", t as usize)
+    };
+    if classifier && outputs < 2 {
+        return Err(b.err("a tree classifier needs at least 2 classes"));
+    }
+    // Nodes, indexed by (tree id, node id).
+    let mut index: HashMap<(i64, i64), usize> = HashMap::with_capacity(count);
+    let mut roots: Vec<usize> = Vec::new();
+    let mut trees: Vec<i64> = Vec::new();
+    let mut nodes = Vec::with_capacity(count);
+    let mut features = 0usize;
+    for i in 0..count {
+        let (t, id) = (tree_ids[i], node_ids[i]);
+        let id32 = u32::try_from(id)
+            .map_err(|_| b.err(format!("node id {id} (tree {t}) is outside 0..2^32")))?;
+        if index.insert((t, id), i).is_some() {
+            return Err(b.err(format!("node {id} of tree {t} is defined twice")));
+        }
+        if !trees.contains(&t) {
+            trees.push(t);
+            roots.push(i);
+        }
+        let mode = NodeMode::parse(&modes[i]).ok_or_else(|| {
+            b.err(format!(
+                "unknown node mode '{}' (node {id} of tree {t})",
+                modes[i]
+            ))
+        })?;
+        let feature = if mode == NodeMode::Leaf {
+            0
+        } else {
+            let f = feature_ids[i];
+            let f = usize::try_from(f)
+                .ok()
+                .filter(|&f| f < MAX_DIM as usize)
+                .ok_or_else(|| {
+                    b.err(format!(
+                        "feature id {f} (node {id} of tree {t}) is out of range"
+                    ))
+                })?;
+            features = features.max(f + 1);
+            f
+        };
+        nodes.push(TreeNode {
+            id: id32,
+            mode,
+            feature,
+            threshold: values[i],
+            missing_tracks_true: missing.get(i).copied().unwrap_or(0) == 1,
+            true_child: 0,
+            false_child: 0,
+            weights: vec![],
+        });
+    }
+    for i in 0..count {
+        if nodes[i].mode == NodeMode::Leaf {
+            continue;
+        }
+        let t = tree_ids[i];
+        for (side, child) in [("true", true_ids[i]), ("false", false_ids[i])] {
+            let c = *index.get(&(t, child)).ok_or_else(|| {
+                b.err(format!(
+                    "node {} of tree {t} points to {side} node {child}, which tree {t} does not have",
+                    node_ids[i]
+                ))
+            })?;
+            if c == i {
+                return Err(b.err(format!("node {} of tree {t} points to itself", node_ids[i])));
+            }
+            if side == "true" {
+                nodes[i].true_child = c;
+            } else {
+                nodes[i].false_child = c;
+            }
+        }
+    }
+    let w_tree = ints(&format!("{pre}_treeids"));
+    let w_node = ints(&format!("{pre}_nodeids"));
+    let w_id = ints(&format!("{pre}_ids"));
+    let w_val = floats_or_tensor(b, n, &format!("{pre}_weights"))?;
+    if w_node.len() != w_tree.len() || w_id.len() != w_tree.len() || w_val.len() != w_tree.len() {
+        return Err(b.err(format!(
+            "{pre}_treeids, {pre}_nodeids, {pre}_ids and {pre}_weights have {}, {}, {} and {} entries",
+            w_tree.len(),
+            w_node.len(),
+            w_id.len(),
+            w_val.len()
+        )));
+    }
+    let mut classes_used: Vec<usize> = Vec::new();
+    let mut all_positive = true;
+    for i in 0..w_tree.len() {
+        let (t, id, c) = (w_tree[i], w_node[i], w_id[i]);
+        let node = *index.get(&(t, id)).ok_or_else(|| {
+            b.err(format!(
+                "a weight refers to node {id} of tree {t}, which does not exist"
+            ))
+        })?;
+        let c = usize::try_from(c)
+            .ok()
+            .filter(|&c| c < outputs)
+            .ok_or_else(|| b.err(format!("{pre} id {c} is outside 0..{outputs}")))?;
+        if !w_val[i].is_finite() {
+            return Err(OnnxError::NonFinite {
+                name: format!("{name}.{pre}_weights"),
+                count: w_val.iter().filter(|v| !v.is_finite()).count(),
+            });
+        }
+        all_positive &= w_val[i] >= 0.0;
+        if !classes_used.contains(&c) {
+            classes_used.push(c);
+        }
+        nodes[node].weights.push((c, w_val[i]));
+    }
+    let base_values = floats_or_tensor(b, n, "base_values")?;
+    let base_ok = if classifier {
+        base_values.len() <= outputs
+    } else {
+        base_values.len() <= 1 || base_values.len() == outputs
+    };
+    if !base_ok {
+        return Err(b.err(format!(
+            "{} base values for {outputs} {pre} columns",
+            base_values.len()
+        )));
+    }
+    let aggregate = if classifier {
+        Aggregate::Sum
+    } else {
+        match attr_s(n, "aggregate_function").as_deref().unwrap_or("SUM") {
+            "SUM" => Aggregate::Sum,
+            "AVERAGE" => Aggregate::Average,
+            "MIN" => Aggregate::Min,
+            "MAX" => Aggregate::Max,
+            other => return Err(b.err(format!("unknown aggregate_function '{other}'"))),
+        }
+    };
+    if let Some(w) = input_width(b, x) {
+        if w < features {
+            return Err(b.err(format!(
+                "the trees read feature {}, the input has {w} features",
+                features - 1
+            )));
+        }
+    }
+    let ens = TreeEnsemble {
+        classifier: classifier.then_some(ClassifierInfo {
+            binary_case: outputs == 2 && classes_used.len() == 1,
+            weights_all_positive: all_positive,
+        }),
+        outputs,
+        features,
+        nodes,
+        roots,
+        tree_ids: trees,
+        base_values,
+        aggregate,
+        post: post_of(b, n)?,
+    };
+    ens.validate().map_err(|m| b.err(m))?;
+    let v = b.emit(
+        name.to_string(),
+        op_type,
+        Op::TreeEnsemble(Arc::new(ens)),
+        vec![x],
+        out.clone(),
+    );
+    b.env.insert(out, Val::Dyn(v));
+    Ok(())
 }

@@ -17,6 +17,9 @@
 //!   MatMuls;
 //! - lowers ai.onnx.ml LinearClassifier / LinearRegressor / Scaler to core
 //!   ops with parameters, so they run, differentiate and train like the rest;
+//!   SVMClassifier / SVMRegressor and TreeEnsembleClassifier / Regressor to
+//!   one engine op each holding the model's data (SVMs differentiate, trees
+//!   do not; neither re-trains);
 //! - lists every unsupported operator at once (op, node, opset);
 //! - enforces size limits and rejects NaN/inf weights.
 

@@ -85,6 +85,9 @@ pub fn render(report: &Report, standalone: bool) -> String {
             attack(&mut h, a, !standalone);
         }
     }
+    if let Some(l) = &report.leaves {
+        leaves(&mut h, l);
+    }
     if let Some(a) = &report.attribute {
         attribute(&mut h, a);
     }
@@ -694,4 +697,44 @@ fn inversion(h: &mut String, inv: &super::InversionReport) {
         );
     }
     let _ = write!(h, "</div></section>");
+}
+
+/// Leaf membership of a tree ensemble: the counts and the first uniquely
+/// identifying leaves.
+fn leaves(h: &mut String, l: &crate::attacks::membership::leaves::LeafReport) {
+    const SHOWN: usize = 20;
+    let _ = write!(
+        h,
+        "<section class=\"leaves\" data-testid=\"leaves-report\"><h2>Tree leaves that single out a member</h2><p data-testid=\"leaves-lead\">Of the <b>{}</b> leaves of the {} trees in <code>{}</code>, the {} members reach <b>{}</b>. <b>{}</b> leaves are reached by exactly one member and none of the {} non-members: they identify <b>{}</b> members, whose presence in the training set shows in the model itself.</p>",
+        l.leaves,
+        l.trees,
+        esc(&l.node),
+        l.members,
+        l.leaves_reached_by_members,
+        l.unique_leaves,
+        l.nonmembers,
+        l.members_with_unique_leaf
+    );
+    if !l.unique.is_empty() {
+        let _ = write!(
+            h,
+            "<table data-testid=\"leaves-table\"><thead><tr><th>tree</th><th>leaf node</th><th>member row (0-based)</th></tr></thead><tbody>"
+        );
+        for u in l.unique.iter().take(SHOWN) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                u.tree, u.node, u.member
+            );
+        }
+        let _ = write!(h, "</tbody></table>");
+        if l.unique_leaves > SHOWN {
+            let _ = write!(
+                h,
+                "<p class=\"meta\">{} more in the JSON report.</p>",
+                l.unique_leaves - SHOWN
+            );
+        }
+    }
+    let _ = write!(h, "</section>");
 }

@@ -2,7 +2,8 @@
 //! the exported HTML, so every front door shows the same numbers. It records
 //! the tool version, the model's SHA-256, the seed, the counts and every
 //! setting; each attack carries its statistics (`crate::stats`), its scores
-//! in input row order, and its details, or the reason it was skipped.
+//! in input row order, and its details, or the reason it was skipped. Tree
+//! models add the leaf membership (`leaves`).
 //!
 //! JSON keys are snake_case. `html::render` turns a report into a
 //! self-contained HTML document (inline SVG, no external requests).
@@ -12,6 +13,7 @@ pub mod scan_html;
 
 use crate::attacks::attribute::AttributeReport;
 use crate::attacks::membership::audit::{AttackResult, AuditOutcome, AuditSettings};
+use crate::attacks::membership::leaves::LeafReport;
 use crate::engine::OutputKind;
 use crate::onnx::Model;
 use crate::summary::summarize;
@@ -86,6 +88,9 @@ pub struct Report {
     /// The model-file scan (`crate::scan`): stored records and metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<crate::scan::ScanReport>,
+    /// Leaf membership of a tree ensemble (filled by the membership audit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaves: Option<LeafReport>,
 }
 
 /// What [`Report::without_training_data`] removes, as recorded in the
@@ -131,6 +136,7 @@ impl Report {
             inversion: None,
             redacted: None,
             scan: None,
+            leaves: None,
         }
     }
 
@@ -167,6 +173,7 @@ impl Report {
         self.settings = Some(outcome.settings);
         self.references = outcome.references;
         self.attacks = outcome.attacks;
+        self.leaves = outcome.leaves;
         self
     }
 

@@ -17,10 +17,14 @@
 //! - Online references (LiRA online, RMIA online) are trained once on the
 //!   audit pool; offline references (LiRA offline, RMIA offline) once on the
 //!   population.
+//! - Classical models (SVMs, tree ensembles) cannot be re-trained: the
+//!   reference attacks are skipped with that reason. For a tree ensemble
+//!   the outcome also carries the leaf membership (`leaves::analyze`).
 
 use super::label_only::{
     run_boundary_distance, run_gap, run_noise_robustness, BoundaryConfig, NoiseConfig,
 };
+use super::leaves::{self, LeafReport};
 use super::lira::{lira_offline, lira_online, LiraConfig};
 use super::references::{
     plan_references, train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe,
@@ -213,6 +217,9 @@ pub struct AuditOutcome {
     pub attacks: Vec<AttackResult>,
     /// Summaries of the reference sets trained (recipe, epochs, accuracies).
     pub references: serde_json::Value,
+    /// Leaf membership of the model's tree ensemble (tree models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaves: Option<LeafReport>,
 }
 
 fn skipped(id: &str, why: String) -> AttackResult {
@@ -275,6 +282,22 @@ pub fn reference_config(settings: &AuditSettings, mode: ReferenceMode) -> Refere
         seed: derive(settings.seed, 10 + salt),
         ..ReferenceConfig::default()
     }
+}
+
+/// Why the target has no input gradient (a tree ensemble is piecewise
+/// constant), if it has none.
+fn no_input_gradient(target: &Target) -> Option<String> {
+    target
+        .graph
+        .nodes
+        .iter()
+        .find(|n| matches!(n.op, crate::engine::Op::TreeEnsemble(_)))
+        .map(|n| {
+            format!(
+                "{} node '{}' is piecewise constant: no input gradient",
+                n.source_op, n.name
+            )
+        })
 }
 
 /// Run the audit. `progress` gets every stage; returning `false` cancels.
@@ -374,9 +397,13 @@ pub fn run_audit_with(
             "risk_score" => risk_score::run(target, inputs, &settings.risk_score),
             "gap" => run_gap(target, inputs),
             "noise_robustness" => run_noise_robustness(target, inputs, &settings.noise, &mut sub),
-            "boundary_distance" => {
-                run_boundary_distance(target, inputs, &settings.boundary, &mut sub)
-            }
+            "boundary_distance" => match no_input_gradient(target) {
+                Some(why) => Err(AttackError::Needs {
+                    attack: id.clone(),
+                    what: format!("input gradients, and {why}"),
+                }),
+                None => run_boundary_distance(target, inputs, &settings.boundary, &mut sub),
+            },
             "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
             "lira_online" | "rmia_online" => {
                 let refs = online.get_or_insert_with(|| {
@@ -428,6 +455,7 @@ pub fn run_audit_with(
             Err(e) => return Err(e),
         }
     }
+    let leaves = leaves::analyze(target, inputs)?;
     progress(Progress {
         stage: "done".into(),
         done: total,
@@ -442,5 +470,6 @@ pub fn run_audit_with(
         references: serde_json::json!({ "online": summary(&online), "offline": summary(&offline) }),
         settings,
         attacks: results,
+        leaves,
     })
 }

@@ -164,6 +164,7 @@ pub fn predict_raw(
 
 pub mod audit;
 pub mod label_only;
+pub mod leaves;
 pub mod lira;
 pub mod references;
 pub mod risk_score;

@@ -22,16 +22,22 @@
 //! BatchNormalization), `linalg` (Gemm, MatMul), `softmax` (Softmax,
 //! LogSoftmax, SoftmaxZero, Normalizer), `conv` (window geometry, Conv),
 //! `pool` (MaxPool, AveragePool, GlobalAveragePool), `shape` (Flatten,
-//! Reshape, Transpose, Squeeze, Unsqueeze, Concat, Identity).
+//! Reshape, Transpose, Squeeze, Unsqueeze, Concat, Identity), `svm`
+//! (ai.onnx.ml SVMClassifier / SVMRegressor), `tree` (ai.onnx.ml tree
+//! ensembles, no gradient, and the leaf each record reaches), `ml_post`
+//! (onnxruntime's post transforms).
 
 use super::{EngineError, Op, Tensor};
 
 mod conv;
 mod elementwise;
 mod linalg;
+pub mod ml_post;
 mod pool;
 mod shape;
 mod softmax;
+pub mod svm;
+pub mod tree;
 
 #[cfg(test)]
 mod golden;
@@ -140,6 +146,8 @@ pub fn forward(op: &Op, inputs: &[&Tensor]) -> Result<Tensor, EngineError> {
         Op::Unsqueeze { axes } => shape::unsqueeze_forward(inputs[0], axes),
         Op::Concat { axis } => shape::concat_forward(inputs, *axis),
         Op::Identity => Ok(inputs[0].as_standard_layout().into_owned()),
+        Op::Svm(m) => m.forward(inputs[0]),
+        Op::TreeEnsemble(m) => m.forward(inputs[0]),
     }
 }
 
@@ -227,5 +235,7 @@ pub fn backward(
         | Op::Identity => one(shape::reshape_to(op.name(), grad_out, x.shape())?),
         Op::Transpose { perm } => one(shape::transpose_backward(x, perm.as_deref(), grad_out)?),
         Op::Concat { axis } => shape::concat_backward(inputs, *axis, grad_out),
+        Op::Svm(m) => one(m.backward(x, grad_out)?),
+        Op::TreeEnsemble(_) => Err(tree::backward()),
     }
 }
