@@ -8,6 +8,8 @@
 //!   reverse-mode autodiff, and training of fresh copies of a graph.
 //! - [`data`]: CSV/tabular datasets, validated against a model's input.
 //! - [`summary`]: the model summary shown by `inspect` and the page.
+//! - [`privacy`]: the RDP accountant of DP-SGD (epsilon, and the noise
+//!   multiplier for a target epsilon).
 //! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
 //!   wasm-bindgen, js-sys or web-sys.
 //!
@@ -17,6 +19,7 @@ pub mod attacks;
 pub mod data;
 pub mod engine;
 pub mod onnx;
+pub mod privacy;
 pub mod report;
 pub mod stats;
 pub mod summary;
