@@ -51,8 +51,10 @@ pub fn default_orders() -> Vec<f64> {
     v
 }
 
-/// epsilon after `steps` steps, with the order that attains it.
+/// epsilon after `steps` steps, with the order that attains it (camelCase
+/// in JSON, as it crosses the wasm boundary).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EpsilonSpent {
     /// epsilon of (epsilon, delta)-DP; infinite when sigma = 0 (serialised
     /// as JSON null).
@@ -67,8 +69,9 @@ pub struct EpsilonSpent {
     pub conversion: &'static str,
 }
 
-/// The noise multiplier reaching a target epsilon.
+/// The noise multiplier reaching a target epsilon (camelCase in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NoiseForTarget {
     /// The smallest sigma found (relative precision 1e-9) with epsilon <= target.
     pub noise_multiplier: f64,
