@@ -244,7 +244,7 @@ fn clipping_bounds_each_record_and_keeps_its_direction() {
             "{norm} {}",
             full.max_norm
         );
-        let c = (norm / 10.0) as f32;
+        let c = norm / 10.0;
         let dp = DpConfig {
             clip_norm: c,
             noise_multiplier: 0.0,
@@ -254,7 +254,7 @@ fn clipping_bounds_each_record_and_keeps_its_direction() {
         let h = flat(&clipped.grads);
         let hn = l2(&h);
         assert_eq!(clipped.clipped, 1);
-        assert!(hn <= c as f64 * (1.0 + 1e-5), "clipped norm {hn} > C = {c}");
+        assert!(hn <= c * (1.0 + 1e-5), "clipped norm {hn} > C = {c}");
         assert!(
             hn > c as f64 * (1.0 - 1e-4),
             "clipped norm {hn} well below C = {c}"
@@ -277,7 +277,7 @@ fn tiny_clip_bounds_the_update_norm() {
     let n = y.len();
     let p0 = init_params(&graph, &template, 9);
     let mut p = p0.clone();
-    let (lr, c) = (0.5f32, 1e-3f32);
+    let (lr, c) = (0.5f32, 1e-3f64);
     let dp = DpConfig {
         clip_norm: c,
         noise_multiplier: 0.0,
@@ -296,9 +296,9 @@ fn tiny_clip_bounds_the_update_norm() {
     let step: Vec<f32> = flat(&p).iter().zip(flat(&p0)).map(|(a, b)| a - b).collect();
     let norm = l2(&step);
     assert!(
-        norm <= (lr * c) as f64 * (1.0 + 1e-4),
+        norm <= lr as f64 * c * (1.0 + 1e-4),
         "update {norm} > lr C = {}",
-        lr * c
+        lr as f64 * c
     );
     assert!(norm > 0.0);
     assert_eq!(
@@ -422,7 +422,7 @@ fn poisson_sampling_rate_and_reported_epsilon() {
         (seen - 1200.0).abs() < 5.0 * (12000.0f64 * 0.1 * 0.9).sqrt(),
         "seen {seen}"
     );
-    let want = epsilon(0.1, 1.1f32 as f64, 100, 1e-5).unwrap().epsilon;
+    let want = epsilon(0.1, 1.1, 100, 1e-5).unwrap().epsilon;
     assert_eq!(d.epsilon, Some(want));
     // deterministic
     let mut p2 = init_params(&graph, &template, 9);

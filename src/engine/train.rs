@@ -79,9 +79,9 @@ impl Optimizer {
 #[serde(rename_all = "camelCase", default)]
 pub struct DpConfig {
     /// C: every per-record gradient is clipped to this L2 norm.
-    pub clip_norm: f32,
+    pub clip_norm: f64,
     /// sigma: the noise standard deviation is sigma * C.
-    pub noise_multiplier: f32,
+    pub noise_multiplier: f64,
     /// delta at which the report's epsilon is computed.
     pub delta: f64,
 }
@@ -233,8 +233,8 @@ pub struct TrainReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DpReport {
-    pub clip_norm: f32,
-    pub noise_multiplier: f32,
+    pub clip_norm: f64,
+    pub noise_multiplier: f64,
     /// Poisson sampling rate q = min(1, batch_size / N).
     pub sample_rate: f64,
     /// q N, the divisor of the noisy gradient sum.
@@ -477,7 +477,7 @@ fn dp_step(
     let mut loss_sum = 0.0;
     let mut clipped = 0usize;
     let mut max_norm = 0.0f64;
-    let c = dp.clip_norm as f64;
+    let c = dp.clip_norm;
     for &r in rows {
         let xb = take_rows(x, &[r]);
         let tape = g.forward_tape(params, &xb)?;
@@ -511,7 +511,7 @@ fn dp_step(
             }
         }
     }
-    let std = dp.noise_multiplier as f64 * c;
+    let std = dp.noise_multiplier * c;
     let scale = 1.0 / expected_batch;
     for (a, &t) in acc.iter_mut().zip(trainable) {
         if !t {
@@ -746,11 +746,10 @@ pub fn train(
     }
     let dp = cfg.dp.map(|dp| {
         let steps = (epochs_run * steps_per_epoch) as u64;
-        let eps =
-            crate::privacy::accountant::epsilon(q, dp.noise_multiplier as f64, steps, dp.delta)
-                .ok()
-                .map(|e| e.epsilon)
-                .filter(|e| e.is_finite());
+        let eps = crate::privacy::accountant::epsilon(q, dp.noise_multiplier, steps, dp.delta)
+            .ok()
+            .map(|e| e.epsilon)
+            .filter(|e| e.is_finite());
         DpReport {
             clip_norm: dp.clip_norm,
             noise_multiplier: dp.noise_multiplier,
