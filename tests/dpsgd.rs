@@ -213,6 +213,7 @@ fn no_noise_and_huge_clip_reproduce_plain_training() {
             .zip(&b)
             .map(|(u, v)| (u - v).abs())
             .fold(0.0, f32::max);
+        eprintln!("{opt:?}: weights moved up to {moved:.4}; DP(sigma=0, C=1e9) vs plain: max diff {diff:.2e}");
         assert!(
             moved > 0.05,
             "{opt:?}: training should move the weights ({moved})"
@@ -392,6 +393,23 @@ fn noise_of_one_step_has_the_promised_scale_and_is_seeded() {
     assert!(
         (sd / want - 1.0).abs() < 0.03,
         "sd {sd} vs {want} over {m} draws"
+    );
+    // an empty Poisson batch is pure noise (and exactly zero without noise)
+    let empty = flat(
+        &dp_gradient(&graph, &params, &x, &y, &[], &clean, 8.0, 1)
+            .unwrap()
+            .grads,
+    );
+    assert!(empty.iter().all(|&v| v == 0.0));
+    let noise = flat(
+        &dp_gradient(&graph, &params, &x, &y, &[], &dp, 8.0, 1)
+            .unwrap()
+            .grads,
+    );
+    let sd0 = (noise.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / noise.len() as f64).sqrt();
+    assert!(
+        (sd0 / want - 1.0).abs() < 0.2,
+        "empty batch noise sd {sd0} vs {want}"
     );
     let a = dp_gradient(&graph, &params, &x, &y, &rows, &dp, 8.0, 7).unwrap();
     let b = dp_gradient(&graph, &params, &x, &y, &rows, &dp, 8.0, 7).unwrap();
