@@ -57,7 +57,7 @@
 //!   maximum over k attacks holds at 1 - k alpha (Bonferroni), which the
 //!   finding says.
 //! - [`render_html`] gives the section as an HTML fragment (no inline
-//!   styles, every text escaped).
+//!   styles, every text escaped); [`render_text`] as plain text for the CLI.
 //!
 //! Pure: no clocks, no randomness, no JS. Bad options are [`GuidanceError`]s.
 
@@ -257,6 +257,8 @@ pub struct ScanFindings {
 /// A cited source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
+    /// Author-year form (e.g. "Carlini et al. 2022").
+    pub short: String,
     pub citation: String,
     pub url: Option<String>,
 }
@@ -328,57 +330,85 @@ impl Guidance {
 
 // ------------------------------------------------------------ sources
 
-fn src(citation: &str, url: Option<&str>) -> Source {
+fn src(short: &str, citation: &str, url: Option<&str>) -> Source {
     Source {
+        short: short.to_string(),
         citation: citation.to_string(),
         url: url.map(str::to_string),
     }
 }
 
 fn shokri2017() -> Source {
-    src("R. Shokri, M. Stronati, C. Song, V. Shmatikov. Membership Inference Attacks Against Machine Learning Models. IEEE S&P 2017.", Some("https://arxiv.org/abs/1610.05820"))
+    src(
+        "Shokri et al. 2017",
+        "R. Shokri, M. Stronati, C. Song, V. Shmatikov. Membership Inference Attacks Against Machine Learning Models. IEEE S&P 2017.", Some("https://arxiv.org/abs/1610.05820"))
 }
 fn yeom2018() -> Source {
-    src("S. Yeom, I. Giacomelli, M. Fredrikson, S. Jha. Privacy Risk in Machine Learning: Analyzing the Connection to Overfitting. IEEE CSF 2018.", Some("https://arxiv.org/abs/1709.01604"))
+    src(
+        "Yeom et al. 2018",
+        "S. Yeom, I. Giacomelli, M. Fredrikson, S. Jha. Privacy Risk in Machine Learning: Analyzing the Connection to Overfitting. IEEE CSF 2018.", Some("https://arxiv.org/abs/1709.01604"))
 }
 fn carlini2022() -> Source {
-    src("N. Carlini, S. Chien, M. Nasr, S. Song, A. Terzis, F. Tramèr. Membership Inference Attacks From First Principles. IEEE S&P 2022.", Some("https://arxiv.org/abs/2112.03570"))
+    src(
+        "Carlini et al. 2022",
+        "N. Carlini, S. Chien, M. Nasr, S. Song, A. Terzis, F. Tramèr. Membership Inference Attacks From First Principles. IEEE S&P 2022.", Some("https://arxiv.org/abs/2112.03570"))
 }
 fn abadi2016() -> Source {
-    src("M. Abadi, A. Chu, I. Goodfellow, H. B. McMahan, I. Mironov, K. Talwar, L. Zhang. Deep Learning with Differential Privacy. ACM CCS 2016.", Some("https://arxiv.org/abs/1607.00133"))
+    src(
+        "Abadi et al. 2016",
+        "M. Abadi, A. Chu, I. Goodfellow, H. B. McMahan, I. Mironov, K. Talwar, L. Zhang. Deep Learning with Differential Privacy. ACM CCS 2016.", Some("https://arxiv.org/abs/1607.00133"))
 }
 fn mironov2019() -> Source {
-    src("I. Mironov, K. Talwar, L. Zhang. Rényi Differential Privacy of the Sampled Gaussian Mechanism. 2019.", Some("https://arxiv.org/abs/1908.10530"))
+    src(
+        "Mironov et al. 2019",
+        "I. Mironov, K. Talwar, L. Zhang. Rényi Differential Privacy of the Sampled Gaussian Mechanism. 2019.", Some("https://arxiv.org/abs/1908.10530"))
 }
 fn jagielski2020() -> Source {
-    src("M. Jagielski, J. Ullman, A. Oprea. Auditing Differentially Private Machine Learning: How Private is Private SGD? NeurIPS 2020.", Some("https://arxiv.org/abs/2006.07709"))
+    src(
+        "Jagielski et al. 2020",
+        "M. Jagielski, J. Ullman, A. Oprea. Auditing Differentially Private Machine Learning: How Private is Private SGD? NeurIPS 2020.", Some("https://arxiv.org/abs/2006.07709"))
 }
 fn nasr2021() -> Source {
-    src("M. Nasr, S. Song, A. Thakurta, N. Papernot, N. Carlini. Adversary Instantiation: Lower Bounds for Differentially Private Machine Learning. IEEE S&P 2021.", Some("https://arxiv.org/abs/2101.04535"))
+    src(
+        "Nasr et al. 2021",
+        "M. Nasr, S. Song, A. Thakurta, N. Papernot, N. Carlini. Adversary Instantiation: Lower Bounds for Differentially Private Machine Learning. IEEE S&P 2021.", Some("https://arxiv.org/abs/2101.04535"))
 }
 fn choquette2021() -> Source {
-    src("C. A. Choquette-Choo, F. Tramèr, N. Carlini, N. Papernot. Label-Only Membership Inference Attacks. ICML 2021.", Some("https://arxiv.org/abs/2007.14321"))
+    src(
+        "Choquette-Choo et al. 2021",
+        "C. A. Choquette-Choo, F. Tramèr, N. Carlini, N. Papernot. Label-Only Membership Inference Attacks. ICML 2021.", Some("https://arxiv.org/abs/2007.14321"))
 }
 fn fredrikson2015() -> Source {
-    src("M. Fredrikson, S. Jha, T. Ristenpart. Model Inversion Attacks that Exploit Confidence Information and Basic Countermeasures. ACM CCS 2015.", Some("https://doi.org/10.1145/2810103.2813677"))
+    src(
+        "Fredrikson et al. 2015",
+        "M. Fredrikson, S. Jha, T. Ristenpart. Model Inversion Attacks that Exploit Confidence Information and Basic Countermeasures. ACM CCS 2015.", Some("https://doi.org/10.1145/2810103.2813677"))
 }
 fn fredrikson2014() -> Source {
-    src("M. Fredrikson, E. Lantz, S. Jha, S. Lin, D. Page, T. Ristenpart. Privacy in Pharmacogenetics: An End-to-End Case Study of Personalized Warfarin Dosing. USENIX Security 2014.", Some("https://www.usenix.org/conference/usenixsecurity14/technical-sessions/presentation/fredrikson_matthew"))
+    src(
+        "Fredrikson et al. 2014",
+        "M. Fredrikson, E. Lantz, S. Jha, S. Lin, D. Page, T. Ristenpart. Privacy in Pharmacogenetics: An End-to-End Case Study of Personalized Warfarin Dosing. USENIX Security 2014.", Some("https://www.usenix.org/conference/usenixsecurity14/technical-sessions/presentation/fredrikson_matthew"))
 }
 fn jayaraman2022() -> Source {
     src(
+        "Jayaraman and Evans 2022",
         "B. Jayaraman, D. Evans. Are Attribute Inference Attacks Just Imputation? ACM CCS 2022.",
         Some("https://arxiv.org/abs/2209.01292"),
     )
 }
 fn sklearn_svm() -> Source {
-    src("scikit-learn User Guide, Support Vector Machines: a fitted SVC keeps support_vectors_, a subset of the training samples.", Some("https://scikit-learn.org/stable/modules/svm.html"))
+    src(
+        "scikit-learn: SVM",
+        "scikit-learn User Guide, Support Vector Machines: a fitted SVC keeps support_vectors_, a subset of the training samples.", Some("https://scikit-learn.org/stable/modules/svm.html"))
 }
 fn sklearn_knn() -> Source {
-    src("scikit-learn User Guide, Nearest Neighbors: neighbours-based methods are non-generalizing and remember all of their training data.", Some("https://scikit-learn.org/stable/modules/neighbors.html"))
+    src(
+        "scikit-learn: nearest neighbours",
+        "scikit-learn User Guide, Nearest Neighbors: neighbours-based methods are non-generalizing and remember all of their training data.", Some("https://scikit-learn.org/stable/modules/neighbors.html"))
 }
 fn onnx_ir() -> Source {
-    src("ONNX IR specification: producer_name, doc_string, metadata_props and names travel inside every model file.", Some("https://onnx.ai/onnx/repo-docs/IR.html"))
+    src(
+        "ONNX IR specification",
+        "ONNX IR specification: producer_name, doc_string, metadata_props and names travel inside every model file.", Some("https://onnx.ai/onnx/repo-docs/IR.html"))
 }
 
 // ------------------------------------------------------------ rules
@@ -1063,6 +1093,59 @@ pub fn render_html(g: &Guidance) -> String {
     }
     let _ = write!(h, "</tbody></table></details></section>");
     h
+}
+
+/// The guidance as plain text for the CLI summary: the fired actions by
+/// group (finding, figure vs threshold with its key, action, sources in
+/// author-year form), then one line per rule not evaluated and why.
+pub fn render_text(g: &Guidance) -> String {
+    let mut t = String::from("Guidance (every threshold is a setting; its key is in brackets)\n");
+    if g.fired().next().is_none() {
+        t.push_str("  No rule fired at the current thresholds.\n");
+    }
+    for group in Group::ALL {
+        let rules: Vec<&RuleOutcome> = g.fired().filter(|r| r.group == group).collect();
+        if rules.is_empty() {
+            continue;
+        }
+        let _ = writeln!(t, "  {}", group.title());
+        for r in rules {
+            let _ = writeln!(t, "  * {}: {}", r.title, r.finding);
+            if let (Some(f), Some(th)) = (&r.figure, &r.threshold) {
+                let _ = writeln!(
+                    t,
+                    "    {} = {} {} {} [{} = {}]",
+                    f.name,
+                    num(f.value),
+                    th.comparison,
+                    num(th.bound),
+                    th.key,
+                    num(th.setting)
+                );
+            }
+            let _ = writeln!(t, "    -> {}", r.action);
+            let cites: Vec<&str> = r.sources.iter().map(|s| s.short.as_str()).collect();
+            let _ = writeln!(t, "    ({})", cites.join("; "));
+        }
+    }
+    let clear: Vec<&str> = g
+        .rules
+        .iter()
+        .filter(|r| r.status == Status::Clear)
+        .map(|r| r.id.as_str())
+        .collect();
+    if !clear.is_empty() {
+        let _ = writeln!(t, "  Below threshold: {}", clear.join(", "));
+    }
+    for r in g.rules.iter().filter(|r| r.status == Status::NotEvaluated) {
+        let _ = writeln!(
+            t,
+            "  Not evaluated: {} ({})",
+            r.id,
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+    t
 }
 
 fn group_name(g: Group) -> &'static str {

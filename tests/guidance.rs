@@ -11,7 +11,8 @@ use privacy_inspector::attacks::inversion::{
 };
 use privacy_inspector::attacks::membership::audit::AttackResult;
 use privacy_inspector::guidance::{
-    evaluate, render_html, Group, Guidance, GuidanceOptions, ScanFindings, Status, Thresholds,
+    evaluate, render_html, render_text, Group, Guidance, GuidanceOptions, ScanFindings, Status,
+    Thresholds,
 };
 use privacy_inspector::privacy::accountant::noise_multiplier_for;
 use privacy_inspector::report::{Counts, Report};
@@ -540,6 +541,14 @@ fn html_groups_fired_actions_and_lists_every_threshold() {
         assert!(html.contains(key), "{key}");
     }
     assert!(html.contains("Carlini"));
+    let text = render_text(&g);
+    assert!(text.contains("[accuracy_gap = 0.050]"), "{text}");
+    assert!(text.contains("(Carlini et al. 2022)"), "{text}");
+    assert!(
+        text.contains("Not evaluated: inversion (model inversion did not run)"),
+        "{text}"
+    );
+    assert!(text.find("  Data").unwrap() < text.find("  Model").unwrap());
     assert!(!html.contains("style="));
 }
 
