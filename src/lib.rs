@@ -10,6 +10,10 @@
 //! - [`scan`]: the model-file privacy scan (training records stored in
 //!   tensors, personal details in metadata) and the metadata stripper.
 //! - [`summary`]: the model summary shown by `inspect` and the page.
+//! - [`privacy`]: the RDP accountant of DP-SGD (epsilon, and the noise
+//!   multiplier for a target epsilon).
+//! - [`guidance`]: findings turned into actions, each with its measured
+//!   figure, its user-adjustable threshold and its source.
 //! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
 //!   wasm-bindgen, js-sys or web-sys.
 //!
@@ -18,7 +22,9 @@
 pub mod attacks;
 pub mod data;
 pub mod engine;
+pub mod guidance;
 pub mod onnx;
+pub mod privacy;
 pub mod report;
 pub mod scan;
 pub mod stats;

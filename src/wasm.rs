@@ -11,8 +11,8 @@
 //!   (through `serde-wasm-bindgen`, JSON-compatible: `None` becomes `null`).
 //! - Every failure is thrown as a JS `Error` whose `message` is the Rust
 //!   error's Display text and whose `code` property is the stable code from
-//!   `OnnxError::code()`, `DataError::code()` or `EngineError::code()`
-//!   (`bad_argument` for misuse of this API from JS).
+//!   `OnnxError::code()`, `DataError::code()`, `EngineError::code()` or
+//!   `PrivacyError::code()` (`bad_argument` for misuse of this API from JS).
 //! - `predict*` return class probabilities, row-major `[rows, classes]`,
 //!   with the one convention of [`crate::engine::proba`] (softmax for
 //!   logits; a single binary score `p` becomes the columns `[1 - p, p]`).
@@ -102,6 +102,12 @@ impl Coded for DataError {
 impl Coded for EngineError {
     fn code(&self) -> &'static str {
         EngineError::code(self)
+    }
+}
+
+impl Coded for crate::privacy::PrivacyError {
+    fn code(&self) -> &'static str {
+        crate::privacy::PrivacyError::code(self)
     }
 }
 
@@ -300,7 +306,10 @@ impl ModelHandle {
     /// records (`data` row-major, `labels` class indices) with `config` (a
     /// camelCase `TrainConfig`; missing fields take the defaults) and
     /// `initSeed`; returns the `TrainReport`. The model's own weights are
-    /// not changed.
+    /// not changed. DP-SGD: `config.dp = { clipNorm, noiseMultiplier,
+    /// delta }` (each optional: 1, 1, 1e-5); the report's `dp` then holds
+    /// `{ clipNorm, noiseMultiplier, sampleRate, expectedBatchSize, steps,
+    /// delta, epsilon, clipped, recordsSeen }` (`epsilon` null when sigma = 0).
     #[wasm_bindgen(js_name = trainCopy)]
     pub fn train_copy(
         &self,
@@ -329,6 +338,38 @@ impl ModelHandle {
             .map_err(|e| e.to_js())?;
         to_js_value(&report)
     }
+}
+
+/// epsilon of DP-SGD (the RDP accountant, `crate::privacy::accountant`):
+/// Poisson sampling rate `q`, noise multiplier `sigma`, `steps` steps, at
+/// `delta`. Returns `{ epsilon, order, sampleRate, noiseMultiplier, steps,
+/// delta, conversion }` (`epsilon` is `Infinity` when sigma = 0).
+#[wasm_bindgen]
+pub fn accountant(q: f64, sigma: f64, steps: u32, delta: f64) -> Result<JsValue, JsValue> {
+    let e = crate::privacy::accountant::epsilon(q, sigma, u64::from(steps), delta)
+        .map_err(|e| e.to_js())?;
+    to_js_value(&e)
+}
+
+/// The smallest noise multiplier whose epsilon after `steps` steps at
+/// sampling rate `q` and `delta` is at most `targetEpsilon`. Returns
+/// `{ noiseMultiplier, epsilon, targetEpsilon, sampleRate, steps, delta }`;
+/// throws `privacy_target_unreachable` when no sigma up to 1e6 reaches it.
+#[wasm_bindgen(js_name = noiseMultiplierFor)]
+pub fn noise_multiplier_for(
+    target_epsilon: f64,
+    q: f64,
+    steps: u32,
+    delta: f64,
+) -> Result<JsValue, JsValue> {
+    let s = crate::privacy::accountant::noise_multiplier_for(
+        target_epsilon,
+        q,
+        u64::from(steps),
+        delta,
+    )
+    .map_err(|e| e.to_js())?;
+    to_js_value(&s)
 }
 
 impl ModelHandle {

@@ -314,6 +314,7 @@ fn recipe_to_config(r: &TrainRecipe) -> TrainConfig {
         l2: r.l2,
         target_accuracy: None,
         seed: 3,
+        dp: None,
     }
 }
 

@@ -197,6 +197,7 @@ fn overfit() -> Overfit {
         l2: 0.0,
         target_accuracy: None,
         seed: 7,
+        dp: None,
     };
     let rep = train(
         &m.graph,

@@ -355,6 +355,7 @@ fn trained(rows: &[Vec<f32>], y: &[usize], seed: u64) -> (Graph, ParamSet) {
         l2: 0.0,
         target_accuracy: None,
         seed,
+        dp: None,
     };
     train(&graph, &mut params, &x, y, &cfg, &mut |_| true).unwrap();
     let acc = accuracy(&graph, &params, &x, y, 256).unwrap();

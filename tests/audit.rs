@@ -63,6 +63,7 @@ fn fit(model: &Model, data: &Records, epochs: usize, seed: u64) -> ParamSet {
         l2: 0.0,
         target_accuracy: None,
         seed,
+        dp: None,
     };
     train(
         &model.graph,

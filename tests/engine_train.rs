@@ -25,6 +25,7 @@ fn fresh_mlp_learns_blobs_and_stops_at_target_accuracy() {
         l2: 1e-4,
         target_accuracy: Some(0.97),
         seed: 3,
+        dp: None,
     };
     let mut epochs_seen = 0;
     let report = train(&graph, &mut params, &x, &y, &cfg, &mut |p| {
@@ -61,6 +62,7 @@ fn sgd_with_momentum_also_learns() {
         l2: 0.0,
         target_accuracy: None,
         seed: 1,
+        dp: None,
     };
     let report = train(&graph, &mut params, &x, &y, &cfg, &mut |_| true).unwrap();
     assert_eq!(report.epochs_run, 60);

@@ -145,6 +145,7 @@ fn reference_copies_of_trained_mlps_reach_the_original_accuracy() {
             l2: 0.0,
             target_accuracy: Some(acc),
             seed: 42,
+            dp: None,
         };
         let r = train(&model.graph, &mut params, &x, &y, &cfg, &mut |_| true)
             .unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -51,6 +51,7 @@ fn run(path: &str, rows: usize, repeat: usize) -> Result<String, String> {
             l2: 0.0,
             target_accuracy: None,
             seed: r as u64,
+            dp: None,
         };
         let t = Instant::now();
         train(&model.graph, &mut params, &x, &y, &cfg, &mut |_| true).map_err(|e| e.to_string())?;

@@ -17,6 +17,25 @@
 //!   asks to stop. Same graph, data, config and seed on the same build give
 //!   bit-identical parameters (ChaCha8 for all randomness, no threads).
 //! - [`check_trainable`] says why a graph cannot be trained.
+//!
+//! DP-SGD (Abadi et al. 2016, with Opacus's semantics), when
+//! `TrainConfig::dp` is set:
+//! - Sampling: Poisson with rate `q = min(1, batch_size / N)`; each epoch is
+//!   `ceil(N / batch_size)` steps; each step includes every record
+//!   independently with probability q (the batch may be empty).
+//! - Per-record gradients (one forward/backward per record) of the record's
+//!   loss, clipped to L2 norm C over all trainable parameters together:
+//!   `g_i * min(1, C / (||g_i|| + 1e-6))` (Opacus's clip factor).
+//! - `g = (sum_i clip(g_i) + N(0, sigma^2 C^2 I)) / (q N)`: Gaussian noise on
+//!   every coordinate of every trainable parameter, divided by the expected
+//!   batch size q N (Opacus's `expected_batch_size`). The L2 term (data
+//!   independent) is added after, then the SGD or Adam step as usual.
+//! - Randomness: the sampling draws from the training RNG, the noise from a
+//!   second ChaCha8 stream seeded from `seed`; same inputs, same bits.
+//! - The report's `dp` section gives the steps run and epsilon at
+//!   `DpConfig::delta` from [`crate::privacy::accountant`] (q, sigma, steps).
+//!   Stopping on `target_accuracy` looks at the training data and is not
+//!   part of that accounting.
 
 use super::proba::{argmax_rows, probabilities};
 use super::{EngineError, Graph, Op, OutputKind, ParamRole, ParamSet, Tensor, ValueId};
@@ -24,6 +43,7 @@ use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 /// The optimiser and its hyper-parameters.
@@ -54,6 +74,54 @@ impl Optimizer {
     }
 }
 
+/// DP-SGD settings (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DpConfig {
+    /// C: every per-record gradient is clipped to this L2 norm.
+    pub clip_norm: f64,
+    /// sigma: the noise standard deviation is sigma * C.
+    pub noise_multiplier: f64,
+    /// delta at which the report's epsilon is computed.
+    pub delta: f64,
+}
+
+impl Default for DpConfig {
+    fn default() -> Self {
+        DpConfig {
+            clip_norm: 1.0,
+            noise_multiplier: 1.0,
+            delta: 1e-5,
+        }
+    }
+}
+
+impl DpConfig {
+    /// Reject settings DP-SGD cannot use.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        let bad = |m: String| Err(EngineError::Config(m));
+        if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
+            return bad(format!(
+                "the DP clipping norm must be a finite number > 0, got {}",
+                self.clip_norm
+            ));
+        }
+        if !(self.noise_multiplier.is_finite() && self.noise_multiplier >= 0.0) {
+            return bad(format!(
+                "the DP noise multiplier must be a finite number >= 0, got {}",
+                self.noise_multiplier
+            ));
+        }
+        if !(self.delta > 0.0 && self.delta < 1.0) {
+            return bad(format!(
+                "the DP delta must be in (0, 1), got {}",
+                self.delta
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A training recipe. Check it with [`TrainConfig::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -66,6 +134,9 @@ pub struct TrainConfig {
     /// Stop as soon as the training accuracy reaches this fraction.
     pub target_accuracy: Option<f64>,
     pub seed: u64,
+    /// DP-SGD (per-record clipping, Gaussian noise, Poisson sampling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dp: Option<DpConfig>,
 }
 
 impl Default for TrainConfig {
@@ -77,6 +148,7 @@ impl Default for TrainConfig {
             l2: 0.0,
             target_accuracy: None,
             seed: 0,
+            dp: None,
         }
     }
 }
@@ -125,6 +197,9 @@ impl TrainConfig {
         if !(lr.is_finite() && lr > 0.0) {
             return bad(format!("learning rate must be > 0, got {lr}"));
         }
+        if let Some(dp) = &self.dp {
+            dp.validate()?;
+        }
         Ok(())
     }
 }
@@ -149,6 +224,45 @@ pub struct TrainReport {
     /// "epochs", "target_accuracy" or "cancelled".
     pub stopped_by: String,
     pub loss_history: Vec<f64>,
+    /// What DP-SGD spent (when `TrainConfig::dp` was set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dp: Option<DpReport>,
+}
+
+/// The privacy spent by a DP-SGD run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DpReport {
+    pub clip_norm: f64,
+    pub noise_multiplier: f64,
+    /// Poisson sampling rate q = min(1, batch_size / N).
+    pub sample_rate: f64,
+    /// q N, the divisor of the noisy gradient sum.
+    pub expected_batch_size: f64,
+    /// Steps run (each one a use of the subsampled Gaussian mechanism).
+    pub steps: u64,
+    pub delta: f64,
+    /// epsilon at `delta` after `steps` (RDP accountant); `None` when it is
+    /// infinite (sigma = 0) or could not be computed.
+    pub epsilon: Option<f64>,
+    /// Per-record gradients that were clipped (norm above C), over the run.
+    pub clipped: u64,
+    /// Per-record gradients computed over the run.
+    pub records_seen: u64,
+}
+
+/// The noisy clipped gradient of one DP-SGD step (see [`dp_gradient`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DpGradient {
+    /// One tensor per parameter, in `Graph::params` order (zeros for
+    /// constants).
+    pub grads: Vec<Tensor>,
+    /// Sum of the records' losses.
+    pub loss_sum: f64,
+    /// Records whose gradient norm exceeded C.
+    pub clipped: usize,
+    /// Largest per-record gradient norm before clipping.
+    pub max_norm: f64,
 }
 
 /// Where the loss is taken.
@@ -352,6 +466,141 @@ fn truncated_graph(graph: &Graph, on: LossOn) -> Graph {
     g
 }
 
+/// The per-record gradients of `rows`, clipped, summed, noised and divided
+/// by `expected_batch` (one DP-SGD step, see the module docs), on the loss
+/// the trainer uses. Noise from `rng`.
+#[allow(clippy::too_many_arguments)]
+fn dp_step(
+    g: &Graph,
+    on: LossOn,
+    trainable: &[bool],
+    params: &ParamSet,
+    x: &Tensor,
+    y: &[usize],
+    rows: &[usize],
+    dp: &DpConfig,
+    expected_batch: f64,
+    rng: &mut ChaCha8Rng,
+    epoch: usize,
+) -> Result<DpGradient, EngineError> {
+    let mut acc: Vec<Tensor> = params.iter().map(|t| ArrayD::zeros(t.raw_dim())).collect();
+    let mut loss_sum = 0.0;
+    let mut clipped = 0usize;
+    let mut max_norm = 0.0f64;
+    let c = dp.clip_norm;
+    for &r in rows {
+        let xb = take_rows(x, &[r]);
+        let tape = g.forward_tape(params, &xb)?;
+        let (loss, grad) = loss_and_grad(on, tape.get(g.output), &[y[r]])?;
+        if !loss.is_finite() {
+            return Err(EngineError::Diverged { epoch, loss });
+        }
+        loss_sum += loss;
+        let grads = g.backward(&tape, grad)?;
+        let norm = grads
+            .params
+            .iter()
+            .zip(trainable)
+            .filter(|(_, &t)| t)
+            .map(|(gp, _)| gp.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>())
+            .sum::<f64>()
+            .sqrt();
+        if !norm.is_finite() {
+            return Err(EngineError::NonFinite(format!(
+                "the gradient of training record {r} (epoch {epoch})"
+            )));
+        }
+        max_norm = max_norm.max(norm);
+        let factor = (c / (norm + 1e-6)).min(1.0);
+        if norm > c {
+            clipped += 1;
+        }
+        for ((a, gp), &t) in acc.iter_mut().zip(&grads.params).zip(trainable) {
+            if t {
+                a.scaled_add(factor as f32, gp);
+            }
+        }
+    }
+    let std = dp.noise_multiplier * c;
+    let scale = 1.0 / expected_batch;
+    for (a, &t) in acc.iter_mut().zip(trainable) {
+        if !t {
+            continue;
+        }
+        a.mapv_inplace(|v| {
+            let z: f64 = rng.sample(StandardNormal);
+            ((v as f64 + std * z) * scale) as f32
+        });
+    }
+    Ok(DpGradient {
+        grads: acc,
+        loss_sum,
+        clipped,
+        max_norm,
+    })
+}
+
+/// One DP-SGD step's gradient on the records `rows` of (x, y): each
+/// record's gradient clipped to `dp.clip_norm`, summed, plus
+/// N(0, (sigma C)^2) per coordinate (ChaCha8 seeded by `noise_seed`),
+/// divided by `expected_batch` (q N). Exposed for tests and teaching; the
+/// trainer uses the same code.
+#[allow(clippy::too_many_arguments)]
+pub fn dp_gradient(
+    graph: &Graph,
+    params: &ParamSet,
+    x: &Tensor,
+    y: &[usize],
+    rows: &[usize],
+    dp: &DpConfig,
+    expected_batch: f64,
+    noise_seed: u64,
+) -> Result<DpGradient, EngineError> {
+    dp.validate()?;
+    if !(expected_batch.is_finite() && expected_batch > 0.0) {
+        return Err(EngineError::Config(format!(
+            "the expected batch size must be > 0, got {expected_batch}"
+        )));
+    }
+    let n = y.len();
+    if x.shape().first() != Some(&n) {
+        return Err(EngineError::Config(format!(
+            "training needs as many labels as rows: {} rows, {} labels",
+            x.shape().first().copied().unwrap_or(0),
+            n
+        )));
+    }
+    if let Some(&r) = rows.iter().find(|&&r| r >= n) {
+        return Err(EngineError::Config(format!(
+            "record {r} is outside the {n} training records"
+        )));
+    }
+    if params.len() != graph.params.len() {
+        return Err(EngineError::Config(format!(
+            "{} parameter tensors for a graph with {}",
+            params.len(),
+            graph.params.len()
+        )));
+    }
+    let on = loss_target(graph);
+    let g = truncated_graph(graph, on);
+    let trainable: Vec<bool> = graph.params.iter().map(|p| p.trainable()).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(noise_seed);
+    dp_step(
+        &g,
+        on,
+        &trainable,
+        params,
+        x,
+        y,
+        rows,
+        dp,
+        expected_batch,
+        &mut rng,
+        0,
+    )
+}
+
 /// Fit the trainable parameters of `params` (in place) on (x, y).
 /// `progress` is called after every epoch; returning `false` cancels.
 pub fn train(
@@ -375,6 +624,7 @@ pub fn train(
     let on = loss_target(graph);
     let g = truncated_graph(graph, on);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_7a11);
+    let mut noise_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xd9_5e6d_0153);
     let mut order: Vec<usize> = (0..n).collect();
     let trainable: Vec<bool> = graph.params.iter().map(|p| p.trainable()).collect();
     let is_weight: Vec<bool> = graph
@@ -389,21 +639,58 @@ pub fn train(
     let mut train_accuracy = 0.0;
     let mut stopped_by = "epochs";
     let mut epochs_run = 0;
+    // DP-SGD: Poisson rate, steps per epoch, expected batch size
+    let q = (cfg.batch_size as f64 / n as f64).min(1.0);
+    let steps_per_epoch = n.div_ceil(cfg.batch_size);
+    let expected_batch = q * n as f64;
+    let (mut clipped, mut seen) = (0u64, 0u64);
     for epoch in 1..=cfg.epochs {
-        order.shuffle(&mut rng);
+        let batches: Vec<Vec<usize>> = if cfg.dp.is_some() {
+            (0..steps_per_epoch)
+                .map(|_| (0..n).filter(|_| rng.gen::<f64>() < q).collect())
+                .collect()
+        } else {
+            order.shuffle(&mut rng);
+            order.chunks(cfg.batch_size).map(|c| c.to_vec()).collect()
+        };
         let mut epoch_loss = 0.0;
-        for chunk in order.chunks(cfg.batch_size) {
-            let xb = take_rows(x, chunk);
-            let yb: Vec<usize> = chunk.iter().map(|&i| y[i]).collect();
-            let tape = g.forward_tape(params, &xb)?;
-            let (loss, grad) = loss_and_grad(on, tape.get(g.output), &yb)?;
-            if !loss.is_finite() {
-                return Err(EngineError::Diverged { epoch, loss });
-            }
-            epoch_loss += loss * chunk.len() as f64;
-            let grads = g.backward(&tape, grad)?;
+        let mut epoch_rows = 0usize;
+        for chunk in &batches {
+            let grads = match &cfg.dp {
+                Some(dp) => {
+                    let d = dp_step(
+                        &g,
+                        on,
+                        &trainable,
+                        params,
+                        x,
+                        y,
+                        chunk,
+                        dp,
+                        expected_batch,
+                        &mut noise_rng,
+                        epoch,
+                    )?;
+                    epoch_loss += d.loss_sum;
+                    clipped += d.clipped as u64;
+                    seen += chunk.len() as u64;
+                    d.grads
+                }
+                None => {
+                    let xb = take_rows(x, chunk);
+                    let yb: Vec<usize> = chunk.iter().map(|&i| y[i]).collect();
+                    let tape = g.forward_tape(params, &xb)?;
+                    let (loss, grad) = loss_and_grad(on, tape.get(g.output), &yb)?;
+                    if !loss.is_finite() {
+                        return Err(EngineError::Diverged { epoch, loss });
+                    }
+                    epoch_loss += loss * chunk.len() as f64;
+                    g.backward(&tape, grad)?.params
+                }
+            };
+            epoch_rows += chunk.len();
             step += 1;
-            for (i, mut gp) in grads.params.into_iter().enumerate() {
+            for (i, mut gp) in grads.into_iter().enumerate() {
                 if !trainable[i] {
                     continue;
                 }
@@ -444,7 +731,9 @@ pub fn train(
                 }
             }
         }
-        let loss = epoch_loss / n as f64;
+        // the mean loss over the records of this epoch's steps (all N
+        // without DP; the Poisson samples with DP)
+        let loss = epoch_loss / epoch_rows.max(1) as f64;
         history.push(loss);
         epochs_run = epoch;
         train_accuracy = accuracy(graph, params, x, y, 1024)?;
@@ -465,11 +754,30 @@ pub fn train(
             break;
         }
     }
+    let dp = cfg.dp.map(|dp| {
+        let steps = (epochs_run * steps_per_epoch) as u64;
+        let eps = crate::privacy::accountant::epsilon(q, dp.noise_multiplier, steps, dp.delta)
+            .ok()
+            .map(|e| e.epsilon)
+            .filter(|e| e.is_finite());
+        DpReport {
+            clip_norm: dp.clip_norm,
+            noise_multiplier: dp.noise_multiplier,
+            sample_rate: q,
+            expected_batch_size: expected_batch,
+            steps,
+            delta: dp.delta,
+            epsilon: eps,
+            clipped,
+            records_seen: seen,
+        }
+    });
     Ok(TrainReport {
         epochs_run,
         final_loss: history.last().copied().unwrap_or(f64::NAN),
         train_accuracy,
         stopped_by: stopped_by.to_string(),
         loss_history: history,
+        dp,
     })
 }

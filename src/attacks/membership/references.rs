@@ -332,6 +332,7 @@ pub(crate) fn resolve_recipe(
                 l2: r.l2,
                 target_accuracy: None,
                 seed: 0,
+                dp: None,
             }
         }
         None => {
@@ -344,6 +345,7 @@ pub(crate) fn resolve_recipe(
                 l2: r.l2,
                 target_accuracy: Some(t),
                 seed: 0,
+                dp: None,
             }
         }
     };
