@@ -545,6 +545,7 @@ pub fn run_audit(
     names: JsValue,
     progress: &js_sys::Function,
     precomputed: Option<String>,
+    guidance: JsValue,
 ) -> Result<JsValue, JsValue> {
     use crate::attacks::membership::audit::{run_audit_with, PrecomputedReferences};
     use crate::report::Report;
@@ -594,7 +595,9 @@ pub fn run_audit(
         names,
         outcome,
     )
-    .with_scan(scan);
+    .with_scan(scan)
+    .with_guidance(&guidance_options(guidance)?)
+    .map_err(|e| e.to_js())?;
     report_out(&report)
 }
 
@@ -994,6 +997,23 @@ pub fn train_target(
     Ok(out.into())
 }
 
+impl Coded for crate::guidance::GuidanceError {
+    fn code(&self) -> &'static str {
+        crate::guidance::GuidanceError::code(self)
+    }
+}
+
+/// Guidance options (`guidance::GuidanceOptions`, snake_case, every field
+/// optional) from a JS value.
+fn guidance_options(v: JsValue) -> Result<crate::guidance::GuidanceOptions, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        Ok(Default::default())
+    } else {
+        serde_wasm_bindgen::from_value(v)
+            .map_err(|e| bad_argument(&format!("guidance options: {e}")))
+    }
+}
+
 impl Coded for crate::scan::ScanError {
     fn code(&self) -> &'static str {
         crate::scan::ScanError::code(self)
@@ -1013,6 +1033,7 @@ pub fn scan_model(
     members: Option<Vec<f32>>,
     nonmembers: Option<Vec<f32>>,
     population: Option<Vec<f32>>,
+    guidance: JsValue,
 ) -> Result<JsValue, JsValue> {
     use crate::scan::{scan_model as core_scan, ScanData, ScanSettings};
     let any = members.is_some() || nonmembers.is_some() || population.is_some();
@@ -1064,6 +1085,26 @@ pub fn scan_model(
         &JsValue::from_str(&json),
     );
     let _ = Reflect::set(&out, &JsValue::from_str("html"), &JsValue::from_str(&html));
+    // what the scan's findings call for, without any attack
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(model_bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let with = crate::report::Report::file_only(sha, String::new(), 0)
+        .with_scan(report)
+        .with_guidance(&guidance_options(guidance)?)
+        .map_err(|e| e.to_js())?;
+    if let Some(g) = &with.guidance {
+        let _ = Reflect::set(
+            &out,
+            &JsValue::from_str("guidanceHtml"),
+            &JsValue::from_str(&crate::guidance::render_html(g)),
+        );
+        let _ = Reflect::set(&out, &JsValue::from_str("guidance"), &to_js_value(g)?);
+    }
     Ok(out.into())
 }
 
@@ -1073,4 +1114,12 @@ pub fn scan_model(
 pub fn strip_metadata(model_bytes: &[u8]) -> Result<js_sys::Uint8Array, JsValue> {
     let (clean, _) = crate::scan::strip_metadata(model_bytes).map_err(|e| e.to_js())?;
     Ok(js_sys::Uint8Array::from(clean.as_slice()))
+}
+
+/// The default guidance options (`guidance::GuidanceOptions`): every
+/// threshold the guidance uses, for the page to show and let the user edit.
+#[wasm_bindgen(js_name = guidanceDefaults)]
+pub fn guidance_defaults() -> Result<String, JsValue> {
+    serde_json::to_string_pretty(&crate::guidance::GuidanceOptions::default())
+        .map_err(|e| js_error("internal", &e.to_string()))
 }

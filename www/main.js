@@ -82,6 +82,8 @@ const el = {
     workers: $('audit-workers'),
     eta: $('audit-eta'),
     includeTraining: $('include-training-data'),
+    claimedEpsilon: $('claimed-epsilon'),
+    guidanceOptions: $('guidance-options'),
     populationClear: $('population-clear'),
     preset: $('audit-preset'),
     references: $('audit-references'),
@@ -371,8 +373,17 @@ function onProgress({ done, total, label }) {
 // ---------- actions ----------
 
 /** Show a model-file scan (its html fragment from the core) and offer the stripped copy. */
+/** Guidance options for the scan: the form's, or the defaults when the form does not parse. */
+function scanGuidance() {
+  try {
+    return guidanceOptions();
+  } catch (_) {
+    return {};
+  }
+}
+
 async function showScan(name, bytes, out) {
-  insertFragment(el.scanResults, out.html);
+  insertFragment(el.scanResults, (out.guidanceHtml || '') + out.html);
   el.scanPanel.hidden = false;
   el.scanPanel.dataset.file = name;
   if (state.stripUrl) URL.revokeObjectURL(state.stripUrl);
@@ -396,7 +407,7 @@ async function rescan() {
   const file = state.scanFile;
   if (!file) return;
   try {
-    await showScan(file.name, file.bytes, await bridge.call('scan', { bytes: file.bytes.slice(0) }));
+    await showScan(file.name, file.bytes, await bridge.call('scan', { bytes: file.bytes.slice(0), guidance: scanGuidance() }));
   } catch (err) {
     if (err.code !== 'aborted') showError(el.modelError, err, 'The model-file scan failed');
   }
@@ -407,7 +418,7 @@ async function loadModelBytes(name, bytes) {
   // the file scan needs no engine: it runs even on models the engine cannot load
   try {
     state.scanFile = { name, bytes };
-    await showScan(name, bytes, await bridge.call(AUDIT_ROLES.some((r) => state.audit[r]) ? 'scan' : 'scanBytes', { bytes: bytes.slice(0) }));
+    await showScan(name, bytes, await bridge.call(AUDIT_ROLES.some((r) => state.audit[r]) ? 'scan' : 'scanBytes', { bytes: bytes.slice(0), guidance: scanGuidance() }));
   } catch (err) {
     if (err.code === 'aborted') {
       done();
@@ -850,6 +861,26 @@ function auditSettings() {
   return { attacks, references, seed, stats: { delta } };
 }
 
+/** The guidance options from the form (claimed epsilon, thresholds JSON), or an Error naming the field. */
+function guidanceOptions() {
+  const text = el.audit.guidanceOptions.value.trim();
+  let opts = {};
+  if (text) {
+    try {
+      opts = JSON.parse(text);
+    } catch (err) {
+      throw new InspectorError('bad_setting', `the guidance thresholds are not valid JSON: ${err.message}`);
+    }
+  }
+  const claimed = el.audit.claimedEpsilon.value.trim();
+  if (claimed !== '') {
+    const v = Number(claimed);
+    if (!Number.isFinite(v) || v < 0) throw new InspectorError('bad_setting', `the claimed epsilon must be a number of 0 or more, got "${claimed}"`);
+    opts.claimed_epsilon = v;
+  }
+  return opts;
+}
+
 /** The number of workers chosen (the select's "all" = every logical core the browser reports). */
 function workerCount() {
   const v = el.audit.workers.value;
@@ -986,8 +1017,10 @@ async function runAuditNow() {
   clearError(a.settingsError);
   clearError(a.error);
   let settings;
+  let guidance;
   try {
     settings = auditSettings();
+    guidance = guidanceOptions();
   } catch (err) {
     showError(a.settingsError, err, 'Settings');
     return;
@@ -1019,7 +1052,7 @@ async function runAuditNow() {
       precomputed = await pool.train(jobs, settings, workers, onReferenceProgress);
     }
     setAuditPhase('attacks', jobs.length > 0 ? 2 : 1);
-    const out = await bridge.call('runAudit', { settings, names, precomputed }, { onProgress: onAuditProgress });
+    const out = await bridge.call('runAudit', { settings, names, precomputed, guidance }, { onProgress: onAuditProgress });
     const seconds = (performance.now() - t0) / 1000;
     state.lastAudit = out.report;
     renderAuditResults(out);
@@ -1425,7 +1458,7 @@ function teachSettings() {
     if (!(sigma >= 0)) throw new InspectorError('bad_setting', `the noise multiplier must be 0 or more, got "${teach.sigma.value}"`);
     if (!(delta > 0 && delta < 1)) throw new InspectorError('bad_setting', `delta must lie in (0, 1), got "${teach.delta.value}"`);
     dp = { clip, sigma, delta };
-    config.dp = { clipNorm: clip, noiseMultiplier: sigma };
+    config.dp = { clipNorm: clip, noiseMultiplier: sigma, delta };
   }
   return { width, config, seed, dp };
 }
@@ -1445,7 +1478,8 @@ async function updateTeachEpsilon() {
   }
   const rows = demos && demos[TEACH_DEMO] ? demos[TEACH_DEMO].rows.members : 300;
   const q = Math.min(1, s.config.batchSize / rows);
-  const steps = Math.ceil(s.config.epochs / q);
+  // as the trainer runs it: Poisson sampling at q, ceil(N / batch) steps per epoch
+  const steps = s.config.epochs * Math.ceil(rows / s.config.batchSize);
   try {
     const r = await bridge.call('accountant', { q, sigma: s.dp.sigma, steps, delta: s.dp.delta });
     teach.epsilon.textContent = `Noise multiplier \u03c3 = ${s.dp.sigma}, sampling rate q = ${q.toFixed(3)} (batch ${s.config.batchSize} of ${rows}), ${fmtInt(steps)} steps: the RDP accountant gives \u03b5 = ${Number.isFinite(r.epsilon) ? r.epsilon.toFixed(2) : '\u221e'} at \u03b4 = ${s.dp.delta}. Compare it with the empirical \u03b5 lower bound of the audit.`;
@@ -1515,7 +1549,8 @@ async function runTeachNow() {
   const bestAuc = ran.reduce((b, a) => (!b || a.auc > b.auc ? a : b), null);
   const eps = ran.reduce((m, a) => Math.max(m, a.epsilon_lower_bound), 0);
   const tr = document.createElement('tr');
-  const dpText = s.dp ? `\u03c3 ${s.dp.sigma}, C ${s.dp.clip}${teach.epsilon.dataset.epsilon ? `, \u03b5 ${Number(teach.epsilon.dataset.epsilon).toFixed(2)}` : ''}` : 'off';
+  const dpEps = trained.report.dp && trained.report.dp.epsilon;
+  const dpText = s.dp ? `\u03c3 ${s.dp.sigma}, C ${s.dp.clip}${dpEps != null ? `, \u03b5 ${Number(dpEps).toFixed(2)} (\u03b4 ${s.dp.delta})` : ''}` : 'off';
   const cells = [
     String(teach.history.tBodies[0].rows.length + 1), String(s.width), String(s.config.epochs), String(s.config.l2), dpText,
     `${(100 * (trained.report.trainAccuracy ?? trained.report.train_accuracy)).toFixed(1)}%`, testAcc == null ? '' : `${(100 * testAcc).toFixed(1)}%`,
@@ -1637,6 +1672,11 @@ async function start() {
     el.engine.dataset.state = 'failed';
     for (const input of [el.modelInput, el.dataInput, el.demoButton, ...Object.values(el.audit.inputs)]) input.disabled = true;
     return;
+  }
+  try {
+    el.audit.guidanceOptions.value = await bridge.call('guidanceDefaults');
+  } catch (err) {
+    showError(el.audit.settingsError, err, 'Guidance defaults');
   }
   await fillDemos();
   const demo = new URLSearchParams(location.search).get('demo');

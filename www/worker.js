@@ -18,7 +18,7 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  initSync, lastPanic, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
+  accountant, guidanceDefaults, initSync, lastPanic, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
   trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
@@ -173,14 +173,14 @@ const methods = {
    * of reference models other workers trained with `trainReference`.
    * Returns {report, reportJson, html, htmlStandalone}.
    */
-  runAudit({ settings, names, precomputed }, progress) {
+  runAudit({ settings, names, precomputed, guidance }, progress) {
     requireAuditInputs();
     // runAudit takes the population by value (it frees the handle), so it
     // gets a fresh parse of the kept bytes and the checked handle stays
     return runAudit(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), settings, names, (p) => {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
-    }, precomputed || undefined);
+    }, precomputed || undefined, guidance || undefined);
   },
 
   /** The reference sets an audit with `settings` trains: [{mode, k}]. */
@@ -278,16 +278,26 @@ const methods = {
    * The model-file scan (stored training records, metadata) of any ONNX
    * file, loadable by the engine or not, without records: {scan, scanJson, html}.
    */
-  scanBytes({ bytes }) {
-    return scanModel(new Uint8Array(bytes), undefined, undefined, undefined);
+  scanBytes({ bytes, guidance }) {
+    return scanModel(new Uint8Array(bytes), undefined, undefined, undefined, guidance || undefined);
+  },
+
+  /** epsilon of DP-SGD after `steps` steps at sampling rate q (the RDP accountant). */
+  accountant({ q, sigma, steps, delta }) {
+    return accountant(q, sigma, steps, delta);
+  },
+
+  /** Every guidance threshold with its default (JSON text). */
+  guidanceDefaults() {
+    return guidanceDefaults();
   },
 
   /** The scan of a model file (default: the loaded model) against the loaded audit CSVs. */
-  scan({ bytes } = {}) {
+  scan({ bytes, guidance } = {}) {
     const file = bytes ? new Uint8Array(bytes) : modelBytes;
     if (!file) throw coded('no_model', 'no model is loaded');
     const flat = (role) => (audit[role] ? audit[role].handle.data() : undefined);
-    return scanModel(file, flat('members'), flat('nonmembers'), flat('population'));
+    return scanModel(file, flat('members'), flat('nonmembers'), flat('population'), guidance || undefined);
   },
 
   /** A copy of the model file without metadata (doc strings, properties, producer, flagged names). */

@@ -63,6 +63,44 @@ impl LabelledInputs {
     }
 }
 
+/// The thresholds and claims the guidance section uses.
+#[derive(Args, Debug)]
+pub struct GuidanceArgs {
+    /// The epsilon the model's makers claim (guidance checks it against the empirical lower bound)
+    #[arg(long, value_name = "EPS")]
+    pub claimed_epsilon: Option<f64>,
+    /// The delta of that claim [default: the audit's delta]
+    #[arg(long, value_name = "D")]
+    pub claimed_delta: Option<f64>,
+    /// Guidance thresholds and DP plan as JSON (the keys the report shows; every field optional)
+    #[arg(long, value_name = "GUIDANCE.json")]
+    pub guidance_options: Option<PathBuf>,
+}
+
+impl GuidanceArgs {
+    pub fn options(&self) -> Result<privacy_inspector::guidance::GuidanceOptions, CliError> {
+        let mut opts: privacy_inspector::guidance::GuidanceOptions = match &self.guidance_options {
+            None => Default::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
+                    path: show(p),
+                    source: IoCause(e),
+                })?;
+                serde_json::from_str(&text).map_err(|e| {
+                    CliError::Usage(format!("{}: not guidance options: {e}", show(p)))
+                })?
+            }
+        };
+        if self.claimed_epsilon.is_some() {
+            opts.claimed_epsilon = self.claimed_epsilon;
+        }
+        if self.claimed_delta.is_some() {
+            opts.claimed_delta = self.claimed_delta;
+        }
+        Ok(opts)
+    }
+}
+
 /// Where a probe writes its report.
 #[derive(Args, Debug)]
 pub struct ReportOut {
@@ -145,6 +183,8 @@ pub struct AuditArgs {
     /// --save-references; same model, data, seed and settings)
     #[arg(long, value_name = "REFS.json", num_args = 1..)]
     pub references_from: Vec<PathBuf>,
+    #[command(flatten)]
+    pub guidance: GuidanceArgs,
     #[command(flatten)]
     pub out: ReportOut,
     /// No progress on stderr
@@ -480,9 +520,14 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         args.inputs.names(),
         outcome,
     )
-    .with_scan(scan);
+    .with_scan(scan)
+    .with_guidance(&args.guidance.options()?)
+    .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
     args.out.write(&report)?;
     print_summary(&report);
+    if let Some(g) = &report.guidance {
+        print!("\n{}", privacy_inspector::guidance::render_text(g));
+    }
     Ok(())
 }
 

@@ -60,6 +60,8 @@ pub struct ScanArgs {
     /// Write a copy of the model with doc strings, metadata and flagged names removed
     #[arg(long, value_name = "CLEAN.onnx")]
     pub strip_metadata: Option<PathBuf>,
+    #[command(flatten)]
+    pub guidance: super::audit_cmd::GuidanceArgs,
 }
 
 #[derive(Serialize)]
@@ -78,6 +80,7 @@ struct ScanDocument<'a> {
     scan: &'a ScanReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     strip: Option<StripSummary>,
+    guidance: Option<privacy_inspector::guidance::Guidance>,
 }
 
 fn read_matrix(path: &Path, label_column: &Option<String>) -> Result<Array2<f32>, CliError> {
@@ -129,14 +132,20 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         })?;
         strip = Some(summary);
     }
+    let sha: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let guidance = privacy_inspector::report::Report::file_only(sha.clone(), String::new(), 0)
+        .with_scan(report.clone())
+        .with_guidance(&args.guidance.options()?)
+        .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
+        .guidance;
     let doc = ScanDocument {
         tool: serde_json::json!({"name": "privacy-inspector", "version": privacy_inspector::VERSION}),
         model: FileInfo {
             file: show(&args.model),
-            sha256: Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256: sha,
             file_size: bytes.len(),
         },
         inputs: serde_json::json!({
@@ -147,6 +156,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         }),
         scan: &report,
         strip,
+        guidance,
     };
     let json = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Output {
         path: show(&args.report),
@@ -157,6 +167,9 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         source: IoCause(e),
     })?;
     print_summary(&show(&args.model), &report, &data);
+    if let Some(g) = &doc.guidance {
+        print!("\n{}", privacy_inspector::guidance::render_text(g));
+    }
     if let (Some(out), Some(s)) = (&args.strip_metadata, &doc.strip) {
         println!(
             "Cleaned copy written to {} ({} fields cleared, {} names replaced)",

@@ -91,6 +91,10 @@ pub struct Report {
     /// Leaf membership of a tree ensemble (filled by the membership audit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaves: Option<LeafReport>,
+    /// What to do about the findings (`crate::guidance`), each action tied
+    /// to its figure, threshold and source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<crate::guidance::Guidance>,
 }
 
 /// What [`Report::without_training_data`] removes, as recorded in the
@@ -137,7 +141,95 @@ impl Report {
             redacted: None,
             scan: None,
             leaves: None,
+            guidance: None,
         }
+    }
+
+    /// A report for a model file the engine could not load: only the
+    /// file's facts, for the model-file scan and its guidance.
+    pub fn file_only(sha256: String, producer: String, opset: i64) -> Report {
+        Report {
+            tool: ToolInfo {
+                name: "privacy-inspector".into(),
+                version: crate::VERSION.into(),
+            },
+            model: ModelInfo {
+                file: None,
+                sha256,
+                producer,
+                opset,
+                input_shape: Vec::new(),
+                output_name: String::new(),
+                output_kind: OutputKind::Probabilities,
+                output_kind_source: "not loaded by the engine".into(),
+                num_classes: 0,
+            },
+            seed: 0,
+            counts: Counts {
+                members: 0,
+                nonmembers: 0,
+                population: 0,
+            },
+            inputs: serde_json::Value::Null,
+            conventions: Vec::new(),
+            settings: None,
+            references: serde_json::Value::Null,
+            attacks: Vec::new(),
+            attribute: None,
+            inversion: None,
+            redacted: None,
+            scan: None,
+            leaves: None,
+            guidance: None,
+        }
+    }
+
+    /// The scan's figures as the guidance reads them.
+    pub fn scan_findings(&self) -> Option<crate::guidance::ScanFindings> {
+        let s = self.scan.as_ref()?;
+        let mut examples = Vec::new();
+        for t in &s.tensors {
+            let members: usize = t
+                .matches
+                .iter()
+                .filter(|m| m.set == "members")
+                .map(|m| m.records_matched)
+                .max()
+                .unwrap_or(0);
+            if members > 0 {
+                examples.push(format!(
+                    "{} ({}): {members} member records stored",
+                    t.location,
+                    serde_json::to_value(t.role)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ));
+            } else if t.looks_like_records {
+                examples.push(format!("{}: looks like stored records", t.location));
+            }
+        }
+        for m in s.metadata.iter().take(3) {
+            examples.push(format!("{}: {}", m.field, m.text));
+        }
+        examples.truncate(6);
+        Some(crate::guidance::ScanFindings {
+            member_rows_embedded: s.summary.member_records_embedded,
+            tensors_flagged: s.summary.tensors_flagged,
+            metadata_flags: s.summary.metadata_findings,
+            examples,
+        })
+    }
+
+    /// Add the guidance section (every rule, fired or not, with its figure,
+    /// threshold and source).
+    pub fn with_guidance(
+        mut self,
+        opts: &crate::guidance::GuidanceOptions,
+    ) -> Result<Report, crate::guidance::GuidanceError> {
+        let findings = self.scan_findings();
+        self.guidance = Some(crate::guidance::evaluate(&self, findings.as_ref(), opts)?);
+        Ok(self)
     }
 
     /// Whether the report holds values computed directly from training

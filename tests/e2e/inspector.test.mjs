@@ -38,7 +38,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -76,15 +76,18 @@ const AUDIT = {
   ],
 };
 
-/** The CLI binary: release if built, else debug; builds the debug one if neither exists. */
+/** The CLI binary: the newest of the release and debug builds; builds the debug one if neither exists. */
 function cliBinary() {
   const targets = [process.env.CARGO_TARGET_DIR, path.join(ROOT, 'target')].filter(Boolean);
+  // the newest build (a stale release binary must not stand in for the current code)
+  const found = [];
   for (const profile of ['release', 'debug']) {
     for (const t of targets) {
       const bin = path.join(t, profile, 'privacy-inspector');
-      if (existsSync(bin)) return bin;
+      if (existsSync(bin)) found.push([statSync(bin).mtimeMs, bin]);
     }
   }
+  if (found.length) return found.sort((a, b) => b[0] - a[0])[0][1];
   execFileSync('cargo', ['build', '--bin', 'privacy-inspector'], { cwd: ROOT, stdio: 'inherit' });
   for (const t of targets) {
     const bin = path.join(t, 'debug', 'privacy-inspector');
@@ -1184,6 +1187,69 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     // the panic's own console lines are expected; anything else is not
     for (let i = problems.length - 1; i >= 0; i--) if (/test panic requested|RuntimeError: unreachable/.test(problems[i])) problems.splice(i, 1);
     assertClean('panic');
+    await page.close();
+  });
+
+  test('model-file scan: an SVC shows its stored training records and the guidance, with no attack run; metadata is flagged and stripped', { timeout: AUDIT_TIMEOUT }, async () => {
+    const dir = path.join(ROOT, 'tests/fixtures/scan');
+    const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8'));
+    const page = await open();
+    // the model alone: its support vectors look like stored records
+    await page.getByTestId('model-input').setInputFiles(path.join(dir, 'svc_raw.onnx'));
+    await page.getByTestId('scan-panel').waitFor({ state: 'visible', timeout: TIMEOUT });
+    await page.getByTestId('scan-results').getByTestId('guidance-record_like_tensors').waitFor({ timeout: TIMEOUT });
+    // with the records it was trained on: every support vector is a member, no non-member matches
+    await page.getByTestId('model-input').setInputFiles([
+      { name: 'svc_raw.onnx', mimeType: 'application/octet-stream', buffer: readFileSync(path.join(dir, 'svc_raw.onnx')) },
+      { name: 'members.csv', mimeType: 'text/csv', buffer: readFileSync(path.join(dir, 'members.csv')) },
+      { name: 'nonmembers.csv', mimeType: 'text/csv', buffer: readFileSync(path.join(dir, 'nonmembers.csv')) },
+    ]);
+    await page.getByTestId('nonmembers-counts').filter({ hasText: 'nonmembers.csv: 60 rows' }).waitFor({ timeout: TIMEOUT });
+    const embedded = page.getByTestId('scan-results').getByTestId('guidance-embedded_records');
+    await embedded.waitFor({ timeout: TIMEOUT });
+    const finding = await embedded.textContent();
+    assert.ok(finding.includes(String(expected.svc_raw.support.length)), `the finding names ${expected.svc_raw.support.length} member records: ${finding}`);
+    assert.ok(await page.getByTestId('audit-results-panel').isHidden(), 'no attack ran');
+    await page.evaluate(() => document.querySelector('[data-testid="scan-panel"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '19-scan-svc.png') });
+    // a model whose metadata names a path, an e-mail and a URL: flagged, and a clean copy offered
+    await page.getByTestId('model-input').setInputFiles(path.join(dir, 'meta.onnx'));
+    await page.getByTestId('scan-panel').filter({ hasText: '@' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('scan-results').getByTestId('guidance-metadata').waitFor({ timeout: TIMEOUT });
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('strip-download').click()]);
+    assert.match(dl.suggestedFilename(), /meta\.clean\.onnx$/);
+    const clean = readFileSync(await dl.path());
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-scan-'));
+    try {
+      const file = path.join(tmp, 'clean.onnx');
+      writeFileSync(file, clean);
+      const out = path.join(tmp, 'scan.json');
+      execFileSync(cliBinary(), ['scan', file, '--report', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const rescan = JSON.parse(readFileSync(out, 'utf8'));
+      assert.deepEqual(rescan.scan.metadata, [], 'the stripped copy has no metadata findings');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    assertClean('scan');
+    await page.close();
+  });
+
+  test('teaching mode with DP-SGD: the noise multiplier and epsilon are shown and recorded with the run', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await open();
+    await page.getByTestId('audit-preset').selectOption('quick');
+    await page.getByTestId('teach-dp').check();
+    await page.getByTestId('teach-epochs').fill('5');
+    await page.getByTestId('teach-sigma').fill('1.1');
+    await page.getByTestId('teach-sigma').dispatchEvent('change');
+    await page.getByTestId('teach-epsilon').filter({ hasText: 'RDP accountant gives' }).waitFor({ timeout: TIMEOUT });
+    const shown = Number(await page.getByTestId('teach-epsilon').getAttribute('data-epsilon'));
+    assert.ok(shown > 0 && Number.isFinite(shown), `epsilon ${shown}`);
+    await page.getByTestId('teach-run').click();
+    const row = page.getByTestId('teach-history').locator('tbody tr').first();
+    await row.waitFor({ timeout: AUDIT_TIMEOUT });
+    const cells = await row.locator('td').allTextContents();
+    assert.match(cells[4], new RegExp(`σ 1\\.1, C 1, ε ${shown.toFixed(2).replace('.', '\\.')}`), `DP cell "${cells[4]}" vs shown epsilon ${shown}`);
+    assertClean('teaching dp');
     await page.close();
   });
 
