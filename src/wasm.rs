@@ -451,6 +451,29 @@ pub fn parse_csv(bytes: &[u8], label_column: Option<String>) -> Result<DatasetHa
     Ok(DatasetHandle { data })
 }
 
+/// [`parse_csv`] in chunks of 20,000 rows, calling `progress({done, total})`
+/// (rows read, estimated rows) after each, so the page can show how far a
+/// large file is.
+#[wasm_bindgen(js_name = parseCsvChunked)]
+pub fn parse_csv_chunked(
+    bytes: &[u8],
+    label_column: Option<String>,
+    progress: &js_sys::Function,
+) -> Result<DatasetHandle, JsValue> {
+    let opts = CsvOptions {
+        require_label: label_column.is_some(),
+        label_column,
+        ..CsvOptions::default()
+    };
+    let data = crate::data::read_csv_chunked(bytes, &opts, 20_000, &mut |done, total| {
+        if let Ok(v) = to_js_value(&serde_json::json!({ "done": done, "total": total })) {
+            let _ = progress.call1(&JsValue::NULL, &v);
+        }
+    })
+    .map_err(|e| e.to_js())?;
+    Ok(DatasetHandle { data })
+}
+
 #[wasm_bindgen]
 impl DatasetHandle {
     #[wasm_bindgen(getter)]

@@ -454,7 +454,7 @@ async function loadCsvBytes(name, bytes) {
   const labelColumn = typed === 'label' ? '' : typed;
   const done = busy(`Reading ${name}`);
   try {
-    const info = await bridge.call('loadCsv', { bytes: bytes.slice(0), labelColumn });
+    const info = await bridge.call('loadCsv', { bytes: bytes.slice(0), labelColumn }, { onProgress });
     state.data = { name, bytes, labelColumn, info };
     clearError(el.dataError);
     renderData();
@@ -623,7 +623,7 @@ async function loadAuditCsv(role, name, bytes, how = {}) {
   const labelColumn = how.labelColumn || guess.column || 'label';
   const done = busy(`Reading ${name}`);
   try {
-    const status = await bridge.call('loadAuditCsv', { role, bytes: bytes.slice(0), labelColumn });
+    const status = await bridge.call('loadAuditCsv', { role, bytes: bytes.slice(0), labelColumn }, { onProgress });
     state.audit[role] = {
       name, bytes, labelColumn, info: null, error: null, sniff,
       labelWhy: how.labelColumn ? 'chosen' : guess.column ? `guessed: ${guess.why}` : 'default',

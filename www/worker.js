@@ -18,7 +18,7 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  accountant, guidanceDefaults, initSync, lastPanic, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
+  accountant, guidanceDefaults, initSync, lastPanic, loadModel, parseCsv, parseCsvChunked, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
   trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
@@ -132,8 +132,8 @@ const methods = {
   },
 
   /** Parse a CSV. The previous dataset stays active on failure. */
-  loadCsv({ bytes, labelColumn }) {
-    const next = parseCsv(new Uint8Array(bytes), labelColumn || undefined);
+  loadCsv({ bytes, labelColumn }, progress) {
+    const next = parseCsvChunked(new Uint8Array(bytes), labelColumn || undefined, (p) => progress({ done: p.done, total: p.total, label: 'Reading rows' }));
     if (dataset) dataset.free();
     dataset = next;
     return datasetInfo();
@@ -145,10 +145,10 @@ const methods = {
    * parses but does not fit the model is kept and its problem reported (it
    * may fit the next model), so the page can show it next to its input.
    */
-  loadAuditCsv({ role, bytes, labelColumn }) {
+  loadAuditCsv({ role, bytes, labelColumn }, progress) {
     if (!AUDIT_ROLES.includes(role)) throw coded('bad_argument', `unknown audit input '${role}'`);
     const data = new Uint8Array(bytes);
-    const next = parseCsv(data, labelColumn || 'label');
+    const next = parseCsvChunked(data, labelColumn || 'label', (p) => progress({ done: p.done, total: p.total, label: 'Reading rows' }));
     if (audit[role]) audit[role].handle.free();
     audit[role] = { handle: next, bytes: data, labelColumn: labelColumn || 'label' };
     return auditStatus();

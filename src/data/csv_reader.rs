@@ -828,3 +828,76 @@ mod tests {
         assert_eq!(codes.len(), errs.len());
     }
 }
+
+/// [`read_csv`] in chunks of `chunk_rows` rows, calling `progress(rows
+/// read, estimated total rows)` after each chunk (the estimate counts the
+/// lines of `bytes`), so a page can show how far a large file is. Same
+/// result and errors as [`read_csv`].
+pub fn read_csv_chunked(
+    bytes: &[u8],
+    opts: &CsvOptions,
+    chunk_rows: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Dataset, DataError> {
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+    let estimate = lines.saturating_sub(1).max(1);
+    let mut stream = CsvStream::new(bytes, opts)?;
+    let mut parts: Vec<Dataset> = Vec::new();
+    while let Some(ds) = stream.next_chunk(chunk_rows.max(1))? {
+        parts.push(ds);
+        progress(stream.rows_read(), estimate.max(stream.rows_read()));
+    }
+    let Some(first) = parts.first() else {
+        return Err(DataError::NoRows);
+    };
+    let nfeat = first.features.ncols();
+    let rows: usize = parts.iter().map(|p| p.len()).sum();
+    let mut features = Vec::with_capacity(rows * nfeat);
+    let mut labels: Option<Vec<usize>> = first.labels.as_ref().map(|_| Vec::with_capacity(rows));
+    for p in &parts {
+        features.extend(p.features.iter().copied());
+        if let (Some(all), Some(l)) = (labels.as_mut(), p.labels.as_ref()) {
+            all.extend_from_slice(l);
+        }
+    }
+    let features = Array2::from_shape_vec((rows, nfeat), features)
+        .map_err(|e| DataError::Parse(e.to_string()))?;
+    Ok(Dataset {
+        feature_names: first.feature_names.clone(),
+        features,
+        labels,
+        label_column: first.label_column.clone(),
+    })
+}
+
+#[cfg(test)]
+mod chunked_tests {
+    use super::*;
+
+    #[test]
+    fn chunked_reading_equals_one_read_and_reports_progress() {
+        let mut text = String::from("a,b,label\n");
+        for i in 0..1001 {
+            text.push_str(&format!("{}.5,{},{}\n", i, i * 2, i % 3));
+        }
+        let opts = CsvOptions::default();
+        let whole = read_csv(text.as_bytes(), &opts).unwrap();
+        let mut seen = Vec::new();
+        let chunked =
+            read_csv_chunked(text.as_bytes(), &opts, 100, &mut |r, t| seen.push((r, t))).unwrap();
+        assert_eq!(chunked.features, whole.features);
+        assert_eq!(chunked.labels, whole.labels);
+        assert_eq!(chunked.feature_names, whole.feature_names);
+        assert_eq!(seen.len(), 11);
+        assert_eq!(seen.last(), Some(&(1001, 1001)));
+        assert_eq!(seen[0], (100, 1001));
+        // errors are the same as one read's
+        let bad = "a,label\n1,0\nx,1\n";
+        let e1 = read_csv(bad.as_bytes(), &opts).unwrap_err().to_string();
+        let e2 = read_csv_chunked(bad.as_bytes(), &opts, 1, &mut |_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e1, e2);
+        assert!(read_csv_chunked(b"a,label\n", &opts, 10, &mut |_, _| {}).is_err());
+    }
+}

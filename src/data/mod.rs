@@ -16,6 +16,6 @@ mod csv_reader;
 mod error;
 
 pub use csv_reader::{
-    read_csv, read_csv_from, CsvOptions, CsvStream, Dataset, DEFAULT_LABEL_COLUMN,
+    read_csv, read_csv_chunked, read_csv_from, CsvOptions, CsvStream, Dataset, DEFAULT_LABEL_COLUMN,
 };
 pub use error::DataError;
