@@ -361,6 +361,8 @@ fn run_audit_returns_a_report() {
         settings,
         JsValue::NULL,
         &noop,
+        None,
+        JsValue::UNDEFINED,
     )
     .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let report = Reflect::get(&out, &"report".into()).expect("report");
@@ -388,6 +390,122 @@ fn run_audit_returns_a_report() {
         .as_string()
         .expect("string");
     assert!(html.contains("data-testid=\"report-summary\"") && !html.contains("<style>"));
+}
+
+/// The worker-pool path in wasm: reference models trained one by one
+/// (`trainReference`, in reverse order, as several workers would) and handed
+/// to `runAudit` give the report of a run that trains them itself, byte for
+/// byte; the report carries the model-file scan and the guidance.
+#[wasm_bindgen_test]
+fn references_trained_one_by_one_give_the_same_report() {
+    let model = load(&fixture!("sk_logreg_multi"));
+    let csv = |b: &[u8]| parse_csv(b, None).expect("csv");
+    let members: &[u8] = include_bytes!("fixtures/data/iris.train.csv");
+    let nonmembers: &[u8] = include_bytes!("fixtures/data/iris.test.csv");
+    let settings = || {
+        js_sys::JSON::parse(
+            r#"{"attacks":["loss","lira_online","rmia_offline"],"references":3,"seed":5,"recipe":{"optimizer":{"kind":"adam","lr":0.01,"beta1":0.9,"beta2":0.999,"eps":1e-8},"batchSize":16,"l2":0.0,"maxEpochs":10,"fixedEpochs":3,"targetAccuracy":null}}"#,
+        )
+        .expect("json")
+    };
+    let noop = js_sys::Function::new_no_args("return true");
+    let report_json = |out: &JsValue| {
+        Reflect::get(out, &"reportJson".into())
+            .expect("reportJson")
+            .as_string()
+            .expect("string")
+    };
+    let whole = privacy_inspector::wasm::run_audit(
+        &model,
+        &csv(members),
+        &csv(nonmembers),
+        Some(csv(nonmembers)),
+        settings(),
+        JsValue::NULL,
+        &noop,
+        None,
+        JsValue::UNDEFINED,
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let jobs = privacy_inspector::wasm::reference_jobs(
+        &model,
+        &csv(members),
+        &csv(nonmembers),
+        Some(csv(nonmembers)),
+        settings(),
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let jobs: serde_json::Value = serde_json::from_str(
+        &js_sys::JSON::stringify(&jobs)
+            .expect("stringify")
+            .as_string()
+            .expect("string"),
+    )
+    .expect("jobs");
+    assert_eq!(
+        jobs,
+        serde_json::json!([{"mode": "online", "k": 3}, {"mode": "offline", "k": 3}])
+    );
+    let mut parts = serde_json::Map::new();
+    for job in jobs.as_array().expect("array") {
+        let mode = job["mode"].as_str().expect("mode");
+        let mut list = Vec::new();
+        for index in (0..3).rev() {
+            let t = privacy_inspector::wasm::train_reference(
+                &model,
+                &csv(members),
+                &csv(nonmembers),
+                Some(csv(nonmembers)),
+                settings(),
+                mode,
+                index,
+                &noop,
+            )
+            .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+            list.push(serde_json::from_str::<serde_json::Value>(&t).expect("trained"));
+        }
+        parts.insert(mode.into(), serde_json::Value::Array(list));
+    }
+    let merged = privacy_inspector::wasm::run_audit(
+        &model,
+        &csv(members),
+        &csv(nonmembers),
+        Some(csv(nonmembers)),
+        settings(),
+        JsValue::NULL,
+        &noop,
+        Some(serde_json::Value::Object(parts).to_string()),
+        JsValue::UNDEFINED,
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let (a, b) = (report_json(&whole), report_json(&merged));
+    assert!(a.contains("\"rmia_offline\"") && a.contains("\"scan\"") && a.contains("\"guidance\""));
+    assert_eq!(a, b);
+}
+
+/// The RDP accountant in wasm gives Opacus's epsilon for the committed
+/// reference case (tests/fixtures/privacy/accountant.json's first grid entry).
+#[wasm_bindgen_test]
+fn accountant_matches_opacus_in_wasm() {
+    let cases: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/privacy/accountant.json")).expect("json");
+    let c = &cases["grid"][0];
+    let out = privacy_inspector::wasm::accountant(
+        c["q"].as_f64().expect("q"),
+        c["sigma"].as_f64().expect("sigma"),
+        c["steps"].as_u64().expect("steps") as u32,
+        c["delta"].as_f64().expect("delta"),
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let eps = Reflect::get(&out, &"epsilon".into())
+        .expect("epsilon")
+        .as_f64()
+        .expect("number");
+    let want = c["epsilon"].as_f64().expect("expected epsilon");
+    assert!(
+        (eps - want).abs() <= 1e-6 * want.max(1.0),
+        "{eps} vs {want}"
+    );
 }
 
 /// Model inversion and attribute inference run in wasm and their reports
