@@ -858,7 +858,18 @@ function auditSettings() {
   if (el.audit.delta.value.trim() === '' || !Number.isFinite(delta) || delta < 0 || delta >= 1) {
     throw new InspectorError('bad_setting', `delta must be a number in [0, 1), got "${el.audit.delta.value}"`);
   }
-  return { attacks, references, seed, stats: { delta } };
+  const fixed = $('recipe-epochs').value.trim();
+  const recipe = {
+    optimizer: { kind: 'adam', lr: parseNumber($('recipe-lr').value, 'the reference learning rate'), beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    batchSize: parseWhole($('recipe-batch').value, 'the reference batch size', 1, 100000),
+    l2: parseNumber($('recipe-l2').value, 'the reference L2 penalty'),
+    maxEpochs: parseWhole($('recipe-max-epochs').value, 'the reference epoch limit', 1, 10000),
+    fixedEpochs: fixed === '' ? null : parseWhole(fixed, 'the fixed reference epochs', 1, 10000),
+    targetAccuracy: null,
+  };
+  if (!(recipe.optimizer.lr > 0)) throw new InspectorError('bad_setting', `the reference learning rate must be above 0, got "${$('recipe-lr').value}"`);
+  if (!(recipe.l2 >= 0)) throw new InspectorError('bad_setting', `the reference L2 penalty must be 0 or more, got "${$('recipe-l2').value}"`);
+  return { attacks, references, seed, stats: { delta }, recipe };
 }
 
 /** The guidance options from the form (claimed epsilon, thresholds JSON), or an Error naming the field. */
@@ -1009,6 +1020,7 @@ function renderAuditResults(out) {
     wrap.append(table);
   }
   a.results.dataset.attacks = out.report.attacks.map((x) => x.id).join(',');
+  a.results.dataset.auc = JSON.stringify(out.report.attacks.map((x) => [x.id, x.auc ?? null]));
   a.resultsPanel.hidden = false;
 }
 
