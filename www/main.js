@@ -1024,6 +1024,9 @@ function renderAuditResults(out) {
   a.resultsPanel.hidden = false;
 }
 
+/** Set by a finished Thorough audit: the inversion and attribute inference follow. */
+let thoroughFollowUp = false;
+
 async function runAuditNow() {
   const a = el.audit;
   clearError(a.settingsError);
@@ -1071,6 +1074,7 @@ async function runAuditNow() {
     const refs = jobs.reduce((n, j) => n + j.k, 0);
     a.timing.textContent = `Ran in ${seconds.toFixed(1)} s${refs ? ` (${refs} reference models on ${Math.min(workers, refs)} worker${Math.min(workers, refs) > 1 ? 's' : ''})` : ''}.`;
     a.resultsPanel.dataset.seconds = seconds.toFixed(3);
+    thoroughFollowUp = a.preset.value === 'thorough';
   } catch (err) {
     if (err.code === 'aborted') return;
     showError(a.error, err, 'The audit failed');
@@ -1079,6 +1083,16 @@ async function runAuditNow() {
     a.progress.hidden = true;
     a.results.removeAttribute('aria-busy');
     updateAuditReady();
+  }
+  // Thorough also runs the model inversion (every class) and the attribute
+  // inference (the chosen column, the members' quartiles as bins when none are typed)
+  if (thoroughFollowUp) {
+    thoroughFollowUp = false;
+    await runInversionNow();
+    if (el.attr.column.value) {
+      if (el.attr.bins.value.trim() === '') await fillQuartileBins();
+      await runAttributeNow();
+    }
   }
 }
 

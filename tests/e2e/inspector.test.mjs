@@ -1253,6 +1253,21 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  test('Thorough runs every attack, then the model inversion and the attribute inference', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await open('?demo=tabular');
+    await page.getByTestId('population-counts').filter({ hasText: 'tabular_population.csv' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('audit-preset').selectOption('thorough');
+    await page.getByTestId('audit-references').fill('4');
+    await page.getByTestId('audit-run').click();
+    await page.getByTestId('audit-results').getByTestId('report-lead').waitFor({ timeout: AUDIT_TIMEOUT });
+    await page.getByTestId('inv-results').getByTestId('inversion-report').waitFor({ timeout: AUDIT_TIMEOUT });
+    await page.getByTestId('attr-results').getByTestId('attribute-report').waitFor({ timeout: AUDIT_TIMEOUT });
+    assert.equal(await page.getByTestId('audit-results').getByTestId('report-summary').locator('tbody tr').count(), AUDIT.all.length);
+    assert.match(await page.getByTestId('attr-bins').inputValue(), /^[-\d.e]+(,[-\d.e]+)+$/, 'quartile bins were filled');
+    assertClean('thorough');
+    await page.close();
+  });
+
   test('every request stayed on the origin', () => {
     assert.ok(requests.length > 0, 'no requests were recorded');
     for (const file of ['/main.js', '/worker.js', '/pool.js', '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_overfit.onnx']) {
@@ -1266,7 +1281,7 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const preset = page.getByTestId('audit-preset');
     const options = await preset.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options.map(([v]) => v), ['quick', 'standard', 'thorough', 'custom']);
-    assert.equal(options[2][1], 'Thorough: every attack, 64 references');
+    assert.equal(options[2][1], 'Thorough: every attack, 64 references, then inversion and attribute inference');
     const checked = () => page.getByTestId('audit-attacks').locator('input[type="checkbox"]')
       .evaluateAll((bs) => bs.filter((b) => b.checked).map((b) => b.value));
     await preset.selectOption('thorough');
