@@ -53,6 +53,7 @@
 
 use super::membership::signals::{classes_of_width, ModelOutput, Signal};
 use super::membership::{AttackError, AuditInputs, Progress, Records, Target};
+use crate::engine::math::PortableMath;
 use crate::engine::Tensor;
 use ndarray::IxDyn;
 use rand::seq::index::sample;
@@ -246,8 +247,8 @@ pub fn newcombe_ci95(k1: usize, n1: usize, k2: usize, n2: usize) -> [f64; 2] {
     let [l1, u1] = wilson_ci95(k1, n1);
     let [l2, u2] = wilson_ci95(k2, n2);
     let d = p1 - p2;
-    let lo = d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt();
-    let hi = d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt();
+    let lo = d - ((p1 - l1).p_powi(2) + (u2 - p2).p_powi(2)).sqrt();
+    let hi = d + ((u1 - p1).p_powi(2) + (p2 - l2).p_powi(2)).sqrt();
     [lo.max(-1.0), hi.min(1.0)]
 }
 
@@ -755,7 +756,7 @@ pub fn attack_predictions(
             let mut best = 0;
             let mut best_s = f64::NEG_INFINITY;
             for v in 0..nv {
-                let s = -loss[r * nv + v] + p.get(v).copied().unwrap_or(0.0).ln();
+                let s = -loss[r * nv + v] + p.get(v).copied().unwrap_or(0.0).p_ln();
                 if s > best_s {
                     best_s = s;
                     best = v;

@@ -19,6 +19,7 @@ pub mod bench_data;
 pub mod error;
 pub mod exec;
 pub mod graph;
+pub mod math;
 pub mod ops;
 pub mod proba;
 pub mod train;

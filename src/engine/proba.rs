@@ -9,6 +9,7 @@
 //! Other output ranks are flattened to [N, rest].
 
 use super::{EngineError, OutputKind, Tensor};
+use crate::engine::math::PortableMath;
 use ndarray::{Array2, Axis};
 
 /// Reshape a raw output to [N, K] (K = product of the non-batch dims).
@@ -24,9 +25,9 @@ pub fn as_matrix(output: &Tensor) -> Result<Array2<f32>, EngineError> {
 
 fn sigmoid(s: f32) -> f32 {
     if s >= 0.0 {
-        1.0 / (1.0 + (-s).exp())
+        1.0 / (1.0 + (-s).p_exp())
     } else {
-        let e = s.exp();
+        let e = s.p_exp();
         e / (1.0 + e)
     }
 }
@@ -55,7 +56,7 @@ pub fn probabilities(output: &Tensor, kind: OutputKind) -> Result<Array2<f32>, E
                 let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
                 let mut sum = 0.0f32;
                 row.mapv_inplace(|z| {
-                    let e = (z - max).exp();
+                    let e = (z - max).p_exp();
                     sum += e;
                     e
                 });

@@ -39,6 +39,7 @@
 
 use super::proba::{argmax_rows, probabilities};
 use super::{EngineError, Graph, Op, OutputKind, ParamRole, ParamSet, Tensor, ValueId};
+use crate::engine::math::PortableMath;
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -368,7 +369,7 @@ fn loss_and_grad(on: LossOn, value: &Tensor, y: &[usize]) -> Result<(f64, Tensor
             let p = probabilities(value, OutputKind::Logits)?;
             for i in 0..n {
                 check_label(y[i], k)?;
-                loss -= (p[[i, y[i]]].max(1e-30) as f64).ln();
+                loss -= (p[[i, y[i]]].max(1e-30) as f64).p_ln();
                 for j in 0..k {
                     let t = if j == y[i] { 1.0 } else { 0.0 };
                     grad[[i, j]] = (p[[i, j]] - t) / nf;
@@ -381,8 +382,8 @@ fn loss_and_grad(on: LossOn, value: &Tensor, y: &[usize]) -> Result<(f64, Tensor
                 let s = m[[i, 0]] as f64;
                 let t = y[i] as f64;
                 // BCE with logits, stable: max(s,0) - s t + log(1 + e^-|s|)
-                loss += s.max(0.0) - s * t + (-s.abs()).exp().ln_1p();
-                let sig = 1.0 / (1.0 + (-s).exp());
+                loss += s.max(0.0) - s * t + (-s.abs()).p_exp().p_ln_1p();
+                let sig = 1.0 / (1.0 + (-s).p_exp());
                 grad[[i, 0]] = ((sig - t) / n as f64) as f32;
             }
         }
@@ -403,13 +404,13 @@ fn loss_and_grad(on: LossOn, value: &Tensor, y: &[usize]) -> Result<(f64, Tensor
                     } else {
                         (1.0 - p, 1.0 / (1.0 - p))
                     };
-                    loss -= (py as f64).ln();
+                    loss -= (py as f64).p_ln();
                     grad[[i, 0]] = dp / nf;
                 } else {
                     check_label(y[i], k)?;
                     let p = m[[i, y[i]]];
                     let pc = p.clamp(1e-7, 1.0);
-                    loss -= (pc as f64).ln();
+                    loss -= (pc as f64).p_ln();
                     if p > 1e-7 {
                         grad[[i, y[i]]] = -1.0 / (pc * nf);
                     }
@@ -713,8 +714,8 @@ pub fn train(
                         beta2,
                         eps,
                     } => {
-                        let bc1 = 1.0 - beta1.powi(step);
-                        let bc2 = 1.0 - beta2.powi(step);
+                        let bc1 = 1.0 - beta1.p_powi(step);
+                        let bc2 = 1.0 - beta2.p_powi(step);
                         let (p, a, b) = (&mut params[i], &mut m1[i], &mut m2[i]);
                         ndarray::Zip::from(p)
                             .and(a)

@@ -34,6 +34,7 @@
 //! within 1e-3 relative, `tests/dpsgd.rs`).
 
 use super::PrivacyError;
+use crate::engine::math::PortableMath;
 use serde::Serialize;
 
 /// Largest noise multiplier [`noise_multiplier_for`] tries (as Opacus's
@@ -114,7 +115,7 @@ fn log_add(x: f64, y: f64) -> f64 {
     if a == f64::NEG_INFINITY {
         return b;
     }
-    (a - b).exp().ln_1p() + b
+    (a - b).p_exp().p_ln_1p() + b
 }
 
 /// log(e^x - e^y); None when negative.
@@ -132,24 +133,24 @@ fn log_sub(x: f64, y: f64) -> Option<f64> {
     if d > 700.0 {
         return Some(x);
     }
-    Some(d.exp_m1().ln() + y)
+    Some(d.exp_m1().p_ln() + y)
 }
 
 /// log(erfc(x)), accurate in the far right tail.
 fn log_erfc(x: f64) -> f64 {
     if x < 20.0 {
-        libm::erfc(x).ln()
+        libm::erfc(x).p_ln()
     } else {
         // erfc(x) = e^{-x^2} / (x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4) - 15/(8x^6) + 105/(16x^8))
         let x2 = x * x;
         let s = 1.0 - 1.0 / (2.0 * x2) + 3.0 / (4.0 * x2 * x2) - 15.0 / (8.0 * x2 * x2 * x2)
             + 105.0 / (16.0 * x2 * x2 * x2 * x2);
-        -x2 - x.ln() - 0.5 * std::f64::consts::PI.ln() + s.ln()
+        -x2 - x.p_ln() - 0.5 * std::f64::consts::PI.p_ln() + s.p_ln()
     }
 }
 
 fn log_a_int(q: f64, sigma: f64, alpha: u64) -> f64 {
-    let (lq, l1q) = (q.ln(), (-q).ln_1p());
+    let (lq, l1q) = (q.p_ln(), (-q).p_ln_1p());
     let mut log_a = f64::NEG_INFINITY;
     let mut log_binom = 0.0f64; // log C(alpha, i)
     for i in 0..=alpha {
@@ -158,17 +159,17 @@ fn log_a_int(q: f64, sigma: f64, alpha: u64) -> f64 {
         let s = log_coef + (fi * fi - fi) / (2.0 * sigma * sigma);
         log_a = log_add(log_a, s);
         if i < alpha {
-            log_binom += ((alpha - i) as f64).ln() - (fi + 1.0).ln();
+            log_binom += ((alpha - i) as f64).p_ln() - (fi + 1.0).p_ln();
         }
     }
     log_a
 }
 
 fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> Option<f64> {
-    let (lq, l1q) = (q.ln(), (-q).ln_1p());
+    let (lq, l1q) = (q.p_ln(), (-q).p_ln_1p());
     let mut log_a0 = f64::NEG_INFINITY;
     let mut log_a1 = f64::NEG_INFINITY;
-    let z0 = sigma * sigma * (1.0 / q - 1.0).ln() + 0.5;
+    let z0 = sigma * sigma * (1.0 / q - 1.0).p_ln() + 0.5;
     let s2 = std::f64::consts::SQRT_2 * sigma;
     let two_var = 2.0 * sigma * sigma;
     let mut log_binom = 0.0f64; // log |C(alpha, i)|
@@ -179,8 +180,8 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> Option<f64> {
         let j = alpha - fi;
         let log_t0 = log_binom + fi * lq + j * l1q;
         let log_t1 = log_binom + j * lq + fi * l1q;
-        let log_e0 = 0.5f64.ln() + log_erfc((fi - z0) / s2);
-        let log_e1 = 0.5f64.ln() + log_erfc((z0 - j) / s2);
+        let log_e0 = 0.5f64.p_ln() + log_erfc((fi - z0) / s2);
+        let log_e1 = 0.5f64.p_ln() + log_erfc((z0 - j) / s2);
         let log_s0 = log_t0 + (fi * fi - fi) / two_var + log_e0;
         let log_s1 = log_t1 + (j * j - j) / two_var + log_e1;
         if positive {
@@ -191,7 +192,7 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> Option<f64> {
             log_a1 = log_sub(log_a1, log_s1)?;
         }
         // C(alpha, i + 1) = C(alpha, i) (alpha - i) / (i + 1)
-        log_binom += (alpha - fi).abs().ln() - (fi + 1.0).ln();
+        log_binom += (alpha - fi).abs().p_ln() - (fi + 1.0).p_ln();
         if alpha - fi < 0.0 {
             positive = !positive;
         }
@@ -259,7 +260,7 @@ pub fn rdp_to_epsilon(
                 "an RDP order must be a finite number > 1, got {a}"
             )));
         }
-        let e = r - (delta.ln() + a.ln()) / (a - 1.0) + ((a - 1.0) / a).ln();
+        let e = r - (delta.p_ln() + a.p_ln()) / (a - 1.0) + ((a - 1.0) / a).p_ln();
         if e.is_nan() {
             continue;
         }

@@ -26,6 +26,7 @@
 
 use super::roc::roc_unchecked;
 use super::StatsError;
+use crate::engine::math::PortableMath;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -60,14 +61,14 @@ fn cp_unchecked(k: usize, n: usize, alpha: f64) -> (f64, f64) {
     let lo = if k == 0 {
         0.0
     } else if k == n {
-        (tail.ln() / nf).exp()
+        (tail.p_ln() / nf).p_exp()
     } else {
         inv_beta_reg(kf, nf - kf + 1.0, tail)
     };
     let hi = if k == n {
         1.0
     } else if k == 0 {
-        -(tail.ln() / nf).exp_m1()
+        -(tail.p_ln() / nf).exp_m1()
     } else {
         inv_beta_reg(kf + 1.0, nf - kf, 1.0 - tail)
     };
@@ -122,7 +123,7 @@ pub fn epsilon_bounds(
 
 fn log_ratio(num: f64, den: f64) -> f64 {
     if num > 0.0 && den > 0.0 {
-        (num / den).ln().max(0.0)
+        (num / den).p_ln().max(0.0)
     } else {
         0.0
     }

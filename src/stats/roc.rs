@@ -22,6 +22,7 @@
 //! - PPV at prior `pi`: `pi tpr / (pi tpr + (1 - pi) fpr)`, `None` for 0/0.
 
 use super::StatsError;
+use crate::engine::math::PortableMath;
 use serde::Serialize;
 
 /// Scores grouped by distinct value, highest first: (score, members, non-members).
@@ -208,12 +209,12 @@ fn compact_indices(fp: &[usize], n: usize) -> Vec<usize> {
     if len <= COMPACT_MAX_POINTS {
         return (0..len).collect();
     }
-    let ln_n = (n.max(2) as f64).ln();
+    let ln_n = (n.max(2) as f64).p_ln();
     let log_bin = |f: usize| -> usize {
         if f == 0 {
             0
         } else {
-            1 + ((LOG_BINS as f64) * (f as f64).ln() / ln_n).floor() as usize
+            1 + ((LOG_BINS as f64) * (f as f64).p_ln() / ln_n).floor() as usize
         }
     };
     let lin_bin = |f: usize| -> usize { (LINEAR_BINS * f) / n.max(1) };

@@ -18,6 +18,7 @@
 
 use super::{ImageLayout, Reconstruction};
 use crate::attacks::membership::{AttackError, Records};
+use crate::engine::math::PortableMath;
 use serde::Serialize;
 
 /// Which similarity `class_mean_similarity` holds.
@@ -60,7 +61,7 @@ fn rows(r: &Records) -> Result<(usize, Vec<f32>), AttackError> {
 fn l2(a: &[f32], b: &[f32]) -> f64 {
     a.iter()
         .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .map(|(&x, &y)| (x as f64 - y as f64).p_powi(2))
         .sum::<f64>()
         .sqrt()
 }
@@ -131,7 +132,7 @@ pub fn ssim(a: &[f32], b: &[f32], layout: &ImageLayout, data_range: f64) -> Opti
     } else {
         1.0
     };
-    let (c1, c2) = ((0.01 * l).powi(2), (0.03 * l).powi(2));
+    let (c1, c2) = ((0.01 * l).p_powi(2), (0.03 * l).p_powi(2));
     let mut total = 0.0;
     for ch in 0..c {
         let mut sum = 0.0;

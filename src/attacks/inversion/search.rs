@@ -3,6 +3,7 @@
 
 use super::{ImageLayout, InversionConfig, InversionMode, Reconstruction, StartPoint, StopRule};
 use crate::attacks::membership::{AttackError, Progress, Records, Target};
+use crate::engine::math::PortableMath;
 use crate::engine::proba::as_matrix;
 use crate::engine::{OutputKind, Tensor};
 use ndarray::{Array2, IxDyn};
@@ -85,7 +86,7 @@ impl<'a> Objective<'a> {
             let d2: f64 = row
                 .iter()
                 .zip(&self.x0)
-                .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                .map(|(&a, &b)| (a as f64 - b as f64).p_powi(2))
                 .sum();
             s += self.l2 * d2;
         }
@@ -253,7 +254,7 @@ fn prob_and_grad(row: ndarray::ArrayView1<f32>, kind: OutputKind, c: usize, g: &
         }
         OutputKind::Logits => {
             let max = row.iter().fold(f64::NEG_INFINITY, |m, &z| m.max(z as f64));
-            let e: Vec<f64> = row.iter().map(|&z| (z as f64 - max).exp()).collect();
+            let e: Vec<f64> = row.iter().map(|&z| (z as f64 - max).p_exp()).collect();
             let sum: f64 = e.iter().sum();
             let pc = e[c] / sum;
             // d(-p_c)/dz_j = -p_c (delta_cj - p_j)
@@ -268,9 +269,9 @@ fn prob_and_grad(row: ndarray::ArrayView1<f32>, kind: OutputKind, c: usize, g: &
 
 fn sigmoid(s: f64) -> f64 {
     if s >= 0.0 {
-        1.0 / (1.0 + (-s).exp())
+        1.0 / (1.0 + (-s).p_exp())
     } else {
-        let e = s.exp();
+        let e = s.p_exp();
         e / (1.0 + e)
     }
 }

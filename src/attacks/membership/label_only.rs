@@ -48,6 +48,7 @@
 
 use super::signals::{check_labels, classes_of_width, logits_before_softmax};
 use super::{predict_probs, AttackError, AttackOutput, AuditInputs, Progress, Records, Target};
+use crate::engine::math::PortableMath;
 use crate::engine::proba::{argmax_rows, as_matrix, probabilities};
 use crate::engine::{Graph, Op, OutputKind, Tensor, ValueId};
 use ndarray::{Array2, ArrayView1, IxDyn};
@@ -578,7 +579,7 @@ fn margin_value(graph: &Graph) -> (ValueId, MarginOn) {
 
 /// Class scores u (length >= 2) from one row of the margin value.
 fn class_scores(v: ArrayView1<f32>, on: MarginOn) -> Vec<f64> {
-    let ln = |p: f64| p.clamp(1e-45, 1.0).ln();
+    let ln = |p: f64| p.clamp(1e-45, 1.0).p_ln();
     if v.len() == 1 {
         let s = v[0] as f64;
         return match on {

@@ -31,6 +31,7 @@
 
 use super::references::{target_signals, ReferenceMode, ReferenceSet};
 use super::{AttackError, AttackOutput, AuditInputs, Target};
+use crate::engine::math::PortableMath;
 use serde::{Deserialize, Serialize};
 
 /// How the standard deviations are estimated.
@@ -144,7 +145,8 @@ fn side_stats(
             )));
         }
         let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-        side.ss.push(vals.iter().map(|v| (v - mean).powi(2)).sum());
+        side.ss
+            .push(vals.iter().map(|v| (v - mean).p_powi(2)).sum());
         side.count.push(vals.len());
         side.med.push(median(&mut vals));
     }
@@ -209,7 +211,7 @@ fn stds(side: &Side, fixed: bool, min_std: f64) -> (Vec<f64>, Option<f64>) {
 
 fn log_normal_pdf(x: f64, mu: f64, s: f64) -> f64 {
     let z = (x - mu) / s;
-    -0.5 * z * z - s.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+    -0.5 * z * z - s.p_ln() - 0.5 * (2.0 * std::f64::consts::PI).p_ln()
 }
 
 /// Standard normal CDF, `erfc(-z / sqrt 2) / 2`.

@@ -44,6 +44,7 @@
 //!   naming the numbers; cancelled -> [`AttackError::Cancelled`].
 
 use super::{predict_raw, AttackError, AuditInputs, Progress, Records, Target};
+use crate::engine::math::PortableMath;
 use crate::engine::train::{check_trainable, init_params, train, Optimizer, TrainConfig};
 use crate::engine::OutputKind;
 use ndarray::Array2;
@@ -208,9 +209,9 @@ pub(crate) fn prob_and_phi(row: &[f64], kind: OutputKind, y: usize) -> (f64, f64
                 let phi = if y == 1 { s } else { -s };
                 // p_y = sigmoid(phi), stable
                 let p = if phi >= 0.0 {
-                    1.0 / (1.0 + (-phi).exp())
+                    1.0 / (1.0 + (-phi).p_exp())
                 } else {
-                    let e = phi.exp();
+                    let e = phi.p_exp();
                     e / (1.0 + e)
                 };
                 (p, phi)
@@ -222,7 +223,7 @@ pub(crate) fn prob_and_phi(row: &[f64], kind: OutputKind, y: usize) -> (f64, f64
                 } else {
                     (1.0 - p1, p1)
                 };
-                (py, py.max(TINY).ln() - other.max(TINY).ln())
+                (py, py.max(TINY).p_ln() - other.max(TINY).p_ln())
             }
         };
     }
@@ -239,12 +240,12 @@ pub(crate) fn prob_and_phi(row: &[f64], kind: OutputKind, y: usize) -> (f64, f64
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| Some(*j) != skip)
-                    .map(|(_, &v)| (v - m).exp())
+                    .map(|(_, &v)| (v - m).p_exp())
                     .sum();
-                m + s.ln()
+                m + s.p_ln()
             };
             let zy = row[y];
-            (((zy - lse(None)).exp()).min(1.0), zy - lse(Some(y)))
+            (((zy - lse(None)).p_exp()).min(1.0), zy - lse(Some(y)))
         }
         OutputKind::Probabilities => {
             let py = row[y].clamp(0.0, 1.0);
@@ -254,7 +255,7 @@ pub(crate) fn prob_and_phi(row: &[f64], kind: OutputKind, y: usize) -> (f64, f64
                 .filter(|(j, _)| *j != y)
                 .map(|(_, &v)| v.clamp(0.0, 1.0))
                 .sum();
-            (py, py.max(TINY).ln() - other.max(TINY).ln())
+            (py, py.max(TINY).p_ln() - other.max(TINY).p_ln())
         }
     }
 }

@@ -31,6 +31,7 @@
 
 use super::signals::{check_labels, classes_of_width, ModelOutput, Signal};
 use super::{AttackError, AttackOutput, AuditInputs, Target};
+use crate::engine::math::PortableMath;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -99,7 +100,7 @@ impl Hist {
         }
         let (llo, lhi) = (lo.log10(), hi.log10());
         let edges: Vec<f64> = (0..=bins)
-            .map(|i| 10f64.powf(llo + (lhi - llo) * i as f64 / bins as f64))
+            .map(|i| 10f64.p_powf(llo + (lhi - llo) * i as f64 / bins as f64))
             .collect();
         let mut h = Hist {
             edges,

@@ -22,6 +22,7 @@
 
 use super::references::{model_seed, resolve_recipe, train_one, TrainRecipe};
 use super::{predict_probs, AttackError, AttackOutput, AuditInputs, Progress, Records, Target};
+use crate::engine::math::PortableMath;
 use crate::engine::train::check_trainable;
 use ndarray::Array2;
 use rand::seq::SliceRandom;
@@ -64,9 +65,9 @@ pub struct Logistic {
 
 fn sigmoid(t: f64) -> f64 {
     if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
+        1.0 / (1.0 + (-t).p_exp())
     } else {
-        let e = t.exp();
+        let e = t.p_exp();
         e / (1.0 + e)
     }
 }

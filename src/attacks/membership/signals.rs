@@ -40,6 +40,7 @@
 //!   entropy, modified entropy).
 
 use super::{predict_probs, predict_raw, AttackError, Records, Target};
+use crate::engine::math::PortableMath;
 use crate::engine::{EngineError, Graph, Op, OutputKind, ParamSet, ValueId};
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
@@ -148,25 +149,25 @@ fn logsumexp_except(z: &[f64], skip: Option<usize>) -> f64 {
     if m == f64::NEG_INFINITY {
         return m;
     }
-    m + it().map(|v| (v - m).exp()).sum::<f64>().ln()
+    m + it().map(|v| (v - m).p_exp()).sum::<f64>().p_ln()
 }
 
 fn from_probs(kind: Signal, p: &[f64], y: usize) -> f64 {
     let py = p[y];
     match kind {
-        Signal::Loss => -clamp_p(py).ln(),
+        Signal::Loss => -clamp_p(py).p_ln(),
         Signal::Confidence => py,
-        Signal::Entropy => -p.iter().map(|&pi| pi * clamp_p(pi).ln()).sum::<f64>(),
+        Signal::Entropy => -p.iter().map(|&pi| pi * clamp_p(pi).p_ln()).sum::<f64>(),
         Signal::ModifiedEntropy => {
-            let mut m = -one_minus(p, y) * clamp_p(py).ln();
+            let mut m = -one_minus(p, y) * clamp_p(py).p_ln();
             for (i, &pi) in p.iter().enumerate() {
                 if i != y {
-                    m -= pi * clamp_p(one_minus(p, i)).ln();
+                    m -= pi * clamp_p(one_minus(p, i)).p_ln();
                 }
             }
             m
         }
-        Signal::Phi => clamp_p(py).ln() - clamp_p(one_minus(p, y)).ln(),
+        Signal::Phi => clamp_p(py).p_ln() - clamp_p(one_minus(p, y)).p_ln(),
     }
 }
 
@@ -179,36 +180,36 @@ fn from_logits(kind: Signal, z: &[f64], y: usize) -> f64 {
         .iter()
         .enumerate()
         .filter(|&(j, _)| j != top)
-        .map(|(_, &v)| (v - z[top]).exp())
+        .map(|(_, &v)| (v - z[top]).p_exp())
         .sum::<f64>()
-        .ln_1p();
+        .p_ln_1p();
     let logp = |i: usize| if i == top { log_top } else { z[i] - lse };
     // log(1 - p_i): log1p(-p_i) is exact enough while p_i < 1/2; above, the
     // sum over the other classes avoids cancellation.
     let log1m = |i: usize| {
         let lp = logp(i);
         if lp < -std::f64::consts::LN_2 {
-            (-lp.exp()).ln_1p()
+            (-lp.p_exp()).p_ln_1p()
         } else {
             logsumexp_except(z, Some(i)) - lse
         }
     };
     match kind {
         Signal::Loss => -logp(y),
-        Signal::Confidence => logp(y).exp(),
+        Signal::Confidence => logp(y).p_exp(),
         Signal::Entropy => -z
             .iter()
             .enumerate()
             .map(|(i, _)| {
                 let lp = logp(i);
-                lp.exp() * lp
+                lp.p_exp() * lp
             })
             .sum::<f64>(),
         Signal::ModifiedEntropy => {
-            let mut m = -log1m(y).exp() * logp(y);
+            let mut m = -log1m(y).p_exp() * logp(y);
             for i in 0..z.len() {
                 if i != y {
-                    m -= logp(i).exp() * log1m(i);
+                    m -= logp(i).p_exp() * log1m(i);
                 }
             }
             m

@@ -18,7 +18,7 @@
 
 use super::super::graph::{AutoPad, Window};
 use super::super::{EngineError, Tensor};
-use ndarray::linalg::general_mat_mul;
+use super::gemm::general_mat_mul;
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 /// Geometry of one 2-D windowed operator on an [N, C, H, W] input.

@@ -7,6 +7,7 @@
 //! the saved output where that is cheaper (Exp, Sqrt, Sigmoid, Tanh).
 
 use super::super::{EngineError, Tensor};
+use crate::engine::math::PortableMath;
 use ndarray::{Axis, IxDyn, Zip};
 
 /// A broadcast binary operator.
@@ -220,9 +221,9 @@ pub fn binary_backward(
 
 fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        1.0 / (1.0 + (-x).p_exp())
     } else {
-        let e = x.exp();
+        let e = x.p_exp();
         e / (1.0 + e)
     }
 }
@@ -230,13 +231,13 @@ fn sigmoid(x: f32) -> f32 {
 pub fn unary_forward(kind: Unary, x: &Tensor) -> Tensor {
     match kind {
         Unary::Neg => x.mapv(|v| -v),
-        Unary::Exp => x.mapv(f32::exp),
-        Unary::Log => x.mapv(f32::ln),
+        Unary::Exp => x.mapv(f32::p_exp),
+        Unary::Log => x.mapv(f32::p_ln),
         Unary::Sqrt => x.mapv(f32::sqrt),
         Unary::Relu => x.mapv(|v| v.max(0.0)),
         Unary::LeakyRelu(alpha) => x.mapv(|v| if v >= 0.0 { v } else { alpha * v }),
         Unary::Sigmoid => x.mapv(sigmoid),
-        Unary::Tanh => x.mapv(f32::tanh),
+        Unary::Tanh => x.mapv(f32::p_tanh),
     }
 }
 

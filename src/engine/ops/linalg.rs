@@ -9,7 +9,7 @@
 
 use super::super::{EngineError, Tensor};
 use super::elementwise::{broadcast_shape, sum_to_shape};
-use ndarray::linalg::general_mat_mul;
+use super::gemm::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, Ix2, IxDyn};
 
 fn view2<'a>(

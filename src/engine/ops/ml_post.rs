@@ -10,6 +10,8 @@
 //!
 //! Shared by `svm` and `tree`.
 
+use crate::engine::math::PortableMath;
+
 /// ai.onnx.ml `post_transform`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostTransform {
@@ -36,7 +38,7 @@ impl PostTransform {
 
 /// onnxruntime's `ComputeLogistic`.
 pub fn logistic(v: f32) -> f32 {
-    let e = 1.0 / (1.0 + (-v.abs()).exp());
+    let e = 1.0 / (1.0 + (-v.abs()).p_exp());
     if v < 0.0 {
         1.0 - e
     } else {
@@ -48,7 +50,7 @@ pub fn logistic(v: f32) -> f32 {
 fn erf_inv(x: f32) -> f32 {
     let sgn = if x < 0.0 { -1.0f32 } else { 1.0 };
     let x = (1.0 - x) * (1.0 + x);
-    let log = x.ln();
+    let log = x.p_ln();
     let v = 2.0 / (ORT_PI * 0.147) + 0.5 * log;
     let v2 = 1.0 / 0.147 * log;
     let v3 = -v + (v * v - v2).sqrt();
@@ -74,18 +76,18 @@ pub fn apply_row(post: PostTransform, row: &mut [f32]) {
             let m = row.iter().copied().fold(-f32::MAX, f32::max);
             let mut sum = 0.0f32;
             for v in row.iter_mut() {
-                *v = (*v - m).exp();
+                *v = (*v - m).p_exp();
                 sum += *v;
             }
             row.iter_mut().for_each(|v| *v /= sum);
         }
         PostTransform::SoftmaxZero => {
             let m = row.iter().copied().fold(-f32::MAX, f32::max);
-            let e = (-m).exp();
+            let e = (-m).p_exp();
             let mut sum = 0.0f32;
             for v in row.iter_mut() {
                 if *v > 1e-7 || *v < -1e-7 {
-                    *v = (*v - m).exp();
+                    *v = (*v - m).p_exp();
                     sum += *v;
                 } else {
                     *v *= e;

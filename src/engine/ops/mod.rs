@@ -31,6 +31,7 @@ use super::{EngineError, Op, Tensor};
 
 mod conv;
 mod elementwise;
+mod gemm;
 mod linalg;
 pub mod ml_post;
 mod pool;

@@ -17,6 +17,7 @@
 
 use super::super::graph::Norm;
 use super::super::{EngineError, Tensor};
+use crate::engine::math::PortableMath;
 
 /// (outer, n, inner) for a normalisation at `axis`.
 fn split(
@@ -81,7 +82,7 @@ pub fn softmax_forward(
         }
         let mut sum = 0.0f32;
         for i in 0..n {
-            let e = (y[idx(i)] - m).exp();
+            let e = (y[idx(i)] - m).p_exp();
             sum += e;
             if !log {
                 y[idx(i)] = e;
@@ -89,7 +90,7 @@ pub fn softmax_forward(
         }
         if log {
             // (x - m) - ln(sum): no cancellation against a large m
-            let ls = sum.ln();
+            let ls = sum.p_ln();
             for i in 0..n {
                 y[idx(i)] = (y[idx(i)] - m) - ls;
             }
@@ -120,7 +121,7 @@ pub fn softmax_backward(
             // y = x - lse: dx = g - softmax * sum(g)
             let sg: f32 = (0..n).map(|i| gx[idx(i)]).sum();
             for i in 0..n {
-                gx[idx(i)] -= ys[idx(i)].exp() * sg;
+                gx[idx(i)] -= ys[idx(i)].p_exp() * sg;
             }
         } else {
             // dx = y * (g - <g, y>)
@@ -155,7 +156,7 @@ fn zero_row_stats(row: &[f32]) -> (f32, f32) {
     let sum = row
         .iter()
         .filter(|&&v| !is_zero(v))
-        .map(|&v| (v - m).exp())
+        .map(|&v| (v - m).p_exp())
         .sum();
     (m, sum)
 }
@@ -173,12 +174,12 @@ pub fn softmax_zero_forward(x: &Tensor) -> Result<Tensor, EngineError> {
             continue;
         }
         let inv = 1.0 / sum;
-        let em = (-m).exp();
+        let em = (-m).p_exp();
         for v in row.iter_mut() {
             *v = if is_zero(*v) {
                 *v * em * inv
             } else {
-                (*v - m).exp() * inv
+                (*v - m).p_exp() * inv
             };
         }
     }
@@ -217,7 +218,7 @@ pub fn softmax_zero_backward(x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Tenso
             continue;
         }
         let dot: f32 = gr.iter().zip(yr).map(|(g, y)| g * y).sum();
-        let inv_t = (-m).exp() / sum;
+        let inv_t = (-m).p_exp() / sum;
         for ((gv, &xv), &yv) in gr.iter_mut().zip(xr).zip(yr) {
             *gv = if is_zero(xv) {
                 *gv * inv_t

@@ -38,6 +38,7 @@
 
 use super::super::{EngineError, Tensor};
 use super::ml_post::{apply_row, logistic, PostTransform};
+use crate::engine::math::PortableMath;
 use ndarray::{Array2, ArrayView1, IxDyn};
 
 /// SVM kernel.
@@ -240,9 +241,9 @@ impl Svm {
                 gamma,
                 coef0,
                 degree,
-            } => (gamma * d + coef0).powf(degree),
-            Kernel::Rbf { gamma } => (-gamma * d).exp(),
-            Kernel::Sigmoid { gamma, coef0 } => (gamma * d + coef0).tanh(),
+            } => (gamma * d + coef0).p_powf(degree),
+            Kernel::Rbf { gamma } => (-gamma * d).p_exp(),
+            Kernel::Sigmoid { gamma, coef0 } => (gamma * d + coef0).p_tanh(),
         }
     }
 
@@ -260,15 +261,15 @@ impl Svm {
                 if p == 0.0 {
                     0.0
                 } else {
-                    p * (g * d + c).powf(p - 1.0) * g
+                    p * (g * d + c).p_powf(p - 1.0) * g
                 }
             }
             Kernel::Sigmoid { gamma, coef0 } => {
-                let t = (gamma as f64 * d + coef0 as f64).tanh();
+                let t = (gamma as f64 * d + coef0 as f64).p_tanh();
                 (1.0 - t * t) * gamma as f64
             }
             Kernel::Rbf { gamma } => {
-                let k = (-(gamma as f64) * d).exp();
+                let k = (-(gamma as f64) * d).p_exp();
                 // d/dx exp(-g |x-s|^2) = -2 g k (x - s)
                 let f = -2.0 * gamma as f64 * k * w;
                 for ((g, a), b) in gx.iter_mut().zip(x.iter()).zip(s.iter()) {
@@ -497,7 +498,7 @@ impl Svm {
                     let x2 = xr.dot(&xr);
                     for (v, s2v) in kr.iter_mut().zip(&s2) {
                         let d = (x2 + s2v - 2.0 * *v).max(0.0);
-                        *v = (-gamma * d).exp();
+                        *v = (-gamma * d).p_exp();
                     }
                 }
             }
