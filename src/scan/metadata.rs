@@ -32,10 +32,10 @@
 //!   (split on whitespace, `,;[]()`): a data record pasted into a string.
 
 use crate::onnx::proto::{GraphProto, ModelProto, NodeProto, StringStringEntryProto};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetadataKind {
     UnixPath,
@@ -62,7 +62,7 @@ impl MetadataKind {
 }
 
 /// One finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetadataFinding {
     /// Field path, e.g. `model.metadata_props['source']`, `graph.input[0].name`.
     pub field: String,

@@ -162,7 +162,7 @@ pub fn flatten_records(x: &crate::engine::Tensor) -> Array2<f32> {
 }
 
 /// Headline figures of a scan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanSummary {
     pub tensors_scanned: usize,
     /// Tensors with at least one row equal (within tolerance) to a member.
@@ -177,7 +177,7 @@ pub struct ScanSummary {
 }
 
 /// The `scan` section of a report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanReport {
     pub settings: ScanSettings,
     pub tolerance_rule: String,

@@ -21,11 +21,11 @@ use super::metadata::detect;
 use super::{decode, ScanError};
 use crate::onnx::proto::{GraphProto, ModelProto};
 use prost::Message;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// What stripping changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StripSummary {
     /// Non-empty text fields cleared, by field path.
     pub fields_cleared: Vec<String>,

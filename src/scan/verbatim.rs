@@ -47,11 +47,11 @@ use crate::onnx::proto::{attribute_proto::AttributeType, GraphProto, ModelProto,
 use crate::onnx::tensor::{CData, Const};
 use crate::onnx::{load_with, ImportOptions};
 use ndarray::{Array2, ArrayView2, Axis, IxDyn};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// What a tensor is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     SupportVectors,
@@ -76,7 +76,7 @@ impl Role {
 }
 
 /// Matches of one tensor's rows against one record set in one space.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetMatches {
     /// "members", "nonmembers" or "population".
     pub set: String,
@@ -97,7 +97,7 @@ pub struct SetMatches {
 }
 
 /// One float tensor of the model file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TensorFinding {
     /// Field path in the file, e.g. `graph.node[0](SVMClassifier).support_vectors`.
     pub location: String,

@@ -23,14 +23,14 @@ use super::{AttackError, AuditInputs, Target};
 use crate::engine::ops::tree::{leaf_ids, NodeMode, TreeEnsemble};
 use crate::engine::{Op, Tensor};
 use ndarray::{Array2, Axis};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most uniquely identifying leaves listed in a report.
 pub const MAX_LISTED_LEAVES: usize = 1000;
 
 /// A leaf reached by exactly one member and no non-member.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UniqueLeaf {
     /// `nodes_treeids` of the tree.
     pub tree: i64,
@@ -41,7 +41,7 @@ pub struct UniqueLeaf {
 }
 
 /// The leaf-membership section of a report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LeafReport {
     /// Name of the ONNX node analysed.
     pub node: String,
