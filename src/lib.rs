@@ -8,6 +8,8 @@
 //!   reverse-mode autodiff, and training of fresh copies of a graph.
 //! - [`data`]: CSV/tabular datasets, validated against a model's input.
 //! - [`summary`]: the model summary shown by `inspect` and the page.
+//! - [`limits`]: every resource limit on untrusted input, with its default
+//!   and error code.
 //! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
 //!   wasm-bindgen, js-sys or web-sys.
 //!
@@ -16,6 +18,7 @@
 pub mod attacks;
 pub mod data;
 pub mod engine;
+pub mod limits;
 pub mod onnx;
 pub mod report;
 pub mod stats;

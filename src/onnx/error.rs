@@ -83,6 +83,9 @@ pub enum OnnxError {
     Cycle,
     #[error("output '{0}' does not depend on the input (it is a constant)")]
     ConstantOutput(String),
+    /// A limit of [`crate::limits::Limits`]; `code()` names which.
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitExceeded),
 }
 
 impl OnnxError {
@@ -110,6 +113,7 @@ impl OnnxError {
             OnnxError::Dangling(_) => "bad_graph",
             OnnxError::Cycle => "bad_graph",
             OnnxError::ConstantOutput(_) => "bad_graph",
+            OnnxError::Limit(e) => e.code(),
         }
     }
 }
