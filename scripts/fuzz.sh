@@ -14,10 +14,11 @@
 #
 # Steps per target:
 # 1. seed fuzz/corpus/<target>/ from tests/fixtures (models, CSVs, golden
-#    reports) and the regression files; the corpus grows across runs and is
-#    not committed (the seeds are: they are the fixtures);
+#    reports), fuzz/seeds/report_reader (small reports of every kind, made
+#    by fuzz/seeds/make_report_seeds.sh) and the regression files; the
+#    corpus grows across runs and is not committed (the seeds are);
 # 2. run libFuzzer for SECONDS_PER_TARGET (one job, -rss_limit_mb=2048,
-#    -timeout=10 s per input);
+#    -timeout=10 s per input, fuzz/<target>.dict as dictionary if present);
 # 3. copy new crash-/oom-/timeout- inputs to tests/fuzz_regressions/<target>/
 #    and append "date target seconds executions crashes" to
 #    fuzz/runs.log (committed: the figures for the issue note).
@@ -54,10 +55,10 @@ seeds() {
         find tests/fixtures -name '*.csv' -size -8k
         ;;
     report_reader)
-        find tests/fixtures/golden -name '*.json' 2>/dev/null || true
+        find tests/fixtures/golden fuzz/seeds/report_reader -name '*.json' 2>/dev/null || true
         ;;
     esac
-    find "tests/fuzz_regressions/$1" -type f 2>/dev/null || true
+    find "tests/fuzz_regressions/$1" -type f ! -name .gitkeep 2>/dev/null || true
 }
 
 max_len() {
@@ -76,13 +77,15 @@ for t in "${targets[@]}"; do
     while read -r f; do
         [[ -n $f ]] && cp -n "$f" "$corpus/seed-$(basename "$f")"
     done < <(seeds "$t")
+    dict=()
+    [[ -f fuzz/$t.dict ]] && dict=(-dict="fuzz/$t.dict")
     log=$(mktemp)
     echo "== fuzzing $t for ${secs}s (corpus: $(ls "$corpus" | wc -l) files)"
     set +e
     nice -n "$nice_level" cargo +nightly fuzz run --fuzz-dir fuzz --codegen-units 16 \
         --target-dir "$target_dir" "$t" "$corpus" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len="$(max_len "$t")" \
-        -print_final_stats=1 -artifact_prefix="$artifacts/" 2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(INITED|DONE)|==[0-9]+==|SUMMARY|stat::)' || true
+        -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" 2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(INITED|DONE)|==[0-9]+==|SUMMARY|stat::)' || true
     set -e
     # final stats on a clean exit; after a crash, the last status line
     execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' ||

@@ -46,6 +46,28 @@ fn report_reader_regressions() {
     check("report_reader", harness::report_reader);
 }
 
+/// The report seeds (fuzz/seeds/report_reader: an audit, an attribute
+/// inference and two model inversion reports written by the CLI) read back
+/// as valid reports and render, so the fuzzer starts from inputs that pass
+/// validation.
+#[test]
+fn report_seeds_read_back_and_render() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/report_reader");
+    let mut kinds = Vec::new();
+    for e in std::fs::read_dir(&dir).expect("seed dir") {
+        let p = e.expect("entry").path();
+        let r = privacy_inspector::report::read_json(&std::fs::read(&p).expect("read"))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(privacy_inspector::report::html::render(&r, true).contains("</html>"));
+        kinds.push((
+            !r.attacks.is_empty(),
+            r.attribute.is_some(),
+            r.inversion.is_some(),
+        ));
+    }
+    assert!(kinds.iter().any(|k| k.0) && kinds.iter().any(|k| k.1) && kinds.iter().any(|k| k.2));
+}
+
 /// The harness itself accepts the fixtures (so a regression run is not
 /// vacuous: the code paths are reached).
 #[test]
