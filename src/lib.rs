@@ -14,6 +14,8 @@
 //!   multiplier for a target epsilon).
 //! - [`guidance`]: findings turned into actions, each with its measured
 //!   figure, its user-adjustable threshold and its source.
+//! - [`limits`]: every resource limit on untrusted input, with its default
+//!   and error code.
 //! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
 //!   wasm-bindgen, js-sys or web-sys.
 //!
@@ -23,6 +25,7 @@ pub mod attacks;
 pub mod data;
 pub mod engine;
 pub mod guidance;
+pub mod limits;
 pub mod onnx;
 pub mod privacy;
 pub mod report;

@@ -158,7 +158,7 @@ pub enum ColumnKind {
 }
 
 /// Figures on one record set (members or non-members).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetFigures {
     pub n: usize,
     pub attack_correct: usize,
@@ -186,7 +186,7 @@ pub struct SetFigures {
 }
 
 /// Settings as run, with the derived choices the report must state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeSettings {
     pub config: AttributeConfig,
     pub prior: String,
@@ -197,7 +197,7 @@ pub struct AttributeSettings {
 }
 
 /// Result of the attribute-inference attack.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeReport {
     pub column: usize,
     pub column_name: String,

@@ -12,8 +12,10 @@
 //!   `nan`, `inf`, `NaN`, `1e40` (overflow) are errors, as are empty cells.
 //! - Errors name the 1-based data row (the header is not counted, blank lines
 //!   are not counted) and the column.
-//! - The `max_cells` limit (rows x columns, label included) is checked as rows
-//!   arrive, so an oversized file fails without being read to the end.
+//! - The limits (see [`crate::limits`]) are checked as the file is read, so
+//!   an oversized file fails without being read to the end: `max_bytes`
+//!   (bytes read so far), `max_columns` (header fields), `max_rows` (data
+//!   rows) and `max_cells` (rows x columns, label included).
 //! - [`CsvStream`] reads chunk by chunk from any `Read` (the CLI streams
 //!   `predict` through it); [`read_csv`] reads everything into one
 //!   [`Dataset`].
@@ -22,8 +24,9 @@
 
 use super::DataError;
 use crate::engine::{Dim, Input, Tensor};
+use crate::limits::{self, Limit, LimitExceeded};
 use ndarray::{Array2, IxDyn};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 
 /// The name used for the label column when none is given.
 pub const DEFAULT_LABEL_COLUMN: &str = "label";
@@ -39,6 +42,12 @@ pub struct CsvOptions {
     pub require_label: bool,
     /// Limit on rows x columns (label column included).
     pub max_cells: usize,
+    /// Limit on data rows.
+    pub max_rows: usize,
+    /// Limit on columns (label column included).
+    pub max_columns: usize,
+    /// Limit on bytes read.
+    pub max_bytes: u64,
 }
 
 impl Default for CsvOptions {
@@ -46,8 +55,37 @@ impl Default for CsvOptions {
         CsvOptions {
             label_column: None,
             require_label: false,
-            max_cells: 200_000_000,
+            max_cells: limits::DEFAULT_MAX_CSV_CELLS,
+            max_rows: limits::DEFAULT_MAX_CSV_ROWS,
+            max_columns: limits::DEFAULT_MAX_CSV_COLUMNS,
+            max_bytes: limits::DEFAULT_MAX_CSV_BYTES,
         }
+    }
+}
+
+/// A reader that counts bytes and fails once more than `max` were read.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+    max: u64,
+}
+
+impl<R> Counted<R> {
+    fn over(&self) -> Option<LimitExceeded> {
+        (self.read > self.max).then(|| LimitExceeded::new(Limit::CsvBytes, self.read, self.max))
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.over().is_none() {
+            let n = self.inner.read(buf)?;
+            self.read = self.read.saturating_add(n as u64);
+            if self.over().is_none() {
+                return Ok(n);
+            }
+        }
+        Err(io::Error::other("the CSV byte limit was passed"))
     }
 }
 
@@ -83,7 +121,7 @@ pub fn read_csv_from<R: Read>(reader: R, opts: &CsvOptions) -> Result<Dataset, D
 /// resolved by [`CsvStream::new`]; [`CsvStream::next_chunk`] returns the
 /// next rows as a [`Dataset`].
 pub struct CsvStream<R: Read> {
-    reader: csv::Reader<BufReader<R>>,
+    reader: csv::Reader<BufReader<Counted<R>>>,
     record: csv::ByteRecord,
     /// Display names of all columns (unnamed ones become "column K").
     columns: Vec<String>,
@@ -94,6 +132,7 @@ pub struct CsvStream<R: Read> {
     /// Data rows read so far (1-based number of the last one).
     rows_read: usize,
     max_cells: usize,
+    max_rows: usize,
     finished: bool,
 }
 
@@ -101,17 +140,26 @@ fn is_blank(rec: &csv::ByteRecord) -> bool {
     rec.is_empty() || (rec.len() == 1 && rec[0].is_empty())
 }
 
-fn parse_err(e: csv::Error) -> DataError {
-    DataError::Parse(e.to_string())
+/// A read error: the byte limit when it was passed, else the parse error.
+fn read_err<R>(counted: &Counted<R>, e: impl ToString) -> DataError {
+    match counted.over() {
+        Some(l) => DataError::Limit(l),
+        None => DataError::Parse(e.to_string()),
+    }
 }
 
 impl<R: Read> CsvStream<R> {
     /// Read the header and resolve the feature and label columns.
     pub fn new(reader: R, opts: &CsvOptions) -> Result<Self, DataError> {
-        let mut buf = BufReader::new(reader);
-        let head = buf
-            .fill_buf()
-            .map_err(|e| DataError::Parse(e.to_string()))?;
+        let mut buf = BufReader::new(Counted {
+            inner: reader,
+            read: 0,
+            max: opts.max_bytes,
+        });
+        let head = match buf.fill_buf() {
+            Ok(head) => head,
+            Err(e) => return Err(read_err(buf.get_ref(), e)),
+        };
         if head.starts_with(BOM) {
             buf.consume(BOM.len());
         }
@@ -122,13 +170,18 @@ impl<R: Read> CsvStream<R> {
             .from_reader(buf);
         let mut record = csv::ByteRecord::new();
         loop {
-            if !reader.read_byte_record(&mut record).map_err(parse_err)? {
-                return Err(DataError::Empty);
-            }
-            if !is_blank(&record) {
-                break;
+            match reader.read_byte_record(&mut record) {
+                Ok(true) if is_blank(&record) => {}
+                Ok(true) => break,
+                Ok(false) => return Err(DataError::Empty),
+                Err(e) => return Err(read_err(reader.get_ref().get_ref(), e)),
             }
         }
+        LimitExceeded::check(
+            Limit::CsvColumns,
+            record.len() as u128,
+            opts.max_columns as u128,
+        )?;
         if record.len() == 1 {
             if let Some(sep) = [b';', b'\t', b'|']
                 .into_iter()
@@ -184,6 +237,7 @@ impl<R: Read> CsvStream<R> {
             label_column,
             rows_read: 0,
             max_cells: opts.max_cells,
+            max_rows: opts.max_rows,
             finished: false,
         })
     }
@@ -213,13 +267,13 @@ impl<R: Read> CsvStream<R> {
         let mut labels: Vec<usize> = Vec::new();
         let mut rows = 0usize;
         while rows < max_rows && !self.finished {
-            if !self
-                .reader
-                .read_byte_record(&mut self.record)
-                .map_err(parse_err)?
-            {
-                self.finished = true;
-                break;
+            match self.reader.read_byte_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.finished = true;
+                    break;
+                }
+                Err(e) => return Err(read_err(self.reader.get_ref().get_ref(), e)),
             }
             if is_blank(&self.record) {
                 continue;
@@ -232,6 +286,7 @@ impl<R: Read> CsvStream<R> {
                     expected: ncols,
                 });
             }
+            LimitExceeded::check(Limit::CsvRows, row as u128, self.max_rows as u128)?;
             if row.saturating_mul(ncols) > self.max_cells {
                 return Err(DataError::TooLarge {
                     rows: row,

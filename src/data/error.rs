@@ -59,6 +59,9 @@ pub enum DataError {
     NotUtf8 { row: usize },
     #[error("CSV parse error: {0}")]
     Parse(String),
+    /// A limit of [`crate::limits::Limits`]; `code()` names which.
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitExceeded),
 }
 
 fn separator_name(c: char) -> String {
@@ -87,6 +90,7 @@ impl DataError {
             DataError::TooLarge { .. } => "csv_too_large",
             DataError::NotUtf8 { .. } => "csv_not_utf8",
             DataError::Parse(_) => "csv_parse",
+            DataError::Limit(e) => e.code(),
         }
     }
 }

@@ -85,6 +85,9 @@ pub enum OnnxError {
     ConstantOutput(String),
     #[error("cannot write the trained model: {0}")]
     Export(String),
+    /// A limit of [`crate::limits::Limits`]; `code()` names which.
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitExceeded),
 }
 
 impl OnnxError {
@@ -113,6 +116,7 @@ impl OnnxError {
             OnnxError::Cycle => "bad_graph",
             OnnxError::ConstantOutput(_) => "bad_graph",
             OnnxError::Export(_) => "export_failed",
+            OnnxError::Limit(e) => e.code(),
         }
     }
 }

@@ -1,12 +1,17 @@
 //! `ModelProto` bytes -> engine [`Graph`] + [`ParamSet`].
 //!
 //! Steps of [`load_with`], each failing with its own [`OnnxError`]:
-//! 1. decode (empty file, undecodable bytes, no graph, no nodes);
+//! 1. decode (empty file, file over `limits.max_model_bytes`, undecodable
+//!    bytes, no graph, no nodes, more than `limits.max_nodes` nodes);
 //! 2. opsets: every `ai.onnx` entry in [`OPSET_RANGE`] and every
 //!    `ai.onnx.ml` entry in [`ML_OPSET_RANGE`] (duplicated entries are
 //!    tolerated; the highest is used);
 //! 3. initializers: no external data, declared element counts within the
-//!    limit (checked overflow-safe before anything is allocated);
+//!    limit, their total (4 bytes per element) within
+//!    `limits.max_param_bytes` (checked overflow-safe before anything is
+//!    allocated); the per-record size of the data input within the tensor
+//!    limit; after lowering, the parameters' f32 memory within
+//!    `limits.max_param_bytes` again (see [`crate::limits`]);
 //! 4. output choice: `ImportOptions::output`, else the declared float output
 //!    holding class scores (names containing "prob" first; integer labels,
 //!    ArgMax and LinearClassifier label outputs are skipped; a ZipMap
@@ -78,6 +83,7 @@ use super::proto::{
 use super::tensor::{declared_elements, Const};
 use super::{Model, OnnxError};
 use crate::engine::{Dim, Graph, Input, Op, OutputKind, ParamSet};
+use crate::limits::{Limit, LimitExceeded, Limits};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -89,8 +95,8 @@ use std::ops::RangeInclusive;
 pub const OPSET_RANGE: RangeInclusive<i64> = 9..=22;
 /// Accepted versions of `ai.onnx.ml`.
 pub const ML_OPSET_RANGE: RangeInclusive<i64> = 1..=5;
-/// Default limit on the elements of any one tensor.
-pub const DEFAULT_MAX_TENSOR_ELEMENTS: u128 = 1 << 28;
+/// Default limit on the elements of any one tensor (see [`crate::limits`]).
+pub const DEFAULT_MAX_TENSOR_ELEMENTS: u128 = crate::limits::DEFAULT_MAX_TENSOR_ELEMENTS;
 /// Stand-in for the symbolic batch size during import-time shape folding.
 pub const BATCH: i64 = 1_000_003;
 
@@ -106,8 +112,11 @@ pub(super) const MAX_DIM: i64 = 1 << 31;
 pub struct ImportOptions {
     /// Use this output instead of the detected probability/logit output.
     pub output: Option<String>,
-    /// Limit on elements of any one tensor (default 1<<28).
+    /// Limit on elements of any one tensor; when set it takes precedence
+    /// over `limits.max_tensor_elements` (default 1<<28).
     pub max_tensor_elements: Option<u128>,
+    /// File size, node count, tensor and parameter memory limits.
+    pub limits: Limits,
 }
 
 /// Load a model with default options.
@@ -120,11 +129,18 @@ pub fn load_with(bytes: &[u8], opts: &ImportOptions) -> Result<Model, OnnxError>
     if bytes.is_empty() {
         return Err(OnnxError::Empty);
     }
+    let lim = &opts.limits;
+    LimitExceeded::check(
+        Limit::ModelBytes,
+        bytes.len() as u128,
+        lim.max_model_bytes as u128,
+    )?;
     let m = ModelProto::decode(bytes).map_err(|e| OnnxError::Decode(e.to_string()))?;
     let g = m.graph.as_ref().ok_or(OnnxError::NoGraph)?;
     if g.node.is_empty() {
         return Err(OnnxError::NoNodes);
     }
+    LimitExceeded::check(Limit::Nodes, g.node.len() as u128, lim.max_nodes as u128)?;
     let opsets = Opsets::from_model(&m)?;
     let graph_out = import_graph(g, &opsets, opts)?;
     let sha256 = Sha256::digest(bytes)
@@ -387,7 +403,7 @@ fn prune(
 // ---------------------------------------------------------------------------
 // The data input.
 
-fn input_of(vi: &ValueInfoProto) -> Result<(Vec<Dim>, Option<i64>), OnnxError> {
+fn input_of(vi: &ValueInfoProto, limit: u128) -> Result<(Vec<Dim>, Option<i64>), OnnxError> {
     let name = vi.name().to_string();
     let bad = |message: String| OnnxError::InputType {
         name: name.clone(),
@@ -431,6 +447,21 @@ fn input_of(vi: &ValueInfoProto) -> Result<(Vec<Dim>, Option<i64>), OnnxError> {
             _ => Dim::Symbolic("?".into()),
         })
         .collect();
+    // The per-record size bounds every zero batch or CSV reshaped to it.
+    let record: u128 = dims[1..]
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => *n as u128,
+            Dim::Symbolic(_) => 1,
+        })
+        .product();
+    if record > limit {
+        return Err(OnnxError::TooLarge {
+            name: name.clone(),
+            elements: record,
+            limit,
+        });
+    }
     let fixed_batch = match dims[0] {
         Dim::Fixed(n) => Some(n as i64),
         _ => None,
@@ -516,8 +547,10 @@ fn import_graph(
 ) -> Result<(Graph, ParamSet), OnnxError> {
     let limit = opts
         .max_tensor_elements
-        .unwrap_or(DEFAULT_MAX_TENSOR_ELEMENTS);
+        .unwrap_or(opts.limits.max_tensor_elements);
+    let max_param_bytes = opts.limits.max_param_bytes;
     let mut inits: HashMap<&str, &TensorProto> = HashMap::new();
+    let mut declared_bytes: u128 = 0;
     for t in &g.initializer {
         if !t.external_data.is_empty() || t.data_location == Some(1) {
             // Decoding reports the location.
@@ -529,6 +562,9 @@ fn import_graph(
                 Const::from_proto(t, limit)?;
             }
         }
+        declared_bytes = declared_bytes
+            .saturating_add(declared_elements(&t.dims).unwrap_or(0).saturating_mul(4));
+        LimitExceeded::check(Limit::ParamBytes, declared_bytes, max_param_bytes)?;
         inits.entry(t.name()).or_insert(t);
     }
     let mut producers: HashMap<&str, usize> = HashMap::new();
@@ -608,7 +644,7 @@ fn import_graph(
         }));
     }
     let vi = used[0];
-    let (dims, fixed_batch) = input_of(vi)?;
+    let (dims, fixed_batch) = input_of(vi, limit)?;
 
     let mut b = Builder {
         limit,
@@ -660,6 +696,8 @@ fn import_graph(
         return Err(OnnxError::NoNodes);
     }
     let kind = output_kind(g, &producers, &b, &output);
+    let param_bytes: u128 = b.param_data.iter().map(|p| 4 * p.len() as u128).sum();
+    LimitExceeded::check(Limit::ParamBytes, param_bytes, max_param_bytes)?;
 
     let mut hist: HashMap<&str, usize> = HashMap::new();
     for &i in &order {

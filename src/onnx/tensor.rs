@@ -167,6 +167,16 @@ impl Const {
                 limit,
             });
         }
+        // An empty tensor may declare huge other axes ([2^40, 2^40, 0]):
+        // their product must stay within the limit too, or shape arithmetic
+        // on it overflows (found by fuzzing).
+        let nonzero: Vec<i64> = t.dims.iter().copied().filter(|&d| d != 0).collect();
+        if !matches!(declared_elements(&nonzero), Some(v) if v <= limit) {
+            return Err(OnnxError::BadDims {
+                name,
+                dims: t.dims.clone(),
+            });
+        }
         // elements <= limit, which fits in usize on every target we build.
         let n = usize::try_from(elements).map_err(|_| OnnxError::TooLarge {
             name: name.clone(),

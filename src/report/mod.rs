@@ -9,6 +9,7 @@
 //! self-contained HTML document (inline SVG, no external requests).
 
 pub mod html;
+mod read;
 pub mod scan_html;
 
 use crate::attacks::attribute::AttributeReport;
@@ -17,9 +18,10 @@ use crate::attacks::membership::leaves::LeafReport;
 use crate::engine::OutputKind;
 use crate::onnx::Model;
 use crate::summary::summarize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::attacks::inversion::InversionReport;
+pub use read::{read_json, read_json_with, ReportError};
 
 /// The conventions the attacks follow, named in every report
 /// (../shared/docs/attacks.md pins them).
@@ -33,13 +35,13 @@ pub const CONVENTIONS: [&str; 7] = [
     "TPR at an FPR level is marked not resolvable when level x non-members < 1",
 ];
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelInfo {
     pub file: Option<String>,
     pub sha256: String,
@@ -53,7 +55,7 @@ pub struct ModelInfo {
     pub num_classes: usize,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Counts {
     pub members: usize,
     pub nonmembers: usize,
@@ -62,7 +64,7 @@ pub struct Counts {
 
 /// A report: the membership audit, the attribute inference and the model
 /// inversion results of one model, any of which may be absent.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
     pub tool: ToolInfo,
     pub model: ModelInfo,

@@ -30,7 +30,7 @@ use crate::engine::math::PortableMath;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::function::beta::inv_beta_reg;
 
 fn check_alpha(alpha: f64) -> Result<(), StatsError> {
@@ -76,7 +76,7 @@ fn cp_unchecked(k: usize, n: usize, alpha: f64) -> (f64, f64) {
 }
 
 /// Both forms of the epsilon lower bound at one confusion matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpsilonBounds {
     pub tpr_lower: f64,
     pub fpr_upper: f64,
@@ -168,7 +168,7 @@ pub fn eps_lower_bound(
 }
 
 /// The held-out epsilon lower bound and how it was obtained.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpsilonDetails {
     /// The reported eps_LB (evaluation half).
     pub value: f64,
@@ -177,7 +177,7 @@ pub struct EpsilonDetails {
     pub threshold: Option<f64>,
     /// Which form gave `value`: "tpr_fpr" (ln((TPR_lo - delta) / FPR_hi)),
     /// "tnr_fnr" (ln((TNR_lo - delta) / FNR_hi)) or "none" (both 0).
-    pub direction: &'static str,
+    pub direction: String,
     pub alpha: f64,
     pub delta: f64,
     pub seed: u64,
@@ -220,7 +220,7 @@ pub(crate) fn heldout_epsilon(
     let mut d = EpsilonDetails {
         value: 0.0,
         threshold: None,
-        direction: "none",
+        direction: "none".into(),
         alpha,
         delta,
         seed,
@@ -292,7 +292,8 @@ pub(crate) fn heldout_epsilon(
         "tpr_fpr"
     } else {
         "tnr_fnr"
-    };
+    }
+    .into();
     d.bounds = Some(b);
     d
 }

@@ -108,7 +108,7 @@ impl StatsConfig {
 }
 
 /// PPV at the stated member prior.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PpvStats {
     pub prior: f64,
     /// At the advantage-maximising threshold.
@@ -118,7 +118,7 @@ pub struct PpvStats {
 }
 
 /// Everything the report shows for one attack's scores.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttackStats {
     pub n_members: usize,
     pub n_nonmembers: usize,

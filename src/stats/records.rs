@@ -15,11 +15,11 @@
 use super::delong::delong_unchecked;
 use super::roc::roc_unchecked;
 use super::TprAtFpr;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Figures within one class label.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassStats {
     pub label: usize,
     pub n_members: usize,
@@ -99,7 +99,7 @@ pub(crate) fn per_class(
 }
 
 /// One row of the most-exposed table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExposedRecord {
     /// Row of the member in the input (0-based).
     pub index: usize,

@@ -23,7 +23,7 @@
 
 use super::StatsError;
 use crate::engine::math::PortableMath;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Scores grouped by distinct value, highest first: (score, members, non-members).
 pub(crate) fn tie_groups(members: &[f64], nonmembers: &[f64]) -> Vec<(f64, usize, usize)> {
@@ -234,7 +234,7 @@ fn compact_indices(fp: &[usize], n: usize) -> Vec<usize> {
 }
 
 /// A ROC for plotting (compact; the AUC is always from the exact curve).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Roc {
     pub fpr: Vec<f64>,
     pub tpr: Vec<f64>,
@@ -269,7 +269,7 @@ pub(crate) fn auc_from_groups(groups: &[(f64, usize, usize)], m: usize, n: usize
 }
 
 /// One TPR-at-FPR operating point.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TprAtFpr {
     /// The FPR level asked for.
     pub level: f64,

@@ -19,10 +19,10 @@
 use super::{ImageLayout, Reconstruction};
 use crate::attacks::membership::{AttackError, Records};
 use crate::engine::math::PortableMath;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which similarity `class_mean_similarity` holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SimilarityKind {
     Ssim,

@@ -167,7 +167,7 @@ impl InversionConfig {
 }
 
 /// How the flat record (in the model's input order) is read as an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageLayout {
     /// channels first: index = (ch * h + y) * w + x
@@ -256,7 +256,7 @@ impl ImageLayout {
 }
 
 /// Why a search stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopRule {
     /// `p_c >= 1 - gamma`
@@ -292,7 +292,7 @@ pub struct Reconstruction {
 }
 
 /// One class in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassInversion {
     pub class: usize,
     pub target_confidence: f64,
@@ -315,7 +315,7 @@ pub struct ClassInversion {
 }
 
 /// The inversion report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InversionReport {
     pub mode: InversionMode,
     pub settings: InversionConfig,

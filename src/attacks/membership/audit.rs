@@ -6,7 +6,11 @@
 //! seed.
 //!
 //! Contract:
-//! - [`AuditSettings`] are checked once by [`AuditSettings::validate`]; one
+//! - [`AuditSettings`] are checked once by [`AuditSettings::validate`] and,
+//!   against the target, by [`AuditSettings::check_target`]: models in one
+//!   reference set (LiRA/RMIA references, Shokri shadows) x the target's
+//!   trainable parameters must be at most `max_reference_params`
+//!   ([`crate::limits`], error code `references_too_large`); one
 //!   master `seed` seeds everything (each attack's own seed field is
 //!   overwritten with a value derived from it, and recorded).
 //! - An attack that cannot run with these inputs (no population for the
@@ -35,6 +39,7 @@ use super::rmia::{rmia, RmiaConfig};
 use super::shokri::{shokri, ShokriConfig};
 use super::threshold::{self, ThresholdAttack, ThresholdConfig};
 use super::{AttackError, AttackOutput, AuditInputs, Progress, Target};
+use crate::limits::{Limit, LimitExceeded};
 use crate::stats::{evaluate, AttackStats, StatsConfig};
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +93,9 @@ pub struct AuditSettings {
     pub lira: LiraConfig,
     pub rmia: RmiaConfig,
     pub shokri: ShokriConfig,
+    /// Limit on models in one reference set x trainable parameters of the
+    /// target (see [`crate::limits`]).
+    pub max_reference_params: u64,
 }
 
 impl Default for AuditSettings {
@@ -106,6 +114,7 @@ impl Default for AuditSettings {
             lira: LiraConfig::default(),
             rmia: RmiaConfig::default(),
             shokri: ShokriConfig::default(),
+            max_reference_params: crate::limits::DEFAULT_MAX_REFERENCE_PARAMS,
         }
     }
 }
@@ -187,10 +196,32 @@ impl AuditSettings {
         self.shokri.recipe = self.recipe.clone();
         Ok(self)
     }
+
+    /// Check the settings against the target: the largest set of reference
+    /// or shadow models the chosen attacks train, times the target's
+    /// trainable parameters, within `max_reference_params`.
+    pub fn check_target(&self, target: &Target) -> Result<(), AttackError> {
+        let uses = |ids: &[&str]| self.attacks.iter().any(|a| ids.contains(&a.as_str()));
+        let mut models = 0usize;
+        if uses(&["lira_online", "lira_offline", "rmia_online", "rmia_offline"]) {
+            models = self.references;
+        }
+        if uses(&["shokri"]) {
+            models = models.max(self.shokri.k);
+        }
+        let params = target.graph.trainable_param_count(target.params);
+        let need = models as u128 * params as u128;
+        LimitExceeded::check(
+            Limit::ReferenceParams,
+            need,
+            self.max_reference_params as u128,
+        )?;
+        Ok(())
+    }
 }
 
 /// One attack's result: statistics and scores, or why it was skipped.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AttackResult {
     pub id: String,
     /// Set when the attack did not run.
@@ -204,7 +235,7 @@ pub struct AttackResult {
 }
 
 /// Scores in input row order, higher = more likely a member.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Scores {
     pub members: Vec<f64>,
     pub nonmembers: Vec<f64>,
@@ -327,6 +358,7 @@ pub fn run_audit_with(
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<AuditOutcome, AttackError> {
     let settings = settings.validate()?;
+    settings.check_target(target)?;
     if inputs.members.is_empty() || inputs.nonmembers.is_empty() {
         return Err(AttackError::Input(format!(
             "an audit needs members and non-members (got {} and {})",

@@ -98,6 +98,9 @@ pub enum AttackError {
     Cancelled,
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A limit of [`crate::limits::Limits`]; `code()` names which.
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitExceeded),
 }
 
 impl AttackError {
@@ -108,6 +111,7 @@ impl AttackError {
             AttackError::Needs { .. } => "attack_needs_more",
             AttackError::Cancelled => "cancelled",
             AttackError::Engine(e) => e.code(),
+            AttackError::Limit(e) => e.code(),
         }
     }
 }

@@ -1,0 +1,91 @@
+//! The code paths the fuzz targets run, one function per target. Shared by
+//! the fuzz targets (`fuzz/fuzz_targets/*.rs`) and by the stable test suite
+//! (`tests/fuzz_regressions.rs`, which runs every file kept under
+//! `tests/fuzz_regressions/<target>/` through the same function).
+//!
+//! Contract: each function takes arbitrary bytes and must return without
+//! panicking, whatever the bytes; an `Err` from the library is fine. A panic
+//! (or an abort, an out-of-memory or a timeout under libFuzzer) is a bug in
+//! the library.
+
+use privacy_inspector::data::{read_csv, CsvOptions, CsvStream};
+use privacy_inspector::engine::{Dim, Input, Tensor};
+use privacy_inspector::onnx::load;
+use privacy_inspector::report::{html, read_json};
+use privacy_inspector::summary::summarize;
+
+/// `onnx::load`, then on success the model summary (which runs one zero
+/// record) and one forward pass on a zero batch of two records.
+pub fn onnx_import(data: &[u8]) {
+    let Ok(model) = load(data) else { return };
+    let _ = summarize(&model, None);
+    if let Some(rec) = model.graph.input.record_shape() {
+        let mut shape = vec![2];
+        shape.extend(rec);
+        // The importer bounds the per-record size (limits::Limits), so this
+        // allocation is bounded too.
+        let x = Tensor::zeros(shape);
+        let _ = model.graph.forward(&model.params, &x);
+    }
+}
+
+/// The small model inputs a parsed CSV is reshaped to.
+fn small_inputs() -> Vec<Input> {
+    [
+        vec![Dim::Symbolic("N".into()), Dim::Fixed(4)],
+        vec![Dim::Symbolic("N".into()), Dim::Symbolic("F".into())],
+        vec![
+            Dim::Symbolic("N".into()),
+            Dim::Fixed(1),
+            Dim::Fixed(2),
+            Dim::Fixed(2),
+        ],
+    ]
+    .into_iter()
+    .map(|shape| Input {
+        name: "x".into(),
+        value: 0,
+        shape,
+    })
+    .collect()
+}
+
+/// `data::read_csv` with the default options, with a required label
+/// column named `class`, and with a small cell limit; on success
+/// `Dataset::to_batch` for small input shapes. Also `CsvStream` in chunks
+/// of three rows.
+pub fn csv_reader(data: &[u8]) {
+    let options = [
+        CsvOptions::default(),
+        CsvOptions {
+            label_column: Some("class".into()),
+            require_label: true,
+            ..CsvOptions::default()
+        },
+        CsvOptions {
+            max_cells: 64,
+            ..CsvOptions::default()
+        },
+    ];
+    let inputs = small_inputs();
+    for opts in &options {
+        if let Ok(ds) = read_csv(data, opts) {
+            for input in &inputs {
+                let _ = ds.to_batch(input);
+            }
+        }
+    }
+    if let Ok(mut stream) = CsvStream::new(data, &options[0]) {
+        while let Ok(Some(chunk)) = stream.next_chunk(3) {
+            let _ = chunk.to_batch(&inputs[0]);
+        }
+    }
+}
+
+/// `report::read_json` (parse and validate), then on success the HTML
+/// rendering of the report.
+pub fn report_reader(data: &[u8]) {
+    if let Ok(report) = read_json(data) {
+        let _ = html::render(&report, true);
+    }
+}
