@@ -567,3 +567,147 @@ fn run_inversion_and_attribute_return_reports() {
         error_text(&err)
     );
 }
+
+/// Issue 7's agreement: each golden report (tests/fixtures/golden, written
+/// by the native build, tests/golden_reports.rs) is recomputed here in wasm
+/// from the same inputs and settings; every attack's scores and figures
+/// agree within 1e-6 and every decision (skipped or not, TPR at each FPR,
+/// the epsilon bound) is the same.
+#[wasm_bindgen_test]
+fn wasm_reports_equal_the_native_golden_reports() {
+    struct Case {
+        golden: &'static str,
+        model: &'static [u8],
+        members: &'static str,
+        nonmembers: &'static str,
+        rows: usize,
+        population: Option<usize>,
+        attacks: &'static str,
+        references: usize,
+        seed: u64,
+    }
+    let cases = [
+        Case {
+            golden: include_str!("fixtures/golden/quick_iris_logreg.json"),
+            model: include_bytes!("fixtures/sk_logreg_multi.onnx"),
+            members: include_str!("fixtures/data/iris.train.csv"),
+            nonmembers: include_str!("fixtures/data/iris.test.csv"),
+            rows: 30,
+            population: None,
+            attacks: "quick",
+            references: 16,
+            seed: 7,
+        },
+        Case {
+            golden: include_str!("fixtures/golden/quick_breast_cancer_mlp.json"),
+            model: include_bytes!("fixtures/sk_mlp_binary.onnx"),
+            members: include_str!("fixtures/data/breast_cancer10.train.csv"),
+            nonmembers: include_str!("fixtures/data/breast_cancer10.test.csv"),
+            rows: 30,
+            population: None,
+            attacks: "quick",
+            references: 16,
+            seed: 11,
+        },
+        Case {
+            golden: include_str!("fixtures/golden/references_wine_pipeline.json"),
+            model: include_bytes!("fixtures/sk_pipeline_wine.onnx"),
+            members: include_str!("fixtures/data/wine.train.csv"),
+            nonmembers: include_str!("fixtures/data/wine.test.csv"),
+            rows: 50,
+            population: Some(25),
+            attacks: "loss,shokri,lira_online,lira_offline,rmia_online,rmia_offline",
+            references: 4,
+            seed: 3,
+        },
+    ];
+    // header + data rows [from, to) of a CSV text
+    let slice = |text: &str, from: usize, to: usize| -> Vec<u8> {
+        let mut lines = text.lines();
+        let mut out = String::from(lines.next().expect("header"));
+        out.push('\n');
+        for l in lines.skip(from).take(to.saturating_sub(from)) {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.into_bytes()
+    };
+    let noop = js_sys::Function::new_no_args("return true");
+    for c in &cases {
+        let model = ModelHandle::new(c.model).unwrap_or_else(|e| panic!("{}", error_text(&e)));
+        let split = c.population.unwrap_or(c.rows);
+        let members = parse_csv(&slice(c.members, 0, c.rows), None).expect("members");
+        let nonmembers = parse_csv(&slice(c.nonmembers, 0, split), None).expect("non-members");
+        let population = c
+            .population
+            .map(|p| parse_csv(&slice(c.nonmembers, p, c.rows), None).expect("population"));
+        // the settings the native build recorded, as they are
+        let want: serde_json::Value = serde_json::from_str(c.golden).expect("golden");
+        let settings = want["settings"].clone();
+        assert_eq!(settings["seed"].as_u64(), Some(c.seed));
+        assert_eq!(settings["references"].as_u64(), Some(c.references as u64));
+        assert!(
+            c.attacks == "quick"
+                || settings["attacks"].as_array().map(|a| a.len())
+                    == Some(c.attacks.split(',').count())
+        );
+        let out = privacy_inspector::wasm::run_audit(
+            &model,
+            &members,
+            &nonmembers,
+            population,
+            js_sys::JSON::parse(&settings.to_string()).expect("json"),
+            JsValue::NULL,
+            &noop,
+            None,
+            JsValue::UNDEFINED,
+        )
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+        let got: serde_json::Value = serde_json::from_str(
+            &Reflect::get(&out, &"reportJson".into())
+                .expect("json")
+                .as_string()
+                .expect("string"),
+        )
+        .expect("report");
+        let (ga, wa) = (
+            got["attacks"].as_array().expect("attacks"),
+            want["attacks"].as_array().expect("golden attacks"),
+        );
+        assert_eq!(ga.len(), wa.len());
+        for (g, w) in ga.iter().zip(wa) {
+            let id = w["id"].as_str().unwrap_or("");
+            assert_eq!(g["id"], w["id"]);
+            assert_eq!(g["skipped"], w["skipped"], "{id}: skipped");
+            for key in ["auc", "advantage", "epsilon_lower_bound"] {
+                let (x, y) = (g[key].as_f64(), w[key].as_f64());
+                assert!(
+                    match (x, y) {
+                        (Some(x), Some(y)) => (x - y).abs() <= 1e-6,
+                        (None, None) => true,
+                        _ => false,
+                    },
+                    "{id}.{key}: wasm {x:?}, native {y:?}"
+                );
+            }
+            assert_eq!(g["tpr_at_fpr"], w["tpr_at_fpr"], "{id}: TPR at FPR");
+            for set in ["members", "nonmembers"] {
+                let (gs, ws) = (&g["scores"][set], &w["scores"][set]);
+                let (gs, ws) = (gs.as_array(), ws.as_array());
+                if let (Some(gs), Some(ws)) = (gs, ws) {
+                    assert_eq!(gs.len(), ws.len());
+                    for (i, (x, y)) in gs.iter().zip(ws).enumerate() {
+                        let (x, y) = (
+                            x.as_f64().unwrap_or(f64::NAN),
+                            y.as_f64().unwrap_or(f64::NAN),
+                        );
+                        assert!(
+                            (x - y).abs() <= 1e-6 || (x.is_nan() && y.is_nan()),
+                            "{id}: {set} score {i}: wasm {x}, native {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
