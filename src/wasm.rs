@@ -476,6 +476,14 @@ pub fn parse_csv_chunked(
 
 #[wasm_bindgen]
 impl DatasetHandle {
+    /// An independent copy (the probes take their optional datasets by
+    /// value; a copy keeps this one, without keeping the CSV bytes around).
+    pub fn copy(&self) -> DatasetHandle {
+        DatasetHandle {
+            data: self.data.clone(),
+        }
+    }
+
     #[wasm_bindgen(getter)]
     pub fn rows(&self) -> usize {
         self.data.len()

@@ -7,7 +7,7 @@
 //
 // Model inversion and attribute inference reuse the audit CSVs: the core
 // takes their optional DatasetHandle arguments by value (and frees them), so
-// each run gets fresh parses of the kept bytes, as the population does in
+// each run gets a copy of the parsed records (DatasetHandle.copy), as the population does in
 // runAudit.
 //
 // The membership audit: the three audit CSVs (members, non-members, optional
@@ -31,7 +31,7 @@ let testHooks = false; // ?test-hooks: a call may ask for a deliberate panic
 
 const AUDIT_ROLES = ['members', 'nonmembers', 'population'];
 const ROLE_NAMES = { members: 'members', nonmembers: 'non-members', population: 'population' };
-/** role -> {handle: DatasetHandle, bytes: Uint8Array, labelColumn} */
+/** role -> {handle: DatasetHandle, labelColumn} */
 const audit = { members: null, nonmembers: null, population: null };
 
 const PREVIEW_ROWS = 10;
@@ -111,7 +111,7 @@ function requireAuditInputs() {
 
 /** A fresh parse of the population (the core takes it by value), or undefined. */
 function freshPopulation() {
-  return audit.population ? parseCsv(audit.population.bytes, audit.population.labelColumn) : undefined;
+  return audit.population ? audit.population.handle.copy() : undefined;
 }
 
 const methods = {
@@ -150,7 +150,8 @@ const methods = {
     const data = new Uint8Array(bytes);
     const next = parseCsvChunked(data, labelColumn || 'label', (p) => progress({ done: p.done, total: p.total, label: 'Reading rows' }));
     if (audit[role]) audit[role].handle.free();
-    audit[role] = { handle: next, bytes: data, labelColumn: labelColumn || 'label' };
+    // the parsed records only: copies for the probes come from the handle, not from the bytes
+    audit[role] = { handle: next, labelColumn: labelColumn || 'label' };
     return auditStatus();
   },
 
@@ -209,7 +210,7 @@ const methods = {
    */
   runInversion({ classes, settings, inputShape }, progress) {
     if (!model) throw coded('no_model', 'no model is loaded');
-    const fresh = (role) => (audit[role] ? parseCsv(audit[role].bytes, audit[role].labelColumn) : undefined);
+    const fresh = (role) => (audit[role] ? audit[role].handle.copy() : undefined);
     return runInversion(
       model,
       Uint32Array.from(classes || []),
@@ -235,7 +236,7 @@ const methods = {
     for (const role of ['members', 'nonmembers']) {
       if (!audit[role]) throw coded('no_data', `no ${ROLE_NAMES[role]} CSV is loaded`);
     }
-    const pop = audit.population ? parseCsv(audit.population.bytes, audit.population.labelColumn) : undefined;
+    const pop = freshPopulation();
     return runAttribute(model, audit.members.handle, audit.nonmembers.handle, pop, column, settings, (p) => {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;

@@ -435,7 +435,44 @@ pub fn balanced_design(k: usize, n: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<bool
 
 /// (population indices in the pool, IN mask over the pool, IN mask over the
 /// population, training set per model).
-type Design = (Vec<usize>, Vec<Vec<bool>>, Vec<Vec<bool>>, Vec<Records>);
+type Design = (Vec<usize>, Vec<Vec<bool>>, Vec<Vec<bool>>, Vec<TrainSet>);
+
+/// Which records train one reference model: row indices into the members,
+/// the non-members and the population, each ascending. Kept as indices (the
+/// records are gathered only when that model trains), so a plan of K models
+/// costs no copy of the data.
+#[derive(Debug, Clone, Default)]
+struct TrainSet {
+    members: Vec<usize>,
+    nonmembers: Vec<usize>,
+    population: Vec<usize>,
+}
+
+impl TrainSet {
+    /// The records, in pool order: members, then non-members, then
+    /// population.
+    fn gather(&self, inputs: &AuditInputs) -> Result<Records, AttackError> {
+        let mut parts = Vec::new();
+        if !self.members.is_empty() {
+            parts.push(inputs.members.select(&self.members));
+        }
+        if !self.nonmembers.is_empty() {
+            parts.push(inputs.nonmembers.select(&self.nonmembers));
+        }
+        if !self.population.is_empty() {
+            let pop = inputs
+                .population
+                .as_ref()
+                .ok_or_else(|| AttackError::Input("no population".into()))?;
+            parts.push(pop.select(&self.population));
+        }
+        match parts.len() {
+            0 => Ok(inputs.members.select(&[])),
+            1 => Ok(parts.remove(0)),
+            _ => Records::concat(&parts.iter().collect::<Vec<_>>()),
+        }
+    }
+}
 
 /// Everything about a reference set that is decided before any model trains:
 /// the resolved recipe, the population split, the IN design and every
@@ -455,7 +492,7 @@ pub struct ReferencePlan {
     pool_population: Vec<usize>,
     in_mask: Vec<Vec<bool>>,
     pop_in_mask: Vec<Vec<bool>>,
-    train_sets: Vec<Records>,
+    train_sets: Vec<TrainSet>,
 }
 
 /// One trained reference reduced to its signals: the unit of work that can
@@ -543,13 +580,6 @@ pub fn plan_references(
             let pool_pop = trainable_pop.clone();
             let pool_len = n_m + n_n + pool_pop.len();
             let mask = balanced_design(k, pool_len, &mut rng);
-            let mut parts: Vec<&Records> = vec![&inputs.members, &inputs.nonmembers];
-            let pop_sel;
-            if let (false, Some(p)) = (pool_pop.is_empty(), inputs.population.as_ref()) {
-                pop_sel = p.select(&pool_pop);
-                parts.push(&pop_sel);
-            }
-            let pool = Records::concat(&parts)?;
             let mut pop_mask = vec![vec![false; n_pop]; k];
             for (m, row) in mask.iter().enumerate() {
                 for (q, &j) in pool_pop.iter().enumerate() {
@@ -558,18 +588,23 @@ pub fn plan_references(
             }
             let sets = mask
                 .iter()
-                .map(|row| {
-                    let idx: Vec<usize> = (0..pool_len).filter(|&i| row[i]).collect();
-                    pool.select(&idx)
+                .map(|row| TrainSet {
+                    members: (0..n_m).filter(|&i| row[i]).collect(),
+                    nonmembers: (0..n_n).filter(|&i| row[n_m + i]).collect(),
+                    population: pool_pop
+                        .iter()
+                        .enumerate()
+                        .filter(|&(q, _)| row[n_m + n_n + q])
+                        .map(|(_, &j)| j)
+                        .collect(),
                 })
                 .collect();
             (pool_pop, mask, pop_mask, sets)
         }
         ReferenceMode::Offline => {
-            let pop = inputs
-                .population
-                .as_ref()
-                .ok_or_else(|| AttackError::Input("no population".into()))?;
+            if inputs.population.is_none() {
+                return Err(AttackError::Input("no population".into()));
+            }
             let design = balanced_design(k.max(2), trainable_pop.len(), &mut rng);
             let mut pop_mask = vec![vec![false; n_pop]; k];
             let mut sets = Vec::with_capacity(k);
@@ -581,7 +616,10 @@ pub fn plan_references(
                         idx.push(j);
                     }
                 }
-                sets.push(pop.select(&idx));
+                sets.push(TrainSet {
+                    population: idx,
+                    ..TrainSet::default()
+                });
             }
             (vec![], vec![vec![false; n_m + n_n]; k], pop_mask, sets)
         }
@@ -612,7 +650,7 @@ impl ReferencePlan {
         m: usize,
         progress: &mut dyn FnMut(Progress) -> bool,
     ) -> Result<TrainedReference, AttackError> {
-        let data = self.train_sets.get(m).ok_or_else(|| {
+        let set = self.train_sets.get(m).ok_or_else(|| {
             AttackError::Config(format!(
                 "reference {m} does not exist: the plan has K = {} models",
                 self.k
@@ -627,7 +665,8 @@ impl ReferencePlan {
             return Err(AttackError::Cancelled);
         }
         let seed = model_seed(self.seed, 1, m);
-        let (params, info) = train_one(target, data, &self.train_cfg, seed, &at, progress)?;
+        let data = set.gather(inputs)?;
+        let (params, info) = train_one(target, &data, &self.train_cfg, seed, &at, progress)?;
         let reference = Target {
             graph: target.graph,
             params: &params,
