@@ -174,6 +174,12 @@ function updateReady() {
 }
 
 let bridge = null;
+
+/** A copy of `bytes` for a worker call, moved (transferred) rather than cloned a second time. */
+function moved(bytes) {
+  const copy = bytes.slice(0);
+  return { copy, transfer: [copy] };
+}
 /** Helper workers for reference models (pool.js), made once the engine is up. */
 let pool = null;
 /** Stop every worker's job: the page's worker and the pool's helpers. */
@@ -454,7 +460,8 @@ async function loadCsvBytes(name, bytes) {
   const labelColumn = typed === 'label' ? '' : typed;
   const done = busy(`Reading ${name}`);
   try {
-    const info = await bridge.call('loadCsv', { bytes: bytes.slice(0), labelColumn }, { onProgress });
+    const m = moved(bytes);
+    const info = await bridge.call('loadCsv', { bytes: m.copy, labelColumn }, { onProgress, transfer: m.transfer });
     state.data = { name, bytes, labelColumn, info };
     clearError(el.dataError);
     renderData();
@@ -563,15 +570,19 @@ async function restoreState() {
 /** Load the page's model, output kind and CSVs into a worker (a respawned one, or a pool helper). */
 async function restoreInto(b, withPredictionCsv = false) {
   if (state.model) {
-    await b.call('loadModel', { bytes: state.model.bytes.slice(0), name: state.model.name });
+    const m = moved(state.model.bytes);
+    await b.call('loadModel', { bytes: m.copy, name: state.model.name }, { transfer: m.transfer });
     if (state.kind) await b.call('setOutputKind', { kind: state.kind });
   }
   if (withPredictionCsv && state.data) {
-    await b.call('loadCsv', { bytes: state.data.bytes.slice(0), labelColumn: state.data.labelColumn });
+    const m = moved(state.data.bytes);
+    await b.call('loadCsv', { bytes: m.copy, labelColumn: state.data.labelColumn }, { transfer: m.transfer });
   }
   for (const role of AUDIT_ROLES) {
     const a = state.audit[role];
-    if (a) await b.call('loadAuditCsv', { role, bytes: a.bytes.slice(0), labelColumn: a.labelColumn });
+    if (!a) continue;
+    const m = moved(a.bytes);
+    await b.call('loadAuditCsv', { role, bytes: m.copy, labelColumn: a.labelColumn }, { transfer: m.transfer });
   }
 }
 
@@ -623,7 +634,8 @@ async function loadAuditCsv(role, name, bytes, how = {}) {
   const labelColumn = how.labelColumn || guess.column || 'label';
   const done = busy(`Reading ${name}`);
   try {
-    const status = await bridge.call('loadAuditCsv', { role, bytes: bytes.slice(0), labelColumn }, { onProgress });
+    const m = moved(bytes);
+    const status = await bridge.call('loadAuditCsv', { role, bytes: m.copy, labelColumn }, { onProgress, transfer: m.transfer });
     state.audit[role] = {
       name, bytes, labelColumn, info: null, error: null, sniff,
       labelWhy: how.labelColumn ? 'chosen' : guess.column ? `guessed: ${guess.why}` : 'default',
@@ -1490,7 +1502,9 @@ function teachSettings() {
 }
 
 /** epsilon of the DP-SGD settings (RDP accountant in the engine), shown under the DP fields. */
+let teachEpsilonCall = 0;
 async function updateTeachEpsilon() {
+  const call = ++teachEpsilonCall;
   if (!teach.dp.checked) {
     teach.epsilon.textContent = 'Off: plain Adam, no privacy guarantee.';
     return;
@@ -1508,6 +1522,8 @@ async function updateTeachEpsilon() {
   const steps = s.config.epochs * Math.ceil(rows / s.config.batchSize);
   try {
     const r = await bridge.call('accountant', { q, sigma: s.dp.sigma, steps, delta: s.dp.delta });
+    // a later change of the settings has already asked again: its answer wins
+    if (call !== teachEpsilonCall) return;
     teach.epsilon.textContent = `Noise multiplier \u03c3 = ${s.dp.sigma}, sampling rate q = ${q.toFixed(3)} (batch ${s.config.batchSize} of ${rows}), ${fmtInt(steps)} steps: the RDP accountant gives \u03b5 = ${Number.isFinite(r.epsilon) ? r.epsilon.toFixed(2) : '\u221e'} at \u03b4 = ${s.dp.delta}. Compare it with the empirical \u03b5 lower bound of the audit.`;
     teach.epsilon.dataset.epsilon = String(r.epsilon);
   } catch (err) {

@@ -1242,7 +1242,7 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('teach-epochs').fill('5');
     await page.getByTestId('teach-sigma').fill('1.1');
     await page.getByTestId('teach-sigma').dispatchEvent('change');
-    await page.getByTestId('teach-epsilon').filter({ hasText: 'RDP accountant gives' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('teach-epsilon').filter({ hasText: /σ = 1\.1, .*RDP accountant gives/ }).waitFor({ timeout: TIMEOUT });
     const shown = Number(await page.getByTestId('teach-epsilon').getAttribute('data-epsilon'));
     assert.ok(shown > 0 && Number.isFinite(shown), `epsilon ${shown}`);
     await page.getByTestId('teach-run').click();
