@@ -61,8 +61,10 @@ pub const DEFAULT_MAX_REFERENCE_PARAMS: u64 = 1 << 31;
 /// Default of [`Limits::max_report_bytes`]: 256 MiB.
 pub const DEFAULT_MAX_REPORT_BYTES: usize = 256 << 20;
 
-/// Every adjustable limit (see the module docs for the table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Every adjustable limit (see the module docs for the table). Reads from
+/// JSON with every field optional (the CLI's `--limits FILE.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Limits {
     pub max_model_bytes: usize,
     pub max_nodes: usize,

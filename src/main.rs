@@ -125,6 +125,25 @@ Examples:
         /// What the output holds (overrides detection)
         #[arg(long, value_enum, value_name = "KIND")]
         output_kind: Option<KindArg>,
+        /// Resource limits as JSON (README "Limits"; every field optional), for files larger
+        /// than the defaults allow
+        #[arg(long, value_name = "LIMITS.json")]
+        limits: Option<PathBuf>,
+    }
+
+    impl ModelArgs {
+        /// The limits of `--limits`, or the defaults.
+        fn limits(&self) -> Result<privacy_inspector::limits::Limits, CliError> {
+            let Some(p) = &self.limits else {
+                return Ok(Default::default());
+            };
+            let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
+                path: show(p),
+                source: IoCause(e),
+            })?;
+            serde_json::from_str(&text)
+                .map_err(|e| CliError::Usage(format!("{}: not a limits file: {e}", show(p))))
+        }
     }
 
     #[derive(Args, Debug)]
@@ -351,7 +370,7 @@ Examples:
     fn parse_model(args: &ModelArgs, bytes: &[u8]) -> Result<Model, CliError> {
         let opts = ImportOptions {
             output: args.output.clone(),
-            ..ImportOptions::default()
+            ..args.limits()?.import_options()
         };
         onnx::load_with(bytes, &opts).map_err(|source| CliError::Model {
             path: show(&args.model),

@@ -470,3 +470,52 @@ fn audit_threads_and_shards_give_the_single_thread_report() {
     assert_eq!(code, 2);
     assert!(err.contains("I/N"), "{err}");
 }
+
+/// `--limits FILE.json` changes the resource limits (every field optional):
+/// tighter ones refuse the same files with the limit named; a malformed
+/// file is a usage error.
+#[test]
+fn limits_file_adjusts_the_limits() {
+    let tight = tmp("tight-limits.json");
+    std::fs::write(&tight, r#"{"max_nodes": 1, "max_csv_rows": 10}"#).unwrap();
+    let model = fx("sk_logreg_multi.onnx");
+    let (code, _, err) = run(&[
+        "inspect",
+        model.to_str().unwrap(),
+        "--limits",
+        tight.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nodes"), "{err}");
+    let (code, out, err) = run(&["inspect", model.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rows = tmp("rows-limits.json");
+    std::fs::write(&rows, r#"{"max_csv_rows": 10}"#).unwrap();
+    let report = tmp("limits.json");
+    let (code, _, err) = run(&[
+        "audit",
+        model.to_str().unwrap(),
+        "--members",
+        fx("data/iris.train.csv").to_str().unwrap(),
+        "--nonmembers",
+        fx("data/iris.test.csv").to_str().unwrap(),
+        "--attacks",
+        "loss",
+        "--limits",
+        rows.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("10"), "the message names the limit: {err}");
+    let bad = tmp("bad-limits.json");
+    std::fs::write(&bad, "{not json").unwrap();
+    let (code, _, err) = run(&[
+        "inspect",
+        model.to_str().unwrap(),
+        "--limits",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a limits file"), "{err}");
+}

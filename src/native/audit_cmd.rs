@@ -378,10 +378,11 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
     let kind = kind_override.unwrap_or(model.graph.output_kind);
+    let limits = args.model.limits()?;
     let opts = CsvOptions {
         label_column: args.inputs.label_column.clone(),
         require_label: true,
-        ..CsvOptions::default()
+        ..limits.csv_options()
     };
     let members = read_records(&args.inputs.members, &opts, &model)?;
     let nonmembers = read_records(&args.inputs.nonmembers, &opts, &model)?;
@@ -409,6 +410,7 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     };
     settings.stats.delta = args.delta;
     settings.stats.prior = args.prior;
+    settings.max_reference_params = limits.max_reference_params;
     let counts = Counts {
         members: members.len(),
         nonmembers: nonmembers.len(),
