@@ -643,13 +643,6 @@ fn audit_settings(
     }
 }
 
-fn mode_name(mode: crate::attacks::membership::references::ReferenceMode) -> &'static str {
-    match mode {
-        crate::attacks::membership::references::ReferenceMode::Online => "online",
-        crate::attacks::membership::references::ReferenceMode::Offline => "offline",
-    }
-}
-
 /// The reference models an audit with these settings will train, as
 /// `[{mode: "online" | "offline", k}]`: only the sets that can be planned
 /// with these inputs (a set that cannot, e.g. offline without a population,
@@ -676,7 +669,7 @@ pub fn reference_jobs(
         .filter_map(|mode| {
             plan_references(&target, &inputs, &reference_config(&settings, mode))
                 .ok()
-                .map(|plan| serde_json::json!({ "mode": mode_name(mode), "k": plan.k }))
+                .map(|plan| serde_json::json!({ "mode": mode, "k": plan.k }))
         })
         .collect();
     to_js_value(&jobs)
@@ -701,15 +694,12 @@ pub fn train_reference(
 ) -> Result<String, JsValue> {
     use crate::attacks::membership::audit::reference_config;
     use crate::attacks::membership::references::{plan_references, ReferenceMode};
-    let mode = match mode {
-        "online" => ReferenceMode::Online,
-        "offline" => ReferenceMode::Offline,
-        other => {
-            return Err(bad_argument(&format!(
-                "reference mode must be 'online' or 'offline', got '{other}'"
-            )))
-        }
-    };
+    let mode: ReferenceMode =
+        serde_json::from_value(serde_json::Value::from(mode)).map_err(|_| {
+            bad_argument(&format!(
+                "reference mode must be 'online' or 'offline', got '{mode}'"
+            ))
+        })?;
     let settings = audit_settings(settings)?
         .validate()
         .map_err(|e| e.to_js())?;
@@ -1124,7 +1114,7 @@ pub fn scan_model(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let with = crate::report::Report::file_only(sha, String::new(), 0)
+    let with = crate::report::Report::file_only(sha)
         .with_scan(report)
         .with_guidance(&guidance_options(guidance)?)
         .map_err(|e| e.to_js())?;

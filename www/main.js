@@ -392,14 +392,17 @@ async function showScan(name, bytes, out) {
   insertFragment(el.scanResults, (out.guidanceHtml || '') + out.html);
   el.scanPanel.hidden = false;
   el.scanPanel.dataset.file = name;
-  if (state.stripUrl) URL.revokeObjectURL(state.stripUrl);
-  state.stripUrl = null;
+  const flagged = out.scan.metadata && out.scan.metadata.length > 0;
+  // the cleaned copy depends on the file alone: a re-scan against new CSVs keeps it
+  if (state.strip && state.strip.bytes === bytes && flagged) return;
+  if (state.strip) URL.revokeObjectURL(state.strip.url);
+  state.strip = null;
   el.stripDownload.hidden = true;
-  if (out.scan.metadata && out.scan.metadata.length > 0) {
+  if (flagged) {
     try {
       const clean = await bridge.call('stripMetadata', { bytes: bytes.slice(0) });
-      state.stripUrl = URL.createObjectURL(new Blob([clean.bytes], { type: 'application/octet-stream' }));
-      el.stripDownload.href = state.stripUrl;
+      state.strip = { bytes, url: URL.createObjectURL(new Blob([clean.bytes], { type: 'application/octet-stream' })) };
+      el.stripDownload.href = state.strip.url;
       el.stripDownload.download = name.replace(/\.onnx$/i, '') + '.clean.onnx';
       el.stripDownload.hidden = false;
     } catch (err) {

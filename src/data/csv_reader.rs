@@ -897,32 +897,27 @@ pub fn read_csv_chunked(
     let lines = bytes.iter().filter(|&&b| b == b'\n').count();
     let estimate = lines.saturating_sub(1).max(1);
     let mut stream = CsvStream::new(bytes, opts)?;
-    let mut parts: Vec<Dataset> = Vec::new();
-    while let Some(ds) = stream.next_chunk(chunk_rows.max(1))? {
-        parts.push(ds);
-        progress(stream.rows_read(), estimate.max(stream.rows_read()));
-    }
-    let Some(first) = parts.first() else {
+    // each chunk is appended and dropped at once: no second copy of the file
+    let Some(mut all) = stream.next_chunk(chunk_rows.max(1))? else {
         return Err(DataError::NoRows);
     };
-    let nfeat = first.features.ncols();
-    let rows: usize = parts.iter().map(|p| p.len()).sum();
-    let mut features = Vec::with_capacity(rows * nfeat);
-    let mut labels: Option<Vec<usize>> = first.labels.as_ref().map(|_| Vec::with_capacity(rows));
-    for p in &parts {
-        features.extend(p.features.iter().copied());
-        if let (Some(all), Some(l)) = (labels.as_mut(), p.labels.as_ref()) {
-            all.extend_from_slice(l);
+    progress(stream.rows_read(), estimate.max(stream.rows_read()));
+    let nfeat = all.features.ncols();
+    let mut rows = all.len();
+    let mut features = std::mem::take(&mut all.features)
+        .into_raw_vec_and_offset()
+        .0;
+    while let Some(ds) = stream.next_chunk(chunk_rows.max(1))? {
+        rows += ds.len();
+        features.extend(ds.features.iter().copied());
+        if let (Some(l), Some(more)) = (all.labels.as_mut(), ds.labels.as_ref()) {
+            l.extend_from_slice(more);
         }
+        progress(stream.rows_read(), estimate.max(stream.rows_read()));
     }
-    let features = Array2::from_shape_vec((rows, nfeat), features)
+    all.features = Array2::from_shape_vec((rows, nfeat), features)
         .map_err(|e| DataError::Parse(e.to_string()))?;
-    Ok(Dataset {
-        feature_names: first.feature_names.clone(),
-        features,
-        labels,
-        label_column: first.label_column.clone(),
-    })
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let guidance = privacy_inspector::report::Report::file_only(sha.clone(), String::new(), 0)
+    let guidance = privacy_inspector::report::Report::file_only(sha.clone())
         .with_scan(report.clone())
         .with_guidance(&args.guidance.options()?)
         .map_err(|e| CliError::Usage(format!("guidance: {e}")))?

@@ -116,11 +116,11 @@ impl Report {
     ) -> Report {
         let s = summarize(model, kind_override);
         Report {
-            tool: ToolInfo {
-                name: "privacy-inspector".into(),
-                version: crate::VERSION.into(),
-            },
-            model: ModelInfo {
+            seed,
+            counts,
+            inputs,
+            conventions: CONVENTIONS.iter().map(|s| s.to_string()).collect(),
+            ..Report::empty(ModelInfo {
                 file: model_file,
                 sha256: s.sha256,
                 producer: s.producer,
@@ -130,42 +130,35 @@ impl Report {
                 output_kind: s.output.kind,
                 output_kind_source: s.output.kind_source,
                 num_classes,
-            },
-            seed,
-            counts,
-            inputs,
-            conventions: CONVENTIONS.iter().map(|s| s.to_string()).collect(),
-            settings: None,
-            references: serde_json::Value::Null,
-            attacks: Vec::new(),
-            attribute: None,
-            inversion: None,
-            redacted: None,
-            scan: None,
-            leaves: None,
-            guidance: None,
+            })
         }
     }
 
     /// A report for a model file the engine could not load: only the
-    /// file's facts, for the model-file scan and its guidance.
-    pub fn file_only(sha256: String, producer: String, opset: i64) -> Report {
+    /// file's SHA-256, for the model-file scan and its guidance.
+    pub fn file_only(sha256: String) -> Report {
+        Report::empty(ModelInfo {
+            file: None,
+            sha256,
+            producer: String::new(),
+            opset: 0,
+            input_shape: Vec::new(),
+            output_name: String::new(),
+            output_kind: OutputKind::Probabilities,
+            output_kind_source: "not loaded by the engine".into(),
+            num_classes: 0,
+        })
+    }
+
+    /// The model facts and nothing else: no counts, inputs, conventions or
+    /// results.
+    fn empty(model: ModelInfo) -> Report {
         Report {
             tool: ToolInfo {
                 name: "privacy-inspector".into(),
                 version: crate::VERSION.into(),
             },
-            model: ModelInfo {
-                file: None,
-                sha256,
-                producer,
-                opset,
-                input_shape: Vec::new(),
-                output_name: String::new(),
-                output_kind: OutputKind::Probabilities,
-                output_kind_source: "not loaded by the engine".into(),
-                num_classes: 0,
-            },
+            model,
             seed: 0,
             counts: Counts {
                 members: 0,
