@@ -8,7 +8,7 @@
 //! (or an abort, an out-of-memory or a timeout under libFuzzer) is a bug in
 //! the library.
 
-use privacy_inspector::data::{read_csv, CsvOptions, CsvStream};
+use privacy_inspector::data::{read_csv, CsvOptions, CsvPushParser, CsvStream};
 use privacy_inspector::engine::{Dim, Input, Tensor};
 use privacy_inspector::onnx::load;
 use privacy_inspector::report::{html, read_json};
@@ -79,6 +79,30 @@ pub fn csv_reader(data: &[u8]) {
         while let Ok(Some(chunk)) = stream.next_chunk(3) {
             let _ = chunk.to_batch(&inputs[0]);
         }
+    }
+    // the push parser (the page's streaming reader) must agree with one
+    // read, whatever the split: same rows, or an error with the same code
+    let outcome =
+        |r: Result<privacy_inspector::data::Dataset, privacy_inspector::data::DataError>| match r {
+            Ok(d) => Ok((d.feature_names, d.features, d.labels, d.label_column)),
+            Err(e) => Err(e.code()),
+        };
+    for opts in &options {
+        let want = outcome(read_csv(data, opts));
+        let cut = (data.first().copied().unwrap_or(0) as usize) % (data.len() + 1);
+        let portion = 1 + data.last().copied().unwrap_or(0) as usize % 16;
+        let mid = ((data.len() + cut) / 2).max(cut);
+        let mut p = CsvPushParser::new(opts, data.len() as u64).with_portion(portion);
+        let got = p
+            .push(&data[..cut])
+            .and_then(|_| p.push(&data[cut..mid]))
+            .and_then(|_| p.push(&data[mid..]))
+            .and_then(|_| p.finish());
+        assert_eq!(
+            outcome(got),
+            want,
+            "push parser (cut {cut}, portion {portion}) and read_csv disagree"
+        );
     }
 }
 

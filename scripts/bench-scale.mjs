@@ -12,7 +12,7 @@ let code = 0;
 try {
   const page = await h.browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => { console.error(`pageerror: ${e.message}`); code = 1; });
-  await page.goto(`${h.url}/`);
+  await page.goto(`${h.url}/?test-hooks`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120000 });
   const workers = await page.evaluate(() => navigator.hardwareConcurrency);
   await page.getByTestId('audit-preset').selectOption('custom');
@@ -33,7 +33,8 @@ try {
   const err = await page.getByTestId('audit-error').isVisible();
   if (err) throw new Error(await page.getByTestId('audit-error').textContent());
   const auc = await page.evaluate(() => JSON.parse(document.querySelector('[data-testid="audit-results"]').dataset.auc || '[]'));
-  console.log(JSON.stringify({ seconds, load_seconds: loaded / 1000, workers, auc }));
+  const memory = await page.evaluate(() => window.__inspectorTest.memory());
+  console.log(JSON.stringify({ seconds, load_seconds: loaded / 1000, workers, auc, memory }));
 } catch (e) {
   console.error(`error: ${e.message}`);
   code = 1;

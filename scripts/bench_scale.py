@@ -6,13 +6,14 @@ and 100k, natively (the release CLI, 1 thread and every core) and in
 headless Chromium (the page on the release build, every worker), with wall
 time and peak memory (the CLI's max RSS; for the browser, the summed
 proportional set size (PSS) of all Chromium processes, sampled every 0.2 s:
-the browser itself, the page and every worker).
+the browser itself, the page and every worker; BENCH_SCALE_PARTS=1 prints
+the split by process type at the peak).
 
 The data: a fixed random teacher network labels Gaussian inputs (10
 classes); the target is trained by PyTorch on the members for 3 epochs.
 Everything is seeded; files go to a temporary folder (nothing committed).
 
-    python3 scripts/bench_scale.py [N ...]     (after scripts/build-web.sh and cargo build --release)
+    python3 scripts/bench_scale.py [--browser-only] [N ...]     (after scripts/build-web.sh and cargo build --release)
 """
 import io
 import json
@@ -83,7 +84,7 @@ def cli(model, mem, non, jobs, out):
     return secs, peak_kb / 1024
 
 
-def chromium_pss_mb():
+def chromium_pss_mb(parts=None):
     total = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -95,19 +96,26 @@ def chromium_pss_mb():
             # proportional set size: shared pages split among the processes
             for line in open(f"/proc/{pid}/smaps_rollup"):
                 if line.startswith("Pss:"):
-                    total += int(line.split()[1])
+                    kb = int(line.split()[1])
+                    total += kb
+                    if parts is not None:
+                        kind = next((a.split(b"=", 1)[1].decode() for a in cmd.replace(b"\0", b" ").split(b" ") if a.startswith(b"--type=")), "browser")
+                        parts[kind] = parts.get(kind, 0) + kb / 1024
         except OSError:
             pass
     return total / 1024
 
 
 def browser(model, mem, non):
-    peak = [0.0]
+    peak = [0.0, {}]
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
-            peak[0] = max(peak[0], chromium_pss_mb())
+            parts = {}
+            mb = chromium_pss_mb(parts)
+            if mb > peak[0]:
+                peak[0], peak[1] = mb, parts
             time.sleep(0.2)
 
     th = threading.Thread(target=sample)
@@ -120,17 +128,24 @@ def browser(model, mem, non):
         th.join()
     if r.returncode != 0:
         raise SystemExit(r.stdout + r.stderr)
-    return json.loads(r.stdout.strip().splitlines()[-1]), peak[0]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    if os.environ.get("BENCH_SCALE_PARTS"):
+        print("  at the peak (MB by process type): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peak[1].items())), flush=True)
+        mem = res.get("memory") or {}
+        print("  after the report: wasm memory per worker (MB): " + ", ".join(f"{(b or 0) / 2**20:.0f}" for b in mem.get("wasm", [])) +
+              f"; main thread JS heap {(mem.get('mainJsHeap') or 0) / 2**20:.0f} MB", flush=True)
+    return res, peak[0]
 
 
 def main():
-    sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000, 100000]
+    browser_only = "--browser-only" in sys.argv
+    sizes = [int(a) for a in sys.argv[1:] if not a.startswith("--")] or [1000, 10000, 100000]
     cores = os.cpu_count() or 1
     tmp = tempfile.mkdtemp(prefix="pi-bench-scale-")
     print(f"{'records':>8} {'where':24} {'seconds':>9} {'peak MB':>9} {'loss AUC':>9} {'LiRA AUC':>9}")
     for n in sizes:
         model, mem, non = make(n, 100, tmp)
-        for jobs in sorted({1, cores}):
+        for jobs in [] if browser_only else sorted({1, cores}):
             out = os.path.join(tmp, f"r_{n}_{jobs}.json")
             secs, mb = cli(model, mem, non, jobs, out)
             rep = json.load(open(out))

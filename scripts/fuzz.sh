@@ -7,7 +7,8 @@
 # SECONDS_PER_TARGET defaults to 60; TARGETs default to all three:
 #   onnx_import    onnx::load, then the model summary and one forward pass
 #   csv_reader     data::read_csv (default, label column, small limit),
-#                  Dataset::to_batch, CsvStream
+#                  Dataset::to_batch, CsvStream, and CsvPushParser (the
+#                  page's streaming reader) asserted equal to read_csv
 #   report_reader  report::read_json, then report::html::render
 # (fuzz/harness.rs holds what each runs; tests/fuzz_regressions.rs runs the
 # kept files through the same functions in the stable test suite).

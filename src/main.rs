@@ -134,16 +134,22 @@ Examples:
     impl ModelArgs {
         /// The limits of `--limits`, or the defaults.
         fn limits(&self) -> Result<privacy_inspector::limits::Limits, CliError> {
-            let Some(p) = &self.limits else {
-                return Ok(Default::default());
-            };
-            let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
-                path: show(p),
-                source: IoCause(e),
-            })?;
-            serde_json::from_str(&text)
-                .map_err(|e| CliError::Usage(format!("{}: not a limits file: {e}", show(p))))
+            read_limits(self.limits.as_deref())
         }
+    }
+
+    /// The limits of a `--limits FILE.json` (every field optional), or the
+    /// defaults without one.
+    fn read_limits(path: Option<&Path>) -> Result<privacy_inspector::limits::Limits, CliError> {
+        let Some(p) = path else {
+            return Ok(Default::default());
+        };
+        let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
+            path: show(p),
+            source: IoCause(e),
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("{}: not a limits file: {e}", show(p))))
     }
 
     #[derive(Args, Debug)]
@@ -581,7 +587,7 @@ Examples:
         };
         let opts = CsvOptions {
             label_column: args.label_column.clone(),
-            ..CsvOptions::default()
+            ..args.model.limits()?.csv_options()
         };
         let mut stream = CsvStream::new(data, &opts).map_err(data_err)?;
         let mut sink = Sink::open(args.out.as_deref())?;

@@ -451,27 +451,63 @@ pub fn parse_csv(bytes: &[u8], label_column: Option<String>) -> Result<DatasetHa
     Ok(DatasetHandle { data })
 }
 
-/// [`parse_csv`] in chunks of 20,000 rows, calling `progress({done, total})`
-/// (rows read, estimated rows) after each, so the page can show how far a
-/// large file is.
-#[wasm_bindgen(js_name = parseCsvChunked)]
-pub fn parse_csv_chunked(
-    bytes: &[u8],
-    label_column: Option<String>,
-    progress: &js_sys::Function,
-) -> Result<DatasetHandle, JsValue> {
-    let opts = CsvOptions {
-        require_label: label_column.is_some(),
-        label_column,
-        ..CsvOptions::default()
-    };
-    let data = crate::data::read_csv_chunked(bytes, &opts, 20_000, &mut |done, total| {
-        if let Ok(v) = to_js_value(&serde_json::json!({ "done": done, "total": total })) {
-            let _ = progress.call1(&JsValue::NULL, &v);
+/// A CSV parsed as its bytes arrive (`data::CsvPushParser`): the page
+/// streams a `File` into it chunk by chunk, so the file's text is never held
+/// whole, in JS or in wasm memory; only the parsed rows are kept.
+#[wasm_bindgen]
+pub struct CsvParser {
+    inner: Option<crate::data::CsvPushParser>,
+}
+
+#[wasm_bindgen]
+impl CsvParser {
+    /// `labelColumn` as for [`parse_csv`]; `expectedBytes` the file size
+    /// (reserves the rows' memory once).
+    #[wasm_bindgen(constructor)]
+    pub fn new(label_column: Option<String>, expected_bytes: f64) -> CsvParser {
+        let opts = CsvOptions {
+            require_label: label_column.is_some(),
+            label_column,
+            ..CsvOptions::default()
+        };
+        let expected = if expected_bytes.is_finite() && expected_bytes > 0.0 {
+            expected_bytes as u64
+        } else {
+            0
+        };
+        CsvParser {
+            inner: Some(crate::data::CsvPushParser::new(&opts, expected)),
         }
-    })
-    .map_err(|e| e.to_js())?;
-    Ok(DatasetHandle { data })
+    }
+
+    /// Append the next bytes of the file.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        let p = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| bad_argument("this CSV parser has finished; start a new one"))?;
+        p.push(bytes).map_err(|e| {
+            // a failed parser takes no more bytes
+            self.inner = None;
+            e.to_js()
+        })
+    }
+
+    /// Data rows parsed so far.
+    #[wasm_bindgen(getter)]
+    pub fn rows(&self) -> usize {
+        self.inner.as_ref().map_or(0, |p| p.rows())
+    }
+
+    /// Parse the rest and return the dataset.
+    pub fn finish(&mut self) -> Result<DatasetHandle, JsValue> {
+        let p = self
+            .inner
+            .take()
+            .ok_or_else(|| bad_argument("this CSV parser has finished; start a new one"))?;
+        let data = p.finish().map_err(|e| e.to_js())?;
+        Ok(DatasetHandle { data })
+    }
 }
 
 #[wasm_bindgen]
@@ -535,26 +571,34 @@ impl Coded for crate::attacks::membership::AttackError {
     }
 }
 
-/// Records of a parsed CSV for an audit: features in the model's input shape
-/// and the labels (required).
-fn audit_records(
+/// Lend the records of a parsed CSV to an audit: the features move into the
+/// model's input shape (no copy) and the labels (required) move with them;
+/// [`give_back`] returns both to the handle.
+fn lend_records(
     model: &ModelHandle,
-    ds: &DatasetHandle,
+    ds: &mut DatasetHandle,
     role: &str,
 ) -> Result<crate::attacks::membership::Records, JsValue> {
-    let x = ds
-        .data
-        .to_batch(&model.model.graph.input)
-        .map_err(|e| js_error(e.code(), &format!("{role} CSV: {e}")))?;
-    let Some(y) = ds.data.labels.clone() else {
+    if ds.data.labels.is_none() {
         return Err(js_error(
             "csv_no_label_column",
             &format!(
                 "{role} CSV has no label column; an audit needs the true class of every record"
             ),
         ));
-    };
+    }
+    let x = ds
+        .data
+        .take_batch(&model.model.graph.input)
+        .map_err(|e| js_error(e.code(), &format!("{role} CSV: {e}")))?;
+    let y = ds.data.labels.take().unwrap_or_default();
     Ok(crate::attacks::membership::Records { x, y })
+}
+
+/// Return lent records to their handle.
+fn give_back(ds: &mut DatasetHandle, r: crate::attacks::membership::Records) {
+    ds.data.give_back_batch(r.x);
+    ds.data.labels = Some(r.y);
 }
 
 /// Run the membership audit (`attacks::membership::audit::run_audit`) in this
@@ -569,8 +613,8 @@ fn audit_records(
 #[allow(clippy::too_many_arguments)]
 pub fn run_audit(
     model: &ModelHandle,
-    members: &DatasetHandle,
-    nonmembers: &DatasetHandle,
+    members: &mut DatasetHandle,
+    nonmembers: &mut DatasetHandle,
     population: Option<DatasetHandle>,
     settings: JsValue,
     names: JsValue,
@@ -592,31 +636,32 @@ pub fn run_audit(
         Some(text) => serde_json::from_str(text)
             .map_err(|e| bad_argument(&format!("precomputed references: {e}")))?,
     };
-    let (inputs, counts) = audit_inputs(model, members, nonmembers, population.as_ref())?;
-    // the model-file scan (stored records, metadata) joins the report, as in the CLI
-    let flat = |r: &crate::attacks::membership::Records| crate::scan::flatten_records(&r.x);
-    let (m_flat, n_flat) = (flat(&inputs.members), flat(&inputs.nonmembers));
-    let p_flat = inputs.population.as_ref().map(flat);
+    // the model-file scan (stored records, metadata) joins the report, as in
+    // the CLI; the parsed rows are the flattened records, as they are
     let scan = crate::scan::scan_model(
         &model.bytes,
         &crate::scan::ScanData {
-            members: Some(&m_flat),
-            nonmembers: Some(&n_flat),
-            population: p_flat.as_ref(),
+            members: Some(&members.data.features),
+            nonmembers: Some(&nonmembers.data.features),
+            population: population.as_ref().map(|p| &p.data.features),
         },
         &Default::default(),
     )
     .map_err(|e| e.to_js())?;
     let classes = model.num_classes.unwrap_or(2);
     let target = model.target();
-    let outcome = run_audit_with(
-        &target,
-        &inputs,
-        settings,
-        precomputed,
-        &mut progress_fn(progress),
-    )
-    .map_err(|e| e.to_js())?;
+    let (outcome, counts) =
+        with_audit_inputs(model, members, nonmembers, population, |inputs, counts| {
+            run_audit_with(
+                &target,
+                inputs,
+                settings,
+                precomputed,
+                &mut progress_fn(progress),
+            )
+            .map(|o| (o, counts))
+            .map_err(|e| e.to_js())
+        })?;
     let report = Report::new(
         &model.model,
         None,
@@ -652,8 +697,8 @@ fn audit_settings(
 #[wasm_bindgen(js_name = referenceJobs)]
 pub fn reference_jobs(
     model: &ModelHandle,
-    members: &DatasetHandle,
-    nonmembers: &DatasetHandle,
+    members: &mut DatasetHandle,
+    nonmembers: &mut DatasetHandle,
     population: Option<DatasetHandle>,
     settings: JsValue,
 ) -> Result<JsValue, JsValue> {
@@ -662,16 +707,18 @@ pub fn reference_jobs(
     let settings = audit_settings(settings)?
         .validate()
         .map_err(|e| e.to_js())?;
-    let (inputs, _) = audit_inputs(model, members, nonmembers, population.as_ref())?;
     let target = model.target();
-    let jobs: Vec<serde_json::Value> = needed_reference_modes(&settings)
-        .into_iter()
-        .filter_map(|mode| {
-            plan_references(&target, &inputs, &reference_config(&settings, mode))
-                .ok()
-                .map(|plan| serde_json::json!({ "mode": mode, "k": plan.k }))
-        })
-        .collect();
+    let jobs: Vec<serde_json::Value> =
+        with_audit_inputs(model, members, nonmembers, population, |inputs, _| {
+            Ok(needed_reference_modes(&settings)
+                .into_iter()
+                .filter_map(|mode| {
+                    plan_references(&target, inputs, &reference_config(&settings, mode))
+                        .ok()
+                        .map(|plan| serde_json::json!({ "mode": mode, "k": plan.k }))
+                })
+                .collect())
+        })?;
     to_js_value(&jobs)
 }
 
@@ -684,8 +731,8 @@ pub fn reference_jobs(
 #[allow(clippy::too_many_arguments)]
 pub fn train_reference(
     model: &ModelHandle,
-    members: &DatasetHandle,
-    nonmembers: &DatasetHandle,
+    members: &mut DatasetHandle,
+    nonmembers: &mut DatasetHandle,
     population: Option<DatasetHandle>,
     settings: JsValue,
     mode: &str,
@@ -703,28 +750,29 @@ pub fn train_reference(
     let settings = audit_settings(settings)?
         .validate()
         .map_err(|e| e.to_js())?;
-    let (inputs, _) = audit_inputs(model, members, nonmembers, population.as_ref())?;
     let target = model.target();
-    let plan = plan_references(&target, &inputs, &reference_config(&settings, mode))
-        .map_err(|e| e.to_js())?;
-    let trained = plan
-        .train(&target, &inputs, index, &mut progress_fn(progress))
-        .map_err(|e| e.to_js())?;
+    let trained = with_audit_inputs(model, members, nonmembers, population, |inputs, _| {
+        let plan = plan_references(&target, inputs, &reference_config(&settings, mode))
+            .map_err(|e| e.to_js())?;
+        plan.train(&target, inputs, index, &mut progress_fn(progress))
+            .map_err(|e| e.to_js())
+    })?;
     serde_json::to_string(&trained).map_err(|e| js_error("internal", &e.to_string()))
 }
 
-/// Records of an optional parsed CSV, labels optional.
+/// Records of an optional parsed CSV (the page's copy, consumed: its
+/// features move into the model's input shape), labels optional.
 fn optional_records(
     model: &ModelHandle,
-    ds: Option<&DatasetHandle>,
+    ds: Option<DatasetHandle>,
     role: &str,
 ) -> Result<Option<crate::attacks::membership::Records>, JsValue> {
-    let Some(ds) = ds else { return Ok(None) };
+    let Some(mut ds) = ds else { return Ok(None) };
     let x = ds
         .data
-        .to_batch(&model.model.graph.input)
+        .take_batch(&model.model.graph.input)
         .map_err(|e| js_error(e.code(), &format!("{role} CSV: {e}")))?;
-    let y = ds.data.labels.clone().unwrap_or_default();
+    let y = ds.data.labels.take().unwrap_or_default();
     Ok(Some(crate::attacks::membership::Records { x, y }))
 }
 
@@ -814,9 +862,9 @@ pub fn run_inversion(
     let shape: Option<Vec<usize>> = input_shape.map(|s| s.iter().map(|&v| v as usize).collect());
     let layout =
         ImageLayout::for_model(&model.model.graph, shape.as_deref()).map_err(|e| e.to_js())?;
-    let d = optional_records(model, data.as_ref(), "data")?;
-    let m = optional_records(model, members.as_ref(), "members")?;
-    let n = optional_records(model, nonmembers.as_ref(), "non-members")?;
+    let d = optional_records(model, data, "data")?;
+    let m = optional_records(model, members, "members")?;
+    let n = optional_records(model, nonmembers, "non-members")?;
     let target = Target {
         graph: &model.model.graph,
         params: &model.model.params,
@@ -861,8 +909,8 @@ pub fn run_inversion(
 #[wasm_bindgen(js_name = runAttribute)]
 pub fn run_attribute(
     model: &ModelHandle,
-    members: &DatasetHandle,
-    nonmembers: &DatasetHandle,
+    members: &mut DatasetHandle,
+    nonmembers: &mut DatasetHandle,
     population: Option<DatasetHandle>,
     column: &str,
     settings: JsValue,
@@ -877,7 +925,7 @@ pub fn run_attribute(
         serde_wasm_bindgen::from_value(settings)
             .map_err(|e| bad_argument(&format!("attribute settings: {e}")))?
     };
-    let names = &members.data.feature_names;
+    let names = members.data.feature_names.clone();
     cfg.column = names.iter().position(|n| n == column).ok_or_else(|| {
         AttackError::Config(format!(
             "sensitive column '{column}' is not among the {} feature columns of the members CSV",
@@ -885,12 +933,15 @@ pub fn run_attribute(
         ))
         .to_js()
     })?;
-    let (inputs, counts) = audit_inputs(model, members, nonmembers, population.as_ref())?;
     let n_classes = model.num_classes.unwrap_or(2);
     let target = model.target();
     let seed = cfg.seed;
-    let result =
-        run(&target, &inputs, names, &cfg, &mut progress_fn(progress)).map_err(|e| e.to_js())?;
+    let (result, counts) =
+        with_audit_inputs(model, members, nonmembers, population, |inputs, counts| {
+            run(&target, inputs, &names, &cfg, &mut progress_fn(progress))
+                .map(|r| (r, counts))
+                .map_err(|e| e.to_js())
+        })?;
     let mut report = Report::base(
         &model.model,
         None,
@@ -904,38 +955,52 @@ pub fn run_attribute(
     report_out(&report)
 }
 
-/// Members, non-members and optional population of an audit-style probe,
-/// with their counts for the report.
-fn audit_inputs(
+/// Run `f` on the members, non-members and optional population of an
+/// audit-style probe, with their counts for the report. The members' and
+/// non-members' records are lent (moved in place into the model's input
+/// shape, not copied: at 100k records that copy was the worker's largest
+/// allocation after the records themselves) and given back afterwards,
+/// whatever `f` returns; the population (a copy the page made) is consumed.
+fn with_audit_inputs<T>(
     model: &ModelHandle,
-    members: &DatasetHandle,
-    nonmembers: &DatasetHandle,
-    population: Option<&DatasetHandle>,
-) -> Result<
-    (
-        crate::attacks::membership::AuditInputs,
+    members: &mut DatasetHandle,
+    nonmembers: &mut DatasetHandle,
+    population: Option<DatasetHandle>,
+    f: impl FnOnce(
+        &crate::attacks::membership::AuditInputs,
         crate::report::Counts,
-    ),
-    JsValue,
-> {
-    let m = audit_records(model, members, "members")?;
-    let n = audit_records(model, nonmembers, "non-members")?;
-    let p = population
-        .map(|d| audit_records(model, d, "population"))
-        .transpose()?;
+    ) -> Result<T, JsValue>,
+) -> Result<T, JsValue> {
+    let m = lend_records(model, members, "members")?;
+    let n = match lend_records(model, nonmembers, "non-members") {
+        Ok(n) => n,
+        Err(e) => {
+            give_back(members, m);
+            return Err(e);
+        }
+    };
+    let p = match population.map(|mut d| lend_records(model, &mut d, "population")) {
+        Some(Err(e)) => {
+            give_back(members, m);
+            give_back(nonmembers, n);
+            return Err(e);
+        }
+        p => p.transpose().unwrap_or(None),
+    };
     let counts = crate::report::Counts {
         members: m.len(),
         nonmembers: n.len(),
         population: p.as_ref().map_or(0, |r| r.len()),
     };
-    Ok((
-        crate::attacks::membership::AuditInputs {
-            members: m,
-            nonmembers: n,
-            population: p,
-        },
-        counts,
-    ))
+    let inputs = crate::attacks::membership::AuditInputs {
+        members: m,
+        nonmembers: n,
+        population: p,
+    };
+    let out = f(&inputs, counts);
+    give_back(members, inputs.members);
+    give_back(nonmembers, inputs.nonmembers);
+    out
 }
 
 impl ModelHandle {

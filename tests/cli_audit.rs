@@ -508,6 +508,69 @@ fn limits_file_adjusts_the_limits() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("10"), "the message names the limit: {err}");
+    // the same file applies to every command that reads CSVs or a model file;
+    // each command works without it (its own tests) and is refused with it
+    let rows_arg = rows.to_str().unwrap().to_string();
+    let wine = fx("sk_pipeline_wine.onnx");
+    let train = fx("data/wine.train.csv");
+    let test = fx("data/wine.test.csv");
+    let p = |x: &std::path::PathBuf| x.to_str().unwrap().to_string();
+    let limited: Vec<Vec<String>> = vec![
+        vec![
+            "attribute".into(),
+            p(&wine),
+            "--members".into(),
+            p(&train),
+            "--nonmembers".into(),
+            p(&test),
+            "--sensitive".into(),
+            "f0".into(),
+            "--bins".into(),
+            "10,12.5,13.5,15".into(),
+        ],
+        vec![
+            "invert".into(),
+            p(&wine),
+            "--class".into(),
+            "0".into(),
+            "--steps".into(),
+            "2".into(),
+            "--members".into(),
+            p(&train),
+        ],
+        vec!["predict".into(), p(&wine), "--data".into(), p(&train)],
+        vec!["scan".into(), p(&wine), "--members".into(), p(&train)],
+    ];
+    for cmd in &limited {
+        let out_file = tmp(&format!("limited-{}.json", cmd[0]));
+        let mut with: Vec<String> = cmd.clone();
+        if cmd[0] != "predict" {
+            with.extend(["--report".to_string(), p(&out_file)]);
+        }
+        let (code, _, err) = run(&with.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{} without limits: {err}", cmd[0]);
+        with.extend(["--limits".to_string(), rows_arg.clone()]);
+        let (code, _, err) = run(&with.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 2, "{} with max_csv_rows 10: {err}", cmd[0]);
+        assert!(
+            err.contains("10") && err.contains("rows"),
+            "{}: {err}",
+            cmd[0]
+        );
+    }
+    // the scan checks the model file size against the limits too
+    let small = tmp("small-model-limits.json");
+    std::fs::write(&small, r#"{"max_model_bytes": 100}"#).unwrap();
+    let (code, _, err) = run(&[
+        "scan",
+        wine.to_str().unwrap(),
+        "--report",
+        tmp("limited-scan-model.json").to_str().unwrap(),
+        "--limits",
+        small.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("100"), "{err}");
     let bad = tmp("bad-limits.json");
     std::fs::write(&bad, "{not json").unwrap();
     let (code, _, err) = run(&[

@@ -345,8 +345,9 @@ fn every_fixture_matches_onnxruntime() {
 #[wasm_bindgen_test]
 fn run_audit_returns_a_report() {
     let model = load(&fixture!("sk_logreg_multi"));
-    let members = parse_csv(include_bytes!("fixtures/data/iris.train.csv"), None).expect("members");
-    let nonmembers =
+    let mut members =
+        parse_csv(include_bytes!("fixtures/data/iris.train.csv"), None).expect("members");
+    let mut nonmembers =
         parse_csv(include_bytes!("fixtures/data/iris.test.csv"), None).expect("non-members");
     let settings = js_sys::JSON::parse(
         r#"{"attacks":["loss","gap","lira_online"],"references":4,"seed":9007199254740991}"#,
@@ -355,8 +356,8 @@ fn run_audit_returns_a_report() {
     let noop = js_sys::Function::new_no_args("return true");
     let out = privacy_inspector::wasm::run_audit(
         &model,
-        &members,
-        &nonmembers,
+        &mut members,
+        &mut nonmembers,
         None,
         settings,
         JsValue::NULL,
@@ -417,8 +418,8 @@ fn references_trained_one_by_one_give_the_same_report() {
     };
     let whole = privacy_inspector::wasm::run_audit(
         &model,
-        &csv(members),
-        &csv(nonmembers),
+        &mut csv(members),
+        &mut csv(nonmembers),
         Some(csv(nonmembers)),
         settings(),
         JsValue::NULL,
@@ -429,8 +430,8 @@ fn references_trained_one_by_one_give_the_same_report() {
     .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let jobs = privacy_inspector::wasm::reference_jobs(
         &model,
-        &csv(members),
-        &csv(nonmembers),
+        &mut csv(members),
+        &mut csv(nonmembers),
         Some(csv(nonmembers)),
         settings(),
     )
@@ -453,8 +454,8 @@ fn references_trained_one_by_one_give_the_same_report() {
         for index in (0..3).rev() {
             let t = privacy_inspector::wasm::train_reference(
                 &model,
-                &csv(members),
-                &csv(nonmembers),
+                &mut csv(members),
+                &mut csv(nonmembers),
                 Some(csv(nonmembers)),
                 settings(),
                 mode,
@@ -468,8 +469,8 @@ fn references_trained_one_by_one_give_the_same_report() {
     }
     let merged = privacy_inspector::wasm::run_audit(
         &model,
-        &csv(members),
-        &csv(nonmembers),
+        &mut csv(members),
+        &mut csv(nonmembers),
         Some(csv(nonmembers)),
         settings(),
         JsValue::NULL,
@@ -545,11 +546,13 @@ fn run_inversion_and_attribute_return_reports() {
     assert!(html.contains("data-testid=\"inversion-class-3\""));
 
     let wine = load(&fixture!("sk_pipeline_wine"));
-    let m = parse_csv(include_bytes!("fixtures/data/wine.train.csv"), None).expect("members");
-    let n = parse_csv(include_bytes!("fixtures/data/wine.test.csv"), None).expect("non-members");
+    let mut m = parse_csv(include_bytes!("fixtures/data/wine.train.csv"), None).expect("members");
+    let mut n =
+        parse_csv(include_bytes!("fixtures/data/wine.test.csv"), None).expect("non-members");
     let settings = js_sys::JSON::parse(r#"{"bins":[10,12.5,13.5,15]}"#).expect("json");
-    let out = privacy_inspector::wasm::run_attribute(&wine, &m, &n, None, "f0", settings, &noop)
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let out =
+        privacy_inspector::wasm::run_attribute(&wine, &mut m, &mut n, None, "f0", settings, &noop)
+            .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let json = Reflect::get(&out, &"reportJson".into())
         .expect("json")
         .as_string()
@@ -558,9 +561,16 @@ fn run_inversion_and_attribute_return_reports() {
     assert_eq!(v["attribute"]["column_name"], "f0");
     assert!(v["attribute"]["members"]["attack_accuracy"].is_f64());
     // a column that does not exist is a coded error
-    let err =
-        privacy_inspector::wasm::run_attribute(&wine, &m, &n, None, "age", JsValue::NULL, &noop)
-            .unwrap_err();
+    let err = privacy_inspector::wasm::run_attribute(
+        &wine,
+        &mut m,
+        &mut n,
+        None,
+        "age",
+        JsValue::NULL,
+        &noop,
+    )
+    .unwrap_err();
     assert!(
         error_text(&err).contains("sensitive column 'age'"),
         "{}",
@@ -636,8 +646,8 @@ fn wasm_reports_equal_the_native_golden_reports() {
     for c in &cases {
         let model = ModelHandle::new(c.model).unwrap_or_else(|e| panic!("{}", error_text(&e)));
         let split = c.population.unwrap_or(c.rows);
-        let members = parse_csv(&slice(c.members, 0, c.rows), None).expect("members");
-        let nonmembers = parse_csv(&slice(c.nonmembers, 0, split), None).expect("non-members");
+        let mut members = parse_csv(&slice(c.members, 0, c.rows), None).expect("members");
+        let mut nonmembers = parse_csv(&slice(c.nonmembers, 0, split), None).expect("non-members");
         let population = c
             .population
             .map(|p| parse_csv(&slice(c.nonmembers, p, c.rows), None).expect("population"));
@@ -653,8 +663,8 @@ fn wasm_reports_equal_the_native_golden_reports() {
         );
         let out = privacy_inspector::wasm::run_audit(
             &model,
-            &members,
-            &nonmembers,
+            &mut members,
+            &mut nonmembers,
             population,
             js_sys::JSON::parse(&settings.to_string()).expect("json"),
             JsValue::NULL,

@@ -1,12 +1,13 @@
 // The page: wires the inputs to the wasm worker (through bridge.js) and
 // renders what comes back. No wasm runs on this thread: it only compiles
-// the module once and hands it to the worker. The membership audit keeps its
-// CSVs here as bytes too, so a worker respawned by Cancel gets the model and
-// every CSV back and the user can run again.
+// the module once and hands it to the worker. The page keeps the model's
+// bytes and every CSV as its File (or Blob: a demo's, a split's), so a
+// worker respawned by Cancel, or a helper, gets them back; a CSV is never
+// read whole here: workers stream it into the parser.
 
 import { WorkerBridge, InspectorError } from './bridge.js';
 import { ReferencePool } from './pool.js';
-import { fileKind, guessLabelColumn, guessRole, membershipColumn, sniffCsv, splitByMembership } from './inputs.js';
+import { fileKind, guessLabelColumn, guessRole, membershipColumn, SNIFF_BYTES, sniffCsv, splitByMembership } from './inputs.js';
 
 /** Attack ids in report order (src/attacks/membership/audit.rs ALL_ATTACKS). */
 const ALL_ATTACKS = [
@@ -151,8 +152,8 @@ const el = {
 const state = {
   model: null, // {name, bytes: ArrayBuffer, info}
   kind: '',
-  data: null, // {name, bytes: ArrayBuffer, labelColumn, info}
-  /** role -> {name, bytes: ArrayBuffer, labelColumn, info, error} for the audit CSVs */
+  data: null, // {name, file: Blob, labelColumn, info}
+  /** role -> {name, file: Blob, labelColumn, info, error} for the audit CSVs */
   audit: { members: null, nonmembers: null, population: null },
   auditRunning: false,
   invRunning: false,
@@ -456,16 +457,20 @@ async function loadModelBytes(name, bytes) {
   }
 }
 
-async function loadCsvBytes(name, bytes) {
+/** The first bytes of a CSV, enough for the guesses (header, first rows). */
+async function csvHead(file) {
+  return file.slice(0, SNIFF_BYTES).arrayBuffer();
+}
+
+async function loadCsvFile(name, file) {
   // "label" (the default) is optional: used when the header has it; any
   // other name must exist
   const typed = el.labelColumn.value.trim();
   const labelColumn = typed === 'label' ? '' : typed;
   const done = busy(`Reading ${name}`);
   try {
-    const m = moved(bytes);
-    const info = await bridge.call('loadCsv', { bytes: m.copy, labelColumn }, { onProgress, transfer: m.transfer });
-    state.data = { name, bytes, labelColumn, info };
+    const info = await bridge.call('loadCsv', { file, labelColumn }, { onProgress });
+    state.data = { name, file, labelColumn, info };
     clearError(el.dataError);
     renderData();
     clearPredictions();
@@ -499,10 +504,19 @@ async function predictIfReady() {
   }
 }
 
-async function fetchBytes(url) {
+async function fetchOk(url) {
   const resp = await fetch(url);
   if (!resp.ok) throw new InspectorError('fetch_failed', `${url}: HTTP ${resp.status}`);
-  return resp.arrayBuffer();
+  return resp;
+}
+
+async function fetchBytes(url) {
+  return (await fetchOk(url)).arrayBuffer();
+}
+
+/** A bundled CSV as a Blob (workers stream it like a dropped file). */
+async function fetchCsv(url) {
+  return (await fetchOk(url)).blob();
 }
 
 async function demoIndex() {
@@ -544,10 +558,10 @@ async function loadDemo(key) {
   try {
     await loadModelBytes(demo.model, await fetchBytes(`demo/${demo.model}`));
     for (const role of AUDIT_ROLES) {
-      if (demo[role]) await loadAuditCsv(role, demo[role], await fetchBytes(`demo/${demo[role]}`), { why: 'bundled demo' });
+      if (demo[role]) await loadAuditCsv(role, demo[role], await fetchCsv(`demo/${demo[role]}`), { why: 'bundled demo' });
     }
     if (demo.image_shape) el.inv.shape.value = demo.image_shape.join(',');
-    await loadCsvBytes(demo.nonmembers, await fetchBytes(`demo/${demo.nonmembers}`));
+    await loadCsvFile(demo.nonmembers, await fetchCsv(`demo/${demo.nonmembers}`));
   } catch (err) {
     showError(el.modelError, err, 'The demo could not be loaded');
   }
@@ -578,14 +592,12 @@ async function restoreInto(b, withPredictionCsv = false) {
     if (state.kind) await b.call('setOutputKind', { kind: state.kind });
   }
   if (withPredictionCsv && state.data) {
-    const m = moved(state.data.bytes);
-    await b.call('loadCsv', { bytes: m.copy, labelColumn: state.data.labelColumn }, { transfer: m.transfer });
+    await b.call('loadCsv', { file: state.data.file, labelColumn: state.data.labelColumn });
   }
   for (const role of AUDIT_ROLES) {
     const a = state.audit[role];
     if (!a) continue;
-    const m = moved(a.bytes);
-    await b.call('loadAuditCsv', { role, bytes: m.copy, labelColumn: a.labelColumn }, { transfer: m.transfer });
+    await b.call('loadAuditCsv', { role, file: a.file, labelColumn: a.labelColumn });
   }
 }
 
@@ -630,17 +642,16 @@ async function refreshAuditStatus() {
  * target, class, ... or a whole-number last column). `how.why` says why the
  * file got this role (shown next to it, with a menu to move it).
  */
-async function loadAuditCsv(role, name, bytes, how = {}) {
+async function loadAuditCsv(role, name, file, how = {}) {
   const box = el.audit.errors[role];
-  const sniff = sniffCsv(bytes, 50);
+  const sniff = sniffCsv(await csvHead(file), 50);
   const guess = guessLabelColumn(sniff.header, sniff.rows);
   const labelColumn = how.labelColumn || guess.column || 'label';
   const done = busy(`Reading ${name}`);
   try {
-    const m = moved(bytes);
-    const status = await bridge.call('loadAuditCsv', { role, bytes: m.copy, labelColumn }, { onProgress, transfer: m.transfer });
+    const status = await bridge.call('loadAuditCsv', { role, file, labelColumn }, { onProgress });
     state.audit[role] = {
-      name, bytes, labelColumn, info: null, error: null, sniff,
+      name, file, labelColumn, info: null, error: null, sniff,
       labelWhy: how.labelColumn ? 'chosen' : guess.column ? `guessed: ${guess.why}` : 'default',
       roleWhy: how.why || 'chosen by you',
     };
@@ -688,7 +699,7 @@ function renderAuditExtra(role) {
   labelSel.setAttribute('aria-label', `Label column of ${a.name}`);
   for (const h of a.sniff.header) labelSel.append(new Option(`label: ${h}`, h));
   labelSel.value = a.labelColumn;
-  labelSel.addEventListener('change', () => loadAuditCsv(role, a.name, a.bytes, { why: a.roleWhy, labelColumn: labelSel.value }));
+  labelSel.addEventListener('change', () => loadAuditCsv(role, a.name, a.file, { why: a.roleWhy, labelColumn: labelSel.value }));
   roleSel.disabled = labelSel.disabled = probeRunning();
   controls.append(roleSel, ' ', labelSel);
   const preview = document.createElement('details');
@@ -733,8 +744,8 @@ async function moveAuditCsv(from, to) {
   const b = state.audit[to];
   if (!a) return;
   await forgetAuditCsv(from);
-  await loadAuditCsv(to, a.name, a.bytes, { why: 'moved by you', labelColumn: a.labelColumn });
-  if (b) await loadAuditCsv(from, b.name, b.bytes, { why: 'moved by you', labelColumn: b.labelColumn });
+  await loadAuditCsv(to, a.name, a.file, { why: 'moved by you', labelColumn: a.labelColumn });
+  if (b) await loadAuditCsv(from, b.name, b.file, { why: 'moved by you', labelColumn: b.labelColumn });
 }
 
 async function forgetAuditCsv(role) {
@@ -748,10 +759,10 @@ async function forgetAuditCsv(role) {
 }
 
 /** One CSV with a 0/1 membership column: split into members and non-members. */
-async function loadMembershipCsv(name, bytes) {
+async function loadMembershipCsv(name, file) {
   const a = el.audit;
   clearError(a.membershipError);
-  const sniff = sniffCsv(bytes);
+  const sniff = sniffCsv(await csvHead(file));
   const col = membershipColumn(sniff.header, sniff.rows);
   if (!col) {
     showError(a.membershipError, new InspectorError('no_membership_column', `none of its columns (${sniff.header.slice(0, 12).join(', ')}) is a 0/1 column named member, is_member, membership or in_training`), `${name} cannot be split`);
@@ -759,14 +770,15 @@ async function loadMembershipCsv(name, bytes) {
   }
   let parts;
   try {
-    parts = splitByMembership(bytes, col.column);
+    // the split needs every row: the one place a whole CSV is read here
+    parts = splitByMembership(await file.arrayBuffer(), col.column);
   } catch (err) {
     showError(a.membershipError, new InspectorError('bad_membership_column', err.message), `${name} cannot be split`);
     return;
   }
   const why = `rows of ${name} with ${col.column} = `;
-  await loadAuditCsv('members', `${name} (${col.column}=1)`, parts.members.buffer, { why: `${why}1` });
-  await loadAuditCsv('nonmembers', `${name} (${col.column}=0)`, parts.nonmembers.buffer, { why: `${why}0` });
+  await loadAuditCsv('members', `${name} (${col.column}=1)`, new Blob([parts.members]), { why: `${why}1` });
+  await loadAuditCsv('nonmembers', `${name} (${col.column}=0)`, new Blob([parts.nonmembers]), { why: `${why}0` });
   a.membershipNote.textContent = `Split ${name} on "${col.column}": ${fmtInt(parts.counts.members)} members, ${fmtInt(parts.counts.nonmembers)} non-members.`;
 }
 
@@ -777,30 +789,32 @@ async function loadMembershipCsv(name, bytes) {
  */
 async function loadFiles(files) {
   const list = [...files];
-  const read = await Promise.all(list.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
-  const models = read.filter((f) => fileKind(f.name, f.bytes) === 'model');
-  const csvs = read.filter((f) => fileKind(f.name, f.bytes) === 'csv');
+  // only the first bytes of each file are read here: a model is read whole
+  // below, a CSV is streamed by the workers
+  const read = await Promise.all(list.map(async (f) => ({ name: f.name, file: f, head: await f.slice(0, SNIFF_BYTES).arrayBuffer() })));
+  const models = read.filter((f) => fileKind(f.name, f.head) === 'model');
+  const csvs = read.filter((f) => fileKind(f.name, f.head) === 'csv');
   const other = read.filter((f) => !models.includes(f) && !csvs.includes(f));
   if (other.length) {
     showError(el.modelError, new InspectorError('unknown_file', `${other.map((f) => f.name).join(', ')}: neither an .onnx model nor a .csv file`), 'Not loaded');
   }
-  if (models.length) await loadModelBytes(models[0].name, models[0].bytes);
+  if (models.length) await loadModelBytes(models[0].name, await models[0].file.arrayBuffer());
   const free = AUDIT_ROLES.filter((r) => !state.audit[r] || csvs.length > 0);
   const unassigned = [];
   for (const f of csvs) {
-    const sniff = sniffCsv(f.bytes);
+    const sniff = sniffCsv(f.head);
     if (membershipColumn(sniff.header, sniff.rows)) {
-      await loadMembershipCsv(f.name, f.bytes);
+      await loadMembershipCsv(f.name, f.file);
       continue;
     }
     const g = guessRole(f.name);
-    if (g.role) await loadAuditCsv(g.role, f.name, f.bytes, { why: `guessed: ${g.why}` });
+    if (g.role) await loadAuditCsv(g.role, f.name, f.file, { why: `guessed: ${g.why}` });
     else unassigned.push(f);
   }
   // names that say nothing: fill the roles still empty, in order
   for (const f of unassigned) {
     const role = free.find((r) => !state.audit[r]);
-    if (role) await loadAuditCsv(role, f.name, f.bytes, { why: 'the first empty role (the file name does not say); move it if wrong' });
+    if (role) await loadAuditCsv(role, f.name, f.file, { why: 'the first empty role (the file name does not say); move it if wrong' });
   }
 }
 
@@ -1179,7 +1193,7 @@ function setupAudit() {
     input.addEventListener('change', async () => {
       const file = input.files && input.files[0];
       if (!file) return;
-      await loadAuditCsv(role, file.name, await file.arrayBuffer(), { why: 'chosen by you' });
+      await loadAuditCsv(role, file.name, file, { why: 'chosen by you' });
     });
   }
   a.populationClear.addEventListener('click', clearPopulation);
@@ -1580,10 +1594,10 @@ async function runTeachNow() {
   await loadModelBytes(name, trained.bytes.buffer.slice(trained.bytes.byteOffset, trained.bytes.byteOffset + trained.bytes.byteLength));
   for (const role of AUDIT_ROLES) {
     if (!state.audit[role] || state.audit[role].name !== demo[role]) {
-      await loadAuditCsv(role, demo[role], await fetchBytes(`demo/${demo[role]}`), { why: 'teaching mode (digits demo)' });
+      await loadAuditCsv(role, demo[role], await fetchCsv(`demo/${demo[role]}`), { why: 'teaching mode (digits demo)' });
     }
   }
-  if (!state.data || state.data.name !== demo.nonmembers) await loadCsvBytes(demo.nonmembers, await fetchBytes(`demo/${demo.nonmembers}`));
+  if (!state.data || state.data.name !== demo.nonmembers) await loadCsvFile(demo.nonmembers, await fetchCsv(`demo/${demo.nonmembers}`));
   else await predictIfReady();
   const testAcc = state.lastPrediction ? state.lastPrediction.accuracy : null;
   await runAuditNow();
@@ -1655,10 +1669,10 @@ function setupInputs() {
   el.dataInput.addEventListener('change', async () => {
     const file = el.dataInput.files && el.dataInput.files[0];
     if (!file) return;
-    await loadCsvBytes(file.name, await file.arrayBuffer());
+    await loadCsvFile(file.name, file);
   });
   el.labelColumn.addEventListener('change', async () => {
-    if (state.data) await loadCsvBytes(state.data.name, state.data.bytes);
+    if (state.data) await loadCsvFile(state.data.name, state.data.file);
   });
   el.kindSelect.addEventListener('change', async () => {
     if (!state.model) return;
@@ -1746,6 +1760,12 @@ function installTestHooks() {
   window.__inspectorTest = {
     panicOn(method) {
       next = method;
+    },
+    /** Wasm memory of every worker (the page's first) and this thread's JS heap, in bytes. */
+    async memory() {
+      const bridges = [bridge, ...(pool ? pool.helpers.map((h) => h.bridge) : [])];
+      const wasm = await Promise.all(bridges.map((b) => b.call('memory').then((m) => m.wasmBytes, () => null)));
+      return { wasm, mainJsHeap: performance.memory ? performance.memory.usedJSHeapSize : null };
     },
     get generation() {
       return bridge.generation;

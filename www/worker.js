@@ -18,7 +18,7 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  accountant, guidanceDefaults, initSync, lastPanic, loadModel, parseCsv, parseCsvChunked, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
+  accountant, CsvParser, guidanceDefaults, initSync, lastPanic, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
   trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
@@ -27,6 +27,7 @@ let modelName = '';
 let modelBytes = null; // Uint8Array of the loaded model's file, for the model-file scan
 let dataset = null; // DatasetHandle
 let poisoned = false;
+let wasmMemory = null; // the instance's WebAssembly.Memory, for the memory figure
 let testHooks = false; // ?test-hooks: a call may ask for a deliberate panic
 
 const AUDIT_ROLES = ['members', 'nonmembers', 'population'];
@@ -54,6 +55,40 @@ function datasetInfo(ds = dataset) {
     featureNames: ds.featureNames,
     labelColumn: ds.labelColumn ?? null,
   };
+}
+
+/**
+ * Parse a CSV `file` (a File or Blob) as it streams in: the text is never
+ * held whole, here or in wasm memory; only the parsed rows are kept
+ * (data::CsvPushParser). Progress is {done, total} in bytes, with the rows so
+ * far in the label.
+ */
+async function streamCsv(file, labelColumn, progress) {
+  if (!(file instanceof Blob)) throw coded('bad_argument', 'a CSV arrives as a File or Blob');
+  const parser = new CsvParser(labelColumn || undefined, file.size);
+  try {
+    const reader = file.stream().getReader();
+    let done = 0;
+    let shown = 0;
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      try {
+        parser.push(chunk.value);
+      } catch (e) {
+        reader.cancel().catch(() => {});
+        throw e;
+      }
+      done += chunk.value.byteLength;
+      if (done - shown >= 1 << 20 || done === file.size) {
+        shown = done;
+        progress({ done, total: file.size, label: `Reading rows: ${parser.rows.toLocaleString('en-US')} so far, bytes` });
+      }
+    }
+    return parser.finish();
+  } finally {
+    parser.free();
+  }
 }
 
 function coded(code, message) {
@@ -131,9 +166,9 @@ const methods = {
     return modelInfo();
   },
 
-  /** Parse a CSV. The previous dataset stays active on failure. */
-  loadCsv({ bytes, labelColumn }, progress) {
-    const next = parseCsvChunked(new Uint8Array(bytes), labelColumn || undefined, (p) => progress({ done: p.done, total: p.total, label: 'Reading rows' }));
+  /** Parse a CSV (a File or Blob). The previous dataset stays active on failure. */
+  async loadCsv({ file, labelColumn }, progress) {
+    const next = await streamCsv(file, labelColumn, progress);
     if (dataset) dataset.free();
     dataset = next;
     return datasetInfo();
@@ -145,14 +180,18 @@ const methods = {
    * parses but does not fit the model is kept and its problem reported (it
    * may fit the next model), so the page can show it next to its input.
    */
-  loadAuditCsv({ role, bytes, labelColumn }, progress) {
+  async loadAuditCsv({ role, file, labelColumn }, progress) {
     if (!AUDIT_ROLES.includes(role)) throw coded('bad_argument', `unknown audit input '${role}'`);
-    const data = new Uint8Array(bytes);
-    const next = parseCsvChunked(data, labelColumn || 'label', (p) => progress({ done: p.done, total: p.total, label: 'Reading rows' }));
+    const next = await streamCsv(file, labelColumn || 'label', progress);
     if (audit[role]) audit[role].handle.free();
-    // the parsed records only: copies for the probes come from the handle, not from the bytes
+    // the parsed records only: the probes borrow them (members, non-members) or get copies
     audit[role] = { handle: next, labelColumn: labelColumn || 'label' };
     return auditStatus();
+  },
+
+  /** Bytes of this worker's wasm memory (it grows and never shrinks: the high-water mark). */
+  memory() {
+    return { wasmBytes: wasmMemory ? wasmMemory.buffer.byteLength : 0 };
   },
 
   /** Forget one audit CSV (the optional population). */
@@ -176,8 +215,9 @@ const methods = {
    */
   runAudit({ settings, names, precomputed, guidance }, progress) {
     requireAuditInputs();
-    // runAudit takes the population by value (it frees the handle), so it
-    // gets a fresh parse of the kept bytes and the checked handle stays
+    // the members and non-members are lent to the core for the call (moved
+    // in place, not copied) and come back after it; the population is taken
+    // by value (the core frees it), so it gets a copy and the checked handle stays
     return runAudit(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), settings, names, (p) => {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
@@ -384,7 +424,7 @@ self.onmessage = (ev) => {
   const msg = ev.data;
   if (msg.type === 'init') {
     try {
-      initSync({ module: msg.module });
+      wasmMemory = initSync({ module: msg.module }).memory;
       testHooks = msg.testHooks === true;
       self.postMessage({ type: 'ready', version: version() });
     } catch (e) {
@@ -403,17 +443,7 @@ self.onmessage = (ev) => {
     self.postMessage({ type: 'error', id, error: { code: 'bad_method', message: `unknown method '${method}'` } });
     return;
   }
-  try {
-    if (testHooks && args && args.__testPanic) testPanic(method);
-    const result = fn(args || {}, (progress) => self.postMessage({ type: 'progress', id, progress }));
-    const transfer = [];
-    if (result && typeof result === 'object') {
-      for (const v of Object.values(result)) {
-        if (ArrayBuffer.isView(v)) transfer.push(v.buffer);
-      }
-    }
-    self.postMessage({ type: 'result', id, result }, transfer);
-  } catch (e) {
+  const fail = (e) => {
     // A trap (Rust panic, out of memory) leaves the instance unusable.
     const error = errorInfo(e);
     if (e instanceof WebAssembly.RuntimeError) {
@@ -429,5 +459,23 @@ self.onmessage = (ev) => {
       error.diagnostic = { method, panic, trap: e.message, stack: String(e.stack || '').split('\n').slice(0, 12).join('\n') };
     }
     self.postMessage({ type: 'error', id, error, poisoned });
+  };
+  const reply = (result) => {
+    const transfer = [];
+    if (result && typeof result === 'object') {
+      for (const v of Object.values(result)) {
+        if (ArrayBuffer.isView(v)) transfer.push(v.buffer);
+      }
+    }
+    self.postMessage({ type: 'result', id, result }, transfer);
+  };
+  try {
+    if (testHooks && args && args.__testPanic) testPanic(method);
+    const result = fn(args || {}, (progress) => self.postMessage({ type: 'progress', id, progress }));
+    // the CSV loads are async (they stream the file); everything else answers at once
+    if (result instanceof Promise) result.then(reply, fail);
+    else reply(result);
+  } catch (e) {
+    fail(e);
   }
 };

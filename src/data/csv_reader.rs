@@ -136,6 +136,16 @@ pub struct CsvStream<R: Read> {
     finished: bool,
 }
 
+/// The `csv` reader every CSV goes through (one configuration, so the push
+/// parser's record boundaries are the same as a whole-file read's).
+fn csv_reader<R: Read>(buf: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(buf)
+}
+
 fn is_blank(rec: &csv::ByteRecord) -> bool {
     rec.is_empty() || (rec.len() == 1 && rec[0].is_empty())
 }
@@ -163,11 +173,7 @@ impl<R: Read> CsvStream<R> {
         if head.starts_with(BOM) {
             buf.consume(BOM.len());
         }
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(buf);
+        let mut reader = csv_reader(buf);
         let mut record = csv::ByteRecord::new();
         loop {
             match reader.read_byte_record(&mut record) {
@@ -245,6 +251,31 @@ impl<R: Read> CsvStream<R> {
     /// Names of the feature columns, in order.
     pub fn feature_names(&self) -> &[String] {
         &self.feature_names
+    }
+
+    /// The same stream (columns, rows read so far, limits) continued on the
+    /// next part of the file. `next` must start at a record boundary: the
+    /// push parser cuts the file only where `csv_core` ends a record.
+    fn continue_on<R2: Read>(self, next: R2) -> CsvStream<R2> {
+        let counted = self.reader.into_inner().into_inner();
+        let buf = BufReader::new(Counted {
+            inner: next,
+            read: counted.read,
+            max: counted.max,
+        });
+        CsvStream {
+            reader: csv_reader(buf),
+            record: self.record,
+            columns: self.columns,
+            feature_idx: self.feature_idx,
+            feature_names: self.feature_names,
+            label_idx: self.label_idx,
+            label_column: self.label_column,
+            rows_read: self.rows_read,
+            max_cells: self.max_cells,
+            max_rows: self.max_rows,
+            finished: false,
+        }
     }
 
     /// The label column, when there is one.
@@ -419,9 +450,49 @@ impl Dataset {
     /// when the per-record shape is fixed, `[N, features]` for a rank-2 input
     /// with a symbolic feature dimension.
     pub fn to_batch(&self, input: &Input) -> Result<Tensor, DataError> {
+        let shape = self.batch_shape(input)?;
+        let flat: Vec<f32> = self.features.iter().copied().collect();
+        Tensor::from_shape_vec(IxDyn(&shape), flat)
+            .map_err(|e| DataError::Parse(format!("internal reshape error: {e}")))
+    }
+
+    /// [`Dataset::to_batch`] without a copy: the features move into the
+    /// tensor (a reshape of the same memory) and the dataset keeps no rows
+    /// until [`Dataset::give_back_batch`] returns them. For a caller that
+    /// lends large records to a probe for one call (the page's worker).
+    pub fn take_batch(&mut self, input: &Input) -> Result<Tensor, DataError> {
+        let shape = self.batch_shape(input)?;
+        let nfeat = self.num_features();
+        let features = std::mem::replace(&mut self.features, Array2::zeros((0, nfeat)));
+        let features = if features.is_standard_layout() {
+            features
+        } else {
+            features.as_standard_layout().into_owned()
+        };
+        let (flat, _) = features.into_raw_vec_and_offset();
+        Tensor::from_shape_vec(IxDyn(&shape), flat)
+            .map_err(|e| DataError::Parse(format!("internal reshape error: {e}")))
+    }
+
+    /// Put back the tensor [`Dataset::take_batch`] lent (rows unchanged).
+    pub fn give_back_batch(&mut self, x: Tensor) {
+        let nfeat = self.num_features();
+        let rows = x.len().checked_div(nfeat).unwrap_or(0);
+        let x = if x.is_standard_layout() {
+            x
+        } else {
+            x.as_standard_layout().into_owned()
+        };
+        let (flat, _) = x.into_raw_vec_and_offset();
+        self.features = Array2::from_shape_vec((rows, nfeat), flat)
+            .unwrap_or_else(|_| Array2::zeros((0, nfeat)));
+    }
+
+    /// The batch shape for `input`, with the feature-count check.
+    fn batch_shape(&self, input: &Input) -> Result<Vec<usize>, DataError> {
         let n = self.len();
         let got = self.num_features();
-        let shape: Vec<usize> = match input.record_shape() {
+        match input.record_shape() {
             Some(rec) => {
                 let expected: usize = rec.iter().product();
                 if got != expected {
@@ -431,18 +502,13 @@ impl Dataset {
                         hint: self.count_hint(expected),
                     });
                 }
-                std::iter::once(n).chain(rec).collect()
+                Ok(std::iter::once(n).chain(rec).collect())
             }
-            None if input.shape.len() == 2 => vec![n, got],
-            None => {
-                return Err(DataError::UnfixedShape {
-                    shape: shape_text(&input.shape),
-                })
-            }
-        };
-        let flat: Vec<f32> = self.features.iter().copied().collect();
-        Tensor::from_shape_vec(IxDyn(&shape), flat)
-            .map_err(|e| DataError::Parse(format!("internal reshape error: {e}")))
+            None if input.shape.len() == 2 => Ok(vec![n, got]),
+            None => Err(DataError::UnfixedShape {
+                shape: shape_text(&input.shape),
+            }),
+        }
     }
 }
 
@@ -748,6 +814,34 @@ mod tests {
     }
 
     #[test]
+    fn take_batch_lends_the_same_tensor_without_a_copy() {
+        let mut ds = read("a,b,c,d,label\n1,2,3,4,0\n5,6,7,8,1\n9,10,11,12,0\n").unwrap();
+        let inp = input(vec![
+            Dim::Symbolic("N".into()),
+            Dim::Fixed(1),
+            Dim::Fixed(2),
+            Dim::Fixed(2),
+        ]);
+        let want = ds.to_batch(&inp).unwrap();
+        let before = ds.features.clone();
+        let ptr = ds.features.as_ptr();
+        let x = ds.take_batch(&inp).unwrap();
+        assert_eq!(x, want);
+        assert_eq!(x.as_ptr(), ptr, "the tensor is the dataset's own memory");
+        assert_eq!(ds.len(), 0);
+        ds.give_back_batch(x);
+        assert_eq!(ds.features, before);
+        assert_eq!(ds.features.as_ptr(), ptr);
+        // a wrong shape lends nothing
+        let bad = input(vec![Dim::Symbolic("N".into()), Dim::Fixed(3)]);
+        assert_eq!(
+            ds.take_batch(&bad).unwrap_err().code(),
+            ds.to_batch(&bad).unwrap_err().code()
+        );
+        assert_eq!(ds.features, before);
+    }
+
+    #[test]
     fn to_batch_symbolic_record_dims() {
         let d = read("a,b,c\n1,2,3\n4,5,6\n").unwrap();
         let t = d
@@ -884,70 +978,341 @@ mod tests {
     }
 }
 
-/// [`read_csv`] in chunks of `chunk_rows` rows, calling `progress(rows
-/// read, estimated total rows)` after each chunk (the estimate counts the
-/// lines of `bytes`), so a page can show how far a large file is. Same
-/// result and errors as [`read_csv`].
-pub fn read_csv_chunked(
-    bytes: &[u8],
-    opts: &CsvOptions,
-    chunk_rows: usize,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Dataset, DataError> {
-    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
-    let estimate = lines.saturating_sub(1).max(1);
-    let mut stream = CsvStream::new(bytes, opts)?;
-    // each chunk is appended and dropped at once: no second copy of the file
-    let Some(mut all) = stream.next_chunk(chunk_rows.max(1))? else {
-        return Err(DataError::NoRows);
-    };
-    progress(stream.rows_read(), estimate.max(stream.rows_read()));
-    let nfeat = all.features.ncols();
-    let mut rows = all.len();
-    let mut features = std::mem::take(&mut all.features)
-        .into_raw_vec_and_offset()
-        .0;
-    while let Some(ds) = stream.next_chunk(chunk_rows.max(1))? {
-        rows += ds.len();
-        features.extend(ds.features.iter().copied());
-        if let (Some(l), Some(more)) = (all.labels.as_mut(), ds.labels.as_ref()) {
-            l.extend_from_slice(more);
+/// A CSV parsed as its bytes arrive (a page reading a `File` stream), so the
+/// whole file is never in memory: only the rows parsed so far and the bytes
+/// of the record in progress.
+///
+/// [`CsvPushParser::push`] appends bytes; whole records (boundaries found by
+/// `csv_core`, the state machine under the `csv` crate, so quoted newlines
+/// stay inside their field) are parsed once at least [`PUSH_PORTION`] bytes
+/// of them are waiting; [`CsvPushParser::finish`] parses the rest and
+/// returns the [`Dataset`]. The result and the error codes are those of
+/// [`read_csv`] on the whole file, however the bytes are split (tested with
+/// random splits), and every limit of `opts` is checked as rows arrive: the
+/// byte limit as soon as the bytes pushed pass it.
+pub struct CsvPushParser {
+    opts: CsvOptions,
+    /// Bytes the caller expects in all (the file size), for the row estimate.
+    expected_bytes: u64,
+    pushed: u64,
+    /// Bytes not parsed yet; `pending[..boundary]` are whole records.
+    pending: Vec<u8>,
+    boundary: usize,
+    /// How far `core` has read into `pending`.
+    scanned: usize,
+    core: csv_core::Reader,
+    scratch: Vec<u8>,
+    scratch_ends: Vec<usize>,
+    /// The stream once the header was read (on the first whole records).
+    stream: Option<CsvStream<io::Cursor<Vec<u8>>>>,
+    features: Vec<f32>,
+    labels: Vec<usize>,
+    reserved: bool,
+    portion: usize,
+}
+
+/// Whole records are parsed once this many bytes of them are waiting.
+pub const PUSH_PORTION: usize = 1 << 20;
+
+impl CsvPushParser {
+    /// A parser for a file of about `expected_bytes` bytes (0 when unknown;
+    /// used only to reserve the rows' memory once).
+    pub fn new(opts: &CsvOptions, expected_bytes: u64) -> Self {
+        CsvPushParser {
+            opts: opts.clone(),
+            expected_bytes,
+            pushed: 0,
+            pending: Vec::new(),
+            boundary: 0,
+            scanned: 0,
+            core: csv_core::Reader::new(),
+            scratch: vec![0; 1024],
+            scratch_ends: vec![0; 64],
+            stream: None,
+            features: Vec::new(),
+            labels: Vec::new(),
+            reserved: false,
+            portion: PUSH_PORTION,
         }
-        progress(stream.rows_read(), estimate.max(stream.rows_read()));
     }
-    all.features = Array2::from_shape_vec((rows, nfeat), features)
-        .map_err(|e| DataError::Parse(e.to_string()))?;
-    Ok(all)
+
+    /// Parse whole records once `bytes` of them wait (default
+    /// [`PUSH_PORTION`]; small values exercise the splitting in tests).
+    pub fn with_portion(mut self, bytes: usize) -> Self {
+        self.portion = bytes.max(1);
+        self
+    }
+
+    /// Data rows parsed so far.
+    pub fn rows(&self) -> usize {
+        self.stream.as_ref().map_or(0, |s| s.rows_read())
+    }
+
+    /// Bytes pushed so far.
+    pub fn bytes(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Append the next bytes of the file.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), DataError> {
+        self.pushed = self.pushed.saturating_add(bytes.len() as u64);
+        LimitExceeded::check(Limit::CsvBytes, self.pushed, self.opts.max_bytes)?;
+        self.pending.extend_from_slice(bytes);
+        self.find_boundaries();
+        if self.boundary >= self.portion {
+            let rest = self.pending.split_off(self.boundary);
+            let whole = std::mem::replace(&mut self.pending, rest);
+            self.scanned -= self.boundary;
+            self.boundary = 0;
+            self.parse(whole, false)?;
+        }
+        Ok(())
+    }
+
+    /// Parse what is left and return every row.
+    pub fn finish(mut self) -> Result<Dataset, DataError> {
+        let rest = std::mem::take(&mut self.pending);
+        self.parse(rest, true)?;
+        let Some(stream) = self.stream else {
+            return Err(DataError::Empty);
+        };
+        if stream.rows_read() == 0 {
+            return Err(DataError::NoRows);
+        }
+        let nfeat = stream.feature_idx.len();
+        let rows = self.features.len() / nfeat.max(1);
+        let mut features = self.features;
+        features.shrink_to_fit();
+        let features = Array2::from_shape_vec((rows, nfeat), features)
+            .map_err(|e| DataError::Parse(format!("internal shape error: {e}")))?;
+        Ok(Dataset {
+            feature_names: stream.feature_names,
+            features,
+            labels: stream.label_idx.map(|_| self.labels),
+            label_column: stream.label_column,
+        })
+    }
+
+    /// Move `boundary` to the end of the last whole record in `pending`.
+    fn find_boundaries(&mut self) {
+        use csv_core::ReadRecordResult as R;
+        // an empty input means the end of the file to csv_core: never pass one
+        while self.scanned < self.pending.len() {
+            let (res, nin, _, _) = self.core.read_record(
+                &self.pending[self.scanned..],
+                &mut self.scratch,
+                &mut self.scratch_ends,
+            );
+            self.scanned += nin;
+            match res {
+                R::Record => self.boundary = self.scanned,
+                R::InputEmpty | R::End => break,
+                R::OutputFull => {
+                    let n = self.scratch.len() * 2;
+                    self.scratch.resize(n, 0);
+                }
+                R::OutputEndsFull => {
+                    let n = self.scratch_ends.len() * 2;
+                    self.scratch_ends.resize(n, 0);
+                }
+            }
+        }
+    }
+
+    /// Parse whole records (`last`: the end of the file).
+    fn parse(&mut self, part: Vec<u8>, last: bool) -> Result<(), DataError> {
+        let stream = match self.stream.take() {
+            Some(s) => s.continue_on(io::Cursor::new(part)),
+            None if last => CsvStream::new(io::Cursor::new(part), &self.opts)?,
+            None => {
+                // the header may not have arrived yet (blank lines first):
+                // keep the bytes and wait for more
+                match CsvStream::new(io::Cursor::new(part.clone()), &self.opts) {
+                    Err(DataError::Empty) => {
+                        let mut back = part;
+                        back.extend_from_slice(&self.pending);
+                        self.scanned += back.len() - self.pending.len();
+                        self.boundary = back.len() - self.pending.len();
+                        self.pending = back;
+                        return Ok(());
+                    }
+                    other => other?,
+                }
+            }
+        };
+        let mut stream = stream;
+        let result = stream.next_chunk(usize::MAX);
+        let chunk = match result {
+            Ok(c) => c,
+            // a part with no rows is not an empty file (rows may follow)
+            Err(DataError::NoRows) if !last => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(ds) = chunk {
+            if !self.reserved {
+                self.reserve(&ds);
+            }
+            self.features
+                .extend_from_slice(ds.features.as_slice().unwrap_or(&[]));
+            if let Some(l) = ds.labels {
+                self.labels.extend_from_slice(&l);
+            }
+        }
+        self.stream = Some(stream);
+        Ok(())
+    }
+
+    /// Reserve the rows' memory once, from the first part's bytes per row
+    /// and the expected file size (growing by doubling could take twice the
+    /// memory of the rows).
+    fn reserve(&mut self, first: &Dataset) {
+        self.reserved = true;
+        let rows = first.len().max(1) as u64;
+        let per_row = (self.pushed.saturating_sub(self.pending.len() as u64) / rows).max(1);
+        let estimate = (self.expected_bytes / per_row).saturating_mul(21) / 20 + 16;
+        let cap = (self.opts.max_rows as u64)
+            .min(self.opts.max_cells as u64 / first.num_features().max(1) as u64);
+        let estimate = estimate.min(cap) as usize;
+        self.features
+            .reserve(estimate.saturating_mul(first.num_features()));
+        if first.labels.is_some() {
+            self.labels.reserve(estimate);
+        }
+    }
 }
 
 #[cfg(test)]
-mod chunked_tests {
+mod push_tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn outcome(r: Result<Dataset, DataError>) -> String {
+        match r {
+            Ok(d) => format!(
+                "ok {:?} {:?} {:?} {:?}",
+                d.feature_names, d.features, d.labels, d.label_column
+            ),
+            Err(e) => format!("err {}", e.code()),
+        }
+    }
+
+    fn pushed(
+        bytes: &[u8],
+        opts: &CsvOptions,
+        cuts: &[usize],
+        portion: usize,
+    ) -> Result<Dataset, DataError> {
+        let mut p = CsvPushParser::new(opts, bytes.len() as u64).with_portion(portion);
+        let mut at = 0;
+        for &c in cuts.iter().chain(std::iter::once(&bytes.len())) {
+            let c = c.clamp(at, bytes.len());
+            p.push(&bytes[at..c])?;
+            at = c;
+        }
+        p.finish()
+    }
+
+    /// Every way of cutting these files into pushes gives what one read gives.
+    #[test]
+    fn any_split_equals_one_read() {
+        let mut big = String::from("\u{feff}\n\n a , \"b,\nc\" ,label\r\n");
+        for i in 0..300 {
+            big.push_str(&format!("{}.5,\"{}\",{}\r\n", i, i * 2, i % 3));
+            if i % 50 == 0 {
+                big.push('\n');
+            }
+        }
+        let files: Vec<String> = vec![
+            big,
+            "a,b,label\n1,2,0\n3,4,1".into(),
+            "a,b,label\n1,2,0\n3,4,1\n".into(),
+            "a,b,label\n".into(),
+            "".into(),
+            "\n\n\n".into(),
+            "a;b;label\n1;2;0\n".into(),
+            "a,b,label\n1,2,0\n3,x,1\n".into(),
+            "a,b,label\n1,2,0\n3,4\n".into(),
+            "a,b,label\n1,2,0\n3,nan,1\n".into(),
+            "a,b,label\n1,2,-1\n".into(),
+            "a,a,label\n1,2,0\n".into(),
+            "x,\"unterminated\n1,2\n3,4\n".into(),
+        ];
+        let opts = CsvOptions::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for f in &files {
+            let bytes = f.as_bytes();
+            let want = outcome(read_csv(bytes, &opts));
+            // every single cut point, small portions
+            for c in 0..=bytes.len().min(400) {
+                assert_eq!(
+                    outcome(pushed(bytes, &opts, &[c], 1)),
+                    want,
+                    "file {f:?} cut at {c}"
+                );
+            }
+            // random cuts, random portion sizes
+            for _ in 0..200 {
+                let mut cuts: Vec<usize> = (0..rng.gen_range(1..20))
+                    .map(|_| rng.gen_range(0..=bytes.len()))
+                    .collect();
+                cuts.sort_unstable();
+                let portion = rng.gen_range(1..64);
+                assert_eq!(
+                    outcome(pushed(bytes, &opts, &cuts, portion)),
+                    want,
+                    "file {f:?} cuts {cuts:?} portion {portion}"
+                );
+            }
+        }
+    }
 
     #[test]
-    fn chunked_reading_equals_one_read_and_reports_progress() {
-        let mut text = String::from("a,b,label\n");
-        for i in 0..1001 {
-            text.push_str(&format!("{}.5,{},{}\n", i, i * 2, i % 3));
+    fn limits_are_checked_as_bytes_and_rows_arrive() {
+        let mut text = String::from("a,label\n");
+        for i in 0..1000 {
+            text.push_str(&format!("{i},0\n"));
         }
-        let opts = CsvOptions::default();
-        let whole = read_csv(text.as_bytes(), &opts).unwrap();
-        let mut seen = Vec::new();
-        let chunked =
-            read_csv_chunked(text.as_bytes(), &opts, 100, &mut |r, t| seen.push((r, t))).unwrap();
-        assert_eq!(chunked.features, whole.features);
-        assert_eq!(chunked.labels, whole.labels);
-        assert_eq!(chunked.feature_names, whole.feature_names);
-        assert_eq!(seen.len(), 11);
-        assert_eq!(seen.last(), Some(&(1001, 1001)));
-        assert_eq!(seen[0], (100, 1001));
-        // errors are the same as one read's
-        let bad = "a,label\n1,0\nx,1\n";
-        let e1 = read_csv(bad.as_bytes(), &opts).unwrap_err().to_string();
-        let e2 = read_csv_chunked(bad.as_bytes(), &opts, 1, &mut |_, _| {})
-            .unwrap_err()
-            .to_string();
-        assert_eq!(e1, e2);
-        assert!(read_csv_chunked(b"a,label\n", &opts, 10, &mut |_, _| {}).is_err());
+        let bytes = text.as_bytes();
+        let opts = CsvOptions {
+            max_bytes: 100,
+            ..CsvOptions::default()
+        };
+        let mut p = CsvPushParser::new(&opts, 0);
+        p.push(&bytes[..100]).expect("at the limit");
+        let e = p.push(&bytes[100..101]).expect_err("over the byte limit");
+        assert_eq!(e.code(), read_csv(bytes, &opts).unwrap_err().code());
+        let opts = CsvOptions {
+            max_rows: 10,
+            ..CsvOptions::default()
+        };
+        let e = pushed(bytes, &opts, &[50, 60], 8).expect_err("over the row limit");
+        assert_eq!(e.code(), read_csv(bytes, &opts).unwrap_err().code());
+    }
+
+    /// The rows' memory is reserved once from the first part (rows of even
+    /// width here, so the estimate is close): no doubling.
+    #[test]
+    fn reserves_the_rows_once() {
+        let mut text = String::from("a,b,label\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("{i:05}.25,{},1\n", i % 7));
+        }
+        let bytes = text.as_bytes();
+        let mut p =
+            CsvPushParser::new(&CsvOptions::default(), bytes.len() as u64).with_portion(4096);
+        for c in bytes.chunks(1000) {
+            p.push(c).expect("push");
+        }
+        let cap = p.features.capacity();
+        let ds = p.finish().expect("finish");
+        assert_eq!(ds.len(), 20_000);
+        assert!(
+            (40_000..=40_000 * 11 / 10 + 64).contains(&cap),
+            "capacity {cap} for 40,000 values"
+        );
+        assert_eq!(
+            outcome(Ok(ds)),
+            outcome(read_csv(bytes, &CsvOptions::default()))
+        );
     }
 }

@@ -8,7 +8,8 @@
 //!   problem (wrong column count, non-numeric cell, NaN/inf, missing label).
 //! - [`CsvStream`] reads the same format chunk by chunk from any reader, so
 //!   large files are processed in bounded memory; the size limit is checked
-//!   as rows arrive.
+//!   as rows arrive. [`CsvPushParser`] takes the bytes as they arrive (the
+//!   page streams a `File` into it), with the same result and errors.
 //! - [`Dataset::to_batch`] checks the feature count against the model input
 //!   and returns the batch tensor in the model's input shape.
 
@@ -16,6 +17,7 @@ mod csv_reader;
 mod error;
 
 pub use csv_reader::{
-    read_csv, read_csv_chunked, read_csv_from, CsvOptions, CsvStream, Dataset, DEFAULT_LABEL_COLUMN,
+    read_csv, read_csv_from, CsvOptions, CsvPushParser, CsvStream, Dataset, DEFAULT_LABEL_COLUMN,
+    PUSH_PORTION,
 };
 pub use error::DataError;

@@ -59,7 +59,7 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
     let opts = CsvOptions {
         label_column: args.inputs.label_column.clone(),
         require_label: true,
-        ..CsvOptions::default()
+        ..args.model.limits()?.csv_options()
     };
     let (members, names) = read_records_named(&args.inputs.members, &opts, &model)?;
     let (nonmembers, _) = read_records_named(&args.inputs.nonmembers, &opts, &model)?;

@@ -126,7 +126,7 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
     let opts = CsvOptions {
         label_column: args.label_column.clone(),
-        ..CsvOptions::default()
+        ..args.model.limits()?.csv_options()
     };
     let labelled = CsvOptions {
         require_label: true,

@@ -5,7 +5,7 @@
 //! metadata. Writes the JSON report, optionally a cleaned copy of the model
 //! (`scan::strip_metadata`), and prints a short summary.
 
-use super::{read_model_bytes, show, CliError, IoCause};
+use super::{read_limits, read_model_bytes, show, CliError, IoCause};
 use clap::Args;
 use ndarray::Array2;
 use privacy_inspector::data::{read_csv, CsvOptions};
@@ -60,6 +60,10 @@ pub struct ScanArgs {
     /// Write a copy of the model with doc strings, metadata and flagged names removed
     #[arg(long, value_name = "CLEAN.onnx")]
     pub strip_metadata: Option<PathBuf>,
+    /// Resource limits as JSON (README "Limits"; every field optional): the
+    /// model file size, tensor elements and the CSV limits apply to a scan
+    #[arg(long, value_name = "LIMITS.json")]
+    pub limits: Option<PathBuf>,
     #[command(flatten)]
     pub guidance: super::audit_cmd::GuidanceArgs,
 }
@@ -83,7 +87,11 @@ struct ScanDocument<'a> {
     guidance: Option<privacy_inspector::guidance::Guidance>,
 }
 
-fn read_matrix(path: &Path, label_column: &Option<String>) -> Result<Array2<f32>, CliError> {
+fn read_matrix(
+    path: &Path,
+    label_column: &Option<String>,
+    limits: &privacy_inspector::limits::Limits,
+) -> Result<Array2<f32>, CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::Read {
         path: show(path),
         source: IoCause(e),
@@ -91,7 +99,7 @@ fn read_matrix(path: &Path, label_column: &Option<String>) -> Result<Array2<f32>
     let opts = CsvOptions {
         label_column: label_column.clone(),
         require_label: false,
-        ..CsvOptions::default()
+        ..limits.csv_options()
     };
     read_csv(&bytes, &opts)
         .map(|d| d.features)
@@ -102,10 +110,20 @@ fn read_matrix(path: &Path, label_column: &Option<String>) -> Result<Array2<f32>
 }
 
 pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
+    let limits = read_limits(args.limits.as_deref())?;
     let bytes = read_model_bytes(&args.model)?;
+    privacy_inspector::limits::LimitExceeded::check(
+        privacy_inspector::limits::Limit::ModelBytes,
+        bytes.len() as u128,
+        limits.max_model_bytes as u128,
+    )
+    .map_err(|e| CliError::Model {
+        path: show(&args.model),
+        source: e.into(),
+    })?;
     let read = |p: &Option<PathBuf>| {
         p.as_deref()
-            .map(|p| read_matrix(p, &args.label_column))
+            .map(|p| read_matrix(p, &args.label_column, &limits))
             .transpose()
     };
     let members = read(&args.members)?;
@@ -119,6 +137,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
     let settings = ScanSettings {
         rtol: args.rtol,
         atol: args.atol,
+        max_tensor_elements: limits.max_tensor_elements,
         ..ScanSettings::default()
     };
     let scan_err = |source| CliError::Scan { source };
