@@ -279,8 +279,9 @@ fn diff_names_path_and_both_values() {
 // - models trained on a data/ split (manifest `train_csv`/`test_csv`,
 //   classical cancer8/iris, the demos): members = the first ROWS rows the
 //   model was trained on, non-members = the first ROWS held-out rows,
-//   population = the next ROWS held-out rows (the demos: their population
-//   CSV); labels = the files' label column.
+//   population = the next POPULATION held-out rows (the demos: the first
+//   POPULATION rows of their population CSV); labels = the files' label
+//   column.
 // - the manifest's op_* models (random weights, no training data): their
 //   own input CSV (24 rows) cut in thirds; labels = its label column.
 // - the hand-built classical models and the SVMs on standardised iris: the
@@ -297,8 +298,12 @@ fn diff_names_path_and_both_values() {
 // per-attack fields derived from the scores, pinned by the three full
 // reports above), as compact JSON.
 
-/// Rows per audit set (members, non-members, population).
+/// Rows of the members and of the non-members.
 const ROWS: usize = 8;
+
+/// Rows of the population where the fixture has them (Shokri's shadow
+/// models need at least 20).
+const POPULATION: usize = 20;
 
 /// Master seed of every fixture case.
 const FIXTURE_SEED: u64 = 17;
@@ -326,15 +331,15 @@ fn rows_of(file: &str, from: usize, to: usize) -> Value {
 }
 
 /// Members `[0, ROWS)` of `members`, non-members `[0, ROWS)` and the
-/// population `[ROWS, 2 ROWS)` of `nonmembers`.
+/// population `[ROWS, ROWS + POPULATION)` of `nonmembers`.
 fn split_files(name: &str, members: &str, nonmembers: &str) -> FixtureCase {
     FixtureCase {
         name: name.to_string(),
         members: rows_of(members, 0, ROWS),
         nonmembers: rows_of(nonmembers, 0, ROWS),
-        population: rows_of(nonmembers, ROWS, 2 * ROWS),
+        population: rows_of(nonmembers, ROWS, ROWS + POPULATION),
         source: format!(
-            "members: the first {ROWS} rows of {members} (trained on); non-members and population: the first {ROWS} and the next {ROWS} rows of {nonmembers} (held out); labels: their label column"
+            "members: the first {ROWS} rows of {members} (trained on); non-members and population: the first {ROWS} and the next {POPULATION} rows of {nonmembers} (held out); labels: their label column"
         ),
         attacks: "all",
     }
@@ -502,9 +507,9 @@ fn fixture_cases() -> Vec<FixtureCase> {
             name: full,
             members: rows_of(&csvs[0], 0, ROWS),
             nonmembers: rows_of(&csvs[1], 0, ROWS),
-            population: rows_of(&csvs[2], 0, ROWS),
+            population: rows_of(&csvs[2], 0, POPULATION),
             source: format!(
-                "the first {ROWS} rows of {}, {} and {}; labels: their label column",
+                "the first {ROWS} rows of {} and {}, the first {POPULATION} of {}; labels: their label column",
                 csvs[0], csvs[1], csvs[2]
             ),
             attacks: "all",
