@@ -543,6 +543,14 @@ fn fixture_settings(attacks: &str) -> AuditSettings {
 /// The golden content of a case: `golden_view` of the report (as the page
 /// writes it, without the scan and the guidance), or the refusal.
 fn fixture_outcome(c: &FixtureCase) -> Value {
+    match fixture_run(c) {
+        Ok(json) => golden_view(&serde_json::from_str(&json).expect("report JSON")),
+        Err(refusal) => refusal,
+    }
+}
+
+/// The report's JSON text (`Report::to_json`), or the refusal object.
+fn fixture_run(c: &FixtureCase) -> Result<String, Value> {
     let settings = fixture_settings(c.attacks);
     let inputs = serde_json::json!({
         "fixture": format!("{}.onnx", c.name),
@@ -562,7 +570,7 @@ fn fixture_outcome(c: &FixtureCase) -> Value {
     let bytes = std::fs::read(fixtures().join(format!("{}.onnx", c.name))).expect("model");
     let model = match load(&bytes) {
         Ok(m) => m,
-        Err(e) => return refused(e.code(), e.to_string()),
+        Err(e) => return Err(refused(e.code(), e.to_string())),
     };
     let mut sets = Vec::new();
     for (role, spec) in [
@@ -573,11 +581,11 @@ fn fixture_outcome(c: &FixtureCase) -> Value {
         let text = golden::set_csv(spec, &read_text).expect("recipe");
         let ds = match read_csv(text.as_bytes(), &CsvOptions::default()) {
             Ok(d) => d,
-            Err(e) => return refused(e.code(), e.to_string()),
+            Err(e) => return Err(refused(e.code(), e.to_string())),
         };
         let x = match ds.to_batch(&model.graph.input) {
             Ok(x) => x,
-            Err(e) => return refused(e.code(), format!("{role} CSV: {e}")),
+            Err(e) => return Err(refused(e.code(), format!("{role} CSV: {e}"))),
         };
         let y = ds.labels.expect("labelled CSV");
         sets.push(Records { x, y });
@@ -604,10 +612,9 @@ fn fixture_outcome(c: &FixtureCase) -> Value {
     };
     match run_audit(&target, &audit_inputs, settings.clone(), &mut |_| true) {
         Ok(outcome) => {
-            let report = Report::new(&model, None, None, classes, counts, inputs, outcome);
-            golden_view(&serde_json::from_str(&report.to_json()).expect("report JSON"))
+            Ok(Report::new(&model, None, None, classes, counts, inputs, outcome).to_json())
         }
-        Err(e) => refused(e.code(), e.to_string()),
+        Err(e) => Err(refused(e.code(), e.to_string())),
     }
 }
 
@@ -700,9 +707,14 @@ fn every_fixture_has_a_golden_file_and_a_wasm_check() {
         );
     }
     assert!(models.len() >= 115, "only {} fixture models", models.len());
-    let wasm_tests =
+    // the code of tests/wasm.rs, without comment lines
+    let wasm_tests: String =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wasm.rs"))
-            .expect("tests/wasm.rs");
+            .expect("tests/wasm.rs")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
     for n in &names {
         if !updating() {
             assert!(
@@ -735,4 +747,73 @@ fn every_fixture_has_a_golden_file_and_a_wasm_check() {
             );
         }
     }
+}
+
+/// The same build and seed give byte-identical report JSON for every
+/// fixture (and the same refusal).
+#[test]
+fn every_fixture_gives_byte_identical_json_twice() {
+    for c in fixture_cases() {
+        let (a, b) = (fixture_run(&c), fixture_run(&c));
+        assert!(
+            a == b,
+            "{}: two runs with seed {FIXTURE_SEED} differ",
+            c.name
+        );
+    }
+}
+
+/// The wasm comparison: a number within 1e-6 passes, a TPR (a decision)
+/// must be equal, the page's extra sections are skipped on either side, and
+/// the largest difference is measured.
+#[test]
+fn wasm_comparison_tolerates_1e_6_but_not_a_changed_decision() {
+    let want = serde_json::json!({"attacks": [{"auc": 0.5, "tpr_at_fpr": {"0.1": 0.25}}]});
+    let close = serde_json::json!({
+        "attacks": [{"auc": 0.5 + 5e-7, "tpr_at_fpr": {"0.1": 0.25}}],
+        "scan": {"x": 1},
+    });
+    let mut out = Vec::new();
+    diff("", &want, &close, &golden::WASM, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    assert!((golden::max_number_diff(&want, &close) - 5e-7).abs() < 1e-12);
+    let off =
+        serde_json::json!({"attacks": [{"auc": 0.5 + 2e-6, "tpr_at_fpr": {"0.1": 0.25 + 1e-9}}]});
+    diff("", &want, &off, &golden::WASM, &mut out);
+    assert_eq!(
+        out,
+        vec![
+            "attacks[0].auc: golden 0.5, now 0.500002".to_string(),
+            "attacks[0].tpr_at_fpr.0.1: golden 0.25, now 0.250000001".to_string(),
+        ]
+    );
+    // the fixtures' view leaves out the derived fields and the conventions
+    let report = serde_json::json!({
+        "conventions": "text",
+        "attacks": [{"id": "loss", "auc": 0.5, "roc": {"fpr": [0.0]}, "per_class": [], "scores": {}}],
+    });
+    assert_eq!(
+        golden_view(&report),
+        serde_json::json!({"attacks": [{"id": "loss", "auc": 0.5, "scores": {}}]})
+    );
+}
+
+/// The expected.json rows become CSV rows labelled by the argmax (a
+/// non-finite value never wins), rows with a missing input are left out,
+/// and a recipe cuts rows from a file.
+#[test]
+fn expected_json_rows_and_recipes_make_the_right_csv() {
+    let entry = serde_json::json!({
+        "inputs": [[1.5, -2], [null, 0.0], [0.25, 3]],
+        "expected": [[0.1, 0.7, 0.2], [1, 0, 0], ["nan", 0.3, 0.4]],
+    });
+    let csv = golden::expected_json_csv(&entry).expect("csv");
+    assert_eq!(csv, "f0,f1,label\n1.5,-2,1\n0.25,3,2\n");
+    let read = |_: &str| "a,label\n1,0\n2,1\n3,0\n".to_string();
+    let spec = serde_json::json!({"file": "x.csv", "from": 1, "to": 3});
+    assert_eq!(
+        golden::set_csv(&spec, &read).expect("rows"),
+        "a,label\n2,1\n3,0\n"
+    );
+    assert!(golden::set_csv(&serde_json::json!({"from": 0, "to": 1}), &read).is_err());
 }
