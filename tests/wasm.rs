@@ -7,6 +7,8 @@
 //! onnxruntime outputs come from `tests/fixtures/` (generated once by
 //! `tests/fixtures/gen_fixtures.py`). The boundary's results must agree
 //! within 1e-4, and its errors must reach JS as `Error`s with a `code`.
+//! Every golden report of tests/fixtures/golden (the native build's) is
+//! recomputed here and compared with tests/common/golden.rs (issue 7).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::Reflect;
