@@ -7,12 +7,17 @@
 //! onnxruntime outputs come from `tests/fixtures/` (generated once by
 //! `tests/fixtures/gen_fixtures.py`). The boundary's results must agree
 //! within 1e-4, and its errors must reach JS as `Error`s with a `code`.
+//! Every golden report of tests/fixtures/golden (the native build's) is
+//! recomputed here and compared with tests/common/golden.rs (issue 7).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::Reflect;
 use privacy_inspector::wasm::{load_model, parse_csv, ModelHandle};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+#[path = "common/golden.rs"]
+mod golden;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -244,9 +249,10 @@ fn dataset_predictions_equal_direct_predictions() {
 /// Every model of tests/fixtures/manifest.json (this list is checked against
 /// the manifest by tests/fixtures_agree.rs): the raw output in wasm equals
 /// onnxruntime's within 1e-4 (relative to 1 + |expected|, as natively).
-#[wasm_bindgen_test]
-fn every_fixture_matches_onnxruntime() {
-    let all = [
+/// Every model of tests/fixtures/manifest.json (this list is checked against
+/// the manifest by tests/fixtures_agree.rs).
+fn manifest_fixtures() -> Vec<Fixture> {
+    vec![
         fixture!("sk_logreg_binary"),
         fixture!("sk_logreg_binary_nozipmap"),
         fixture!("sk_logreg_multi"),
@@ -319,7 +325,12 @@ fn every_fixture_matches_onnxruntime() {
         fixture!("op_dropout_identity_op21"),
         fixture!("op_gemm_attrs_op21"),
         fixture!("op_scaler_op21"),
-    ];
+    ]
+}
+
+#[wasm_bindgen_test]
+fn every_fixture_matches_onnxruntime() {
+    let all = manifest_fixtures();
     for f in all {
         let model = load(&f);
         let (rows, x) = numbers(f.input);
@@ -578,13 +589,275 @@ fn run_inversion_and_attribute_return_reports() {
     );
 }
 
-/// Issue 7's agreement: each golden report (tests/fixtures/golden, written
-/// by the native build, tests/golden_reports.rs) is recomputed here in wasm
-/// from the same inputs and settings; every attack's scores and figures
-/// agree within 1e-6 and every decision (skipped or not, TPR at each FPR,
-/// the epsilon bound) is the same.
+/// A fixture model and its golden outcome (tests/golden_reports.rs writes
+/// it with the native build; that test checks this list covers every file).
+struct Golden {
+    name: &'static str,
+    golden: &'static str,
+    model: &'static [u8],
+}
+
+macro_rules! golden {
+    ($name:literal) => {
+        Golden {
+            name: $name,
+            golden: include_str!(concat!("fixtures/golden/", $name, ".json")),
+            model: include_bytes!(concat!("fixtures/", $name, ".onnx")),
+        }
+    };
+}
+
+/// Every fixture model's golden file.
+fn golden_fixtures() -> Vec<Golden> {
+    vec![
+        golden!("bench_mlp_64_128_10"),
+        golden!("classical/dt_clf"),
+        golden!("classical/dt_clf_full"),
+        golden!("classical/dt_clf_multi"),
+        golden!("classical/dt_reg"),
+        golden!("classical/et_clf"),
+        golden!("classical/gb_clf"),
+        golden!("classical/gb_clf_multi"),
+        golden!("classical/gb_reg"),
+        golden!("classical/pipeline_scaler_svc"),
+        golden!("classical/rf_clf"),
+        golden!("classical/rf_clf_multi"),
+        golden!("classical/rf_reg"),
+        golden!("classical/svc_linear_prob"),
+        golden!("classical/svc_poly_multi_ovo"),
+        golden!("classical/svc_poly_prob"),
+        golden!("classical/svc_rbf"),
+        golden!("classical/svc_rbf_prob_multi"),
+        golden!("classical/svc_sigmoid"),
+        golden!("classical/svc_sigmoid_prob_multi"),
+        golden!("classical/svm_linear_form"),
+        golden!("classical/svm_linear_form_softmax"),
+        golden!("classical/svr_linear"),
+        golden!("classical/svr_rbf"),
+        golden!("classical/tree_clf_binary_logistic"),
+        golden!("classical/tree_clf_binary_none"),
+        golden!("classical/tree_clf_binary_two_base"),
+        golden!("classical/tree_clf_logistic_multi"),
+        golden!("classical/tree_clf_probit"),
+        golden!("classical/tree_clf_softmax_multi"),
+        golden!("classical/tree_clf_softmax_zero"),
+        golden!("classical/tree_reg_avg_tensor"),
+        golden!("classical/tree_reg_max_softmax"),
+        golden!("classical/tree_reg_min"),
+        golden!("classical/tree_reg_sum"),
+        golden!("classical/tree_reg_sum_probit_logit"),
+        golden!("demo/digits_mlp"),
+        golden!("demo/digits_overfit"),
+        golden!("demo/regularised_mlp"),
+        golden!("demo/tabular_pipeline"),
+        golden!("demo/teach_mlp_128"),
+        golden!("demo/teach_mlp_16"),
+        golden!("demo/teach_mlp_32"),
+        golden!("demo/teach_mlp_64"),
+        golden!("op_avgpool_ceil_op11"),
+        golden!("op_avgpool_ceil_op13"),
+        golden!("op_broadcast_arith_op11"),
+        golden!("op_broadcast_arith_op13"),
+        golden!("op_concat_op11"),
+        golden!("op_concat_op13"),
+        golden!("op_concat_op21"),
+        golden!("op_concat_op9"),
+        golden!("op_conv_same_upper_op11"),
+        golden!("op_conv_same_upper_op13"),
+        golden!("op_dropout_identity_op11"),
+        golden!("op_dropout_identity_op13"),
+        golden!("op_dropout_identity_op21"),
+        golden!("op_dropout_identity_op9"),
+        golden!("op_flatten_axis_op11"),
+        golden!("op_flatten_axis_op13"),
+        golden!("op_gemm_attrs_op11"),
+        golden!("op_gemm_attrs_op13"),
+        golden!("op_gemm_attrs_op21"),
+        golden!("op_gemm_attrs_op9"),
+        golden!("op_leakyrelu_op11"),
+        golden!("op_leakyrelu_op13"),
+        golden!("op_leakyrelu_op21"),
+        golden!("op_leakyrelu_op9"),
+        golden!("op_linclf_logistic_binary_op11"),
+        golden!("op_linclf_logistic_binary_op13"),
+        golden!("op_linclf_none_op11"),
+        golden!("op_linclf_none_op13"),
+        golden!("op_linclf_softmax_zero_op11"),
+        golden!("op_linclf_softmax_zero_op13"),
+        golden!("op_linreg_op11"),
+        golden!("op_linreg_op13"),
+        golden!("op_logsoftmax3d_axis1_op11"),
+        golden!("op_logsoftmax3d_axis1_op13"),
+        golden!("op_maxpool_pads_ceil_op11"),
+        golden!("op_maxpool_pads_ceil_op13"),
+        golden!("op_normalizer_l1_op11"),
+        golden!("op_normalizer_l1_op13"),
+        golden!("op_normalizer_l2_op11"),
+        golden!("op_normalizer_l2_op13"),
+        golden!("op_normalizer_max_op11"),
+        golden!("op_normalizer_max_op13"),
+        golden!("op_reshape_cast_const_op11"),
+        golden!("op_reshape_cast_const_op13"),
+        golden!("op_scaler_op11"),
+        golden!("op_scaler_op13"),
+        golden!("op_scaler_op21"),
+        golden!("op_scaler_op9"),
+        golden!("op_softmax3d_axis1_op11"),
+        golden!("op_softmax3d_axis1_op13"),
+        golden!("op_squeeze_unsqueeze_op11"),
+        golden!("op_squeeze_unsqueeze_op13"),
+        golden!("sk_logreg_binary"),
+        golden!("sk_logreg_binary_nozipmap"),
+        golden!("sk_logreg_multi"),
+        golden!("sk_logreg_multi_nozipmap"),
+        golden!("sk_mlp_binary"),
+        golden!("sk_mlp_binary_nozipmap"),
+        golden!("sk_mlp_relu"),
+        golden!("sk_mlp_relu_nozipmap"),
+        golden!("sk_mlp_tanh"),
+        golden!("sk_mlp_tanh_nozipmap"),
+        golden!("sk_pipeline_wine"),
+        golden!("sk_pipeline_wine_nozipmap"),
+        golden!("tf_nhwc_cnn"),
+        golden!("torch_cnn"),
+        golden!("torch_cnn_batch1"),
+        golden!("torch_cnn_gap"),
+        golden!("torch_mlp_logits"),
+        golden!("torch_mlp_matmul"),
+        golden!("torch_mlp_softmax"),
+    ]
+}
+
+/// The text of a file under tests/fixtures that a golden file's input
+/// recipe names (`golden::set_csv`).
+fn fixture_text(path: &str) -> String {
+    let text = match path {
+        "data/breast_cancer10.train.csv" => include_str!("fixtures/data/breast_cancer10.train.csv"),
+        "data/breast_cancer10.test.csv" => include_str!("fixtures/data/breast_cancer10.test.csv"),
+        "data/iris.train.csv" => include_str!("fixtures/data/iris.train.csv"),
+        "data/iris.test.csv" => include_str!("fixtures/data/iris.test.csv"),
+        "data/wine.train.csv" => include_str!("fixtures/data/wine.train.csv"),
+        "data/wine.test.csv" => include_str!("fixtures/data/wine.test.csv"),
+        "data/digits.train.csv" => include_str!("fixtures/data/digits.train.csv"),
+        "data/digits.test.csv" => include_str!("fixtures/data/digits.test.csv"),
+        "classical/expected.json" => include_str!("fixtures/classical/expected.json"),
+        "classical/data/cancer8.members.csv" => {
+            include_str!("fixtures/classical/data/cancer8.members.csv")
+        }
+        "classical/data/cancer8.nonmembers.csv" => {
+            include_str!("fixtures/classical/data/cancer8.nonmembers.csv")
+        }
+        "classical/data/iris.members.csv" => {
+            include_str!("fixtures/classical/data/iris.members.csv")
+        }
+        "classical/data/iris.nonmembers.csv" => {
+            include_str!("fixtures/classical/data/iris.nonmembers.csv")
+        }
+        "demo/digits_members.csv" => include_str!("fixtures/demo/digits_members.csv"),
+        "demo/digits_nonmembers.csv" => include_str!("fixtures/demo/digits_nonmembers.csv"),
+        "demo/digits_population.csv" => include_str!("fixtures/demo/digits_population.csv"),
+        "demo/tabular_members.csv" => include_str!("fixtures/demo/tabular_members.csv"),
+        "demo/tabular_nonmembers.csv" => include_str!("fixtures/demo/tabular_nonmembers.csv"),
+        "demo/tabular_population.csv" => include_str!("fixtures/demo/tabular_population.csv"),
+        "demo/regularised_members.csv" => include_str!("fixtures/demo/regularised_members.csv"),
+        "demo/regularised_nonmembers.csv" => {
+            include_str!("fixtures/demo/regularised_nonmembers.csv")
+        }
+        "demo/regularised_population.csv" => {
+            include_str!("fixtures/demo/regularised_population.csv")
+        }
+        other => {
+            // a manifest model's own input CSV
+            return manifest_fixtures()
+                .into_iter()
+                .find(|f| other == format!("{}.input.csv", f.name))
+                .map(|f| f.input.to_string())
+                .unwrap_or_else(|| panic!("tests/wasm.rs does not include {other}"));
+        }
+    };
+    text.to_string()
+}
+
+/// The stable code of a JS error from the boundary.
+fn error_code(e: &JsValue) -> String {
+    Reflect::get(e, &"code".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+/// One audit through the boundary, as the page runs it: load, parse the
+/// CSVs, `runAudit`. The report JSON text, or the error's (code, text).
+fn audit_in_wasm(
+    model: &[u8],
+    csvs: [&[u8]; 3],
+    settings: &serde_json::Value,
+    names: &serde_json::Value,
+) -> Result<String, (String, String)> {
+    let fail = |e: JsValue| (error_code(&e), error_text(&e));
+    let model = load_model(model, None).map_err(fail)?;
+    let mut members = parse_csv(csvs[0], None).map_err(fail)?;
+    let mut nonmembers = parse_csv(csvs[1], None).map_err(fail)?;
+    let population = parse_csv(csvs[2], None).map_err(fail)?;
+    let noop = js_sys::Function::new_no_args("return true");
+    let out = privacy_inspector::wasm::run_audit(
+        &model,
+        &mut members,
+        &mut nonmembers,
+        Some(population),
+        js_sys::JSON::parse(&settings.to_string()).expect("settings"),
+        js_sys::JSON::parse(&names.to_string()).expect("names"),
+        &noop,
+        None,
+        JsValue::UNDEFINED,
+    )
+    .map_err(fail)?;
+    Ok(Reflect::get(&out, &"reportJson".into())
+        .expect("reportJson")
+        .as_string()
+        .expect("string"))
+}
+
+/// Compare one wasm report with its golden file: the mismatches join
+/// `failures`, the largest number difference `worst`.
+fn compare(
+    name: &str,
+    want: &serde_json::Value,
+    got: &serde_json::Value,
+    cmp: &golden::Compare,
+    failures: &mut Vec<String>,
+    worst: &mut (f64, String),
+) {
+    let d = golden::max_number_diff(want, got);
+    if d > worst.0 {
+        *worst = (d, name.to_string());
+    }
+    let mut out = Vec::new();
+    golden::diff("", want, got, cmp, &mut out);
+    if !out.is_empty() {
+        let n = out.len();
+        out.truncate(10);
+        failures.push(format!(
+            "{name}: {n} field(s) differ:\n    {}",
+            out.join("\n    ")
+        ));
+    }
+}
+
+/// Issue 7's agreement: every golden report (tests/fixtures/golden, written
+/// by the native build in tests/golden_reports.rs) is recomputed here in
+/// wasm from the same inputs and settings and compared field by field with
+/// `golden::diff`: numbers within 1e-6, decisions (TPR at each FPR, skipped
+/// or not and why, every string, integer and array length) identical. The
+/// page's report adds the model-file scan and the guidance, not compared.
+/// - the three full reports (all fields; they also pin the fields the
+///   fixtures' files leave out, `golden::DERIVED`); each is computed twice
+///   and the two JSON texts must be byte-identical;
+/// - every fixture model: `golden::golden_view` of the report, or the same
+///   refusal code as natively; each is also computed twice, and the two
+///   report texts (or errors) must be byte-identical.
 #[wasm_bindgen_test]
-fn wasm_reports_equal_the_native_golden_reports() {
+fn wasm_reports_equal_every_native_golden_report() {
     struct Case {
         golden: &'static str,
         model: &'static [u8],
@@ -592,9 +865,6 @@ fn wasm_reports_equal_the_native_golden_reports() {
         nonmembers: &'static str,
         rows: usize,
         population: Option<usize>,
-        attacks: &'static str,
-        references: usize,
-        seed: u64,
     }
     let cases = [
         Case {
@@ -604,9 +874,6 @@ fn wasm_reports_equal_the_native_golden_reports() {
             nonmembers: include_str!("fixtures/data/iris.test.csv"),
             rows: 30,
             population: None,
-            attacks: "quick",
-            references: 16,
-            seed: 7,
         },
         Case {
             golden: include_str!("fixtures/golden/quick_breast_cancer_mlp.json"),
@@ -615,9 +882,6 @@ fn wasm_reports_equal_the_native_golden_reports() {
             nonmembers: include_str!("fixtures/data/breast_cancer10.test.csv"),
             rows: 30,
             population: None,
-            attacks: "quick",
-            references: 16,
-            seed: 11,
         },
         Case {
             golden: include_str!("fixtures/golden/references_wine_pipeline.json"),
@@ -626,98 +890,135 @@ fn wasm_reports_equal_the_native_golden_reports() {
             nonmembers: include_str!("fixtures/data/wine.test.csv"),
             rows: 50,
             population: Some(25),
-            attacks: "loss,shokri,lira_online,lira_offline,rmia_online,rmia_offline",
-            references: 4,
-            seed: 3,
         },
     ];
-    // header + data rows [from, to) of a CSV text
-    let slice = |text: &str, from: usize, to: usize| -> Vec<u8> {
-        let mut lines = text.lines();
-        let mut out = String::from(lines.next().expect("header"));
-        out.push('\n');
-        for l in lines.skip(from).take(to.saturating_sub(from)) {
-            out.push_str(l);
-            out.push('\n');
-        }
-        out.into_bytes()
+    // the CLI-style reports name their model file; the page's do not
+    let full = golden::Compare {
+        skip: &["tool.version", "scan", "guidance", "model.file"],
+        ..golden::WASM
     };
-    let noop = js_sys::Function::new_no_args("return true");
+    let mut failures = Vec::new();
+    // the largest difference: full reports, manifest, classical, demo models
+    let mut worst = vec![(0.0f64, String::new()); 4];
     for c in &cases {
-        let model = ModelHandle::new(c.model).unwrap_or_else(|e| panic!("{}", error_text(&e)));
         let split = c.population.unwrap_or(c.rows);
-        let mut members = parse_csv(&slice(c.members, 0, c.rows), None).expect("members");
-        let mut nonmembers = parse_csv(&slice(c.nonmembers, 0, split), None).expect("non-members");
-        let population = c
-            .population
-            .map(|p| parse_csv(&slice(c.nonmembers, p, c.rows), None).expect("population"));
-        // the settings the native build recorded, as they are
         let want: serde_json::Value = serde_json::from_str(c.golden).expect("golden");
-        let settings = want["settings"].clone();
-        assert_eq!(settings["seed"].as_u64(), Some(c.seed));
-        assert_eq!(settings["references"].as_u64(), Some(c.references as u64));
-        assert!(
-            c.attacks == "quick"
-                || settings["attacks"].as_array().map(|a| a.len())
-                    == Some(c.attacks.split(',').count())
-        );
-        let out = privacy_inspector::wasm::run_audit(
-            &model,
-            &mut members,
-            &mut nonmembers,
-            population,
-            js_sys::JSON::parse(&settings.to_string()).expect("json"),
-            JsValue::NULL,
-            &noop,
-            None,
-            JsValue::UNDEFINED,
-        )
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-        let got: serde_json::Value = serde_json::from_str(
-            &Reflect::get(&out, &"reportJson".into())
+        let name = want["inputs"]["members"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        let population = golden::csv_rows(c.nonmembers, c.population.unwrap_or(0), c.rows);
+        let model = ModelHandle::new(c.model).unwrap_or_else(|e| panic!("{}", error_text(&e)));
+        let run = || {
+            let mut members = parse_csv(golden::csv_rows(c.members, 0, c.rows).as_bytes(), None)
+                .expect("members");
+            let mut nonmembers =
+                parse_csv(golden::csv_rows(c.nonmembers, 0, split).as_bytes(), None)
+                    .expect("non-members");
+            let population = c
+                .population
+                .map(|_| parse_csv(population.as_bytes(), None).expect("population"));
+            let noop = js_sys::Function::new_no_args("return true");
+            let out = privacy_inspector::wasm::run_audit(
+                &model,
+                &mut members,
+                &mut nonmembers,
+                population,
+                // the settings the native build recorded, as they are
+                js_sys::JSON::parse(&want["settings"].to_string()).expect("json"),
+                js_sys::JSON::parse(&want["inputs"].to_string()).expect("json"),
+                &noop,
+                None,
+                JsValue::UNDEFINED,
+            )
+            .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+            Reflect::get(&out, &"reportJson".into())
                 .expect("json")
                 .as_string()
-                .expect("string"),
-        )
-        .expect("report");
-        let (ga, wa) = (
-            got["attacks"].as_array().expect("attacks"),
-            want["attacks"].as_array().expect("golden attacks"),
-        );
-        assert_eq!(ga.len(), wa.len());
-        for (g, w) in ga.iter().zip(wa) {
-            let id = w["id"].as_str().unwrap_or("");
-            assert_eq!(g["id"], w["id"]);
-            assert_eq!(g["skipped"], w["skipped"], "{id}: skipped");
-            for key in ["auc", "advantage", "epsilon_lower_bound"] {
-                let (x, y) = (g[key].as_f64(), w[key].as_f64());
-                assert!(
-                    match (x, y) {
-                        (Some(x), Some(y)) => (x - y).abs() <= 1e-6,
-                        (None, None) => true,
-                        _ => false,
-                    },
-                    "{id}.{key}: wasm {x:?}, native {y:?}"
-                );
-            }
-            assert_eq!(g["tpr_at_fpr"], w["tpr_at_fpr"], "{id}: TPR at FPR");
-            for set in ["members", "nonmembers"] {
-                let (gs, ws) = (&g["scores"][set], &w["scores"][set]);
-                let (gs, ws) = (gs.as_array(), ws.as_array());
-                if let (Some(gs), Some(ws)) = (gs, ws) {
-                    assert_eq!(gs.len(), ws.len());
-                    for (i, (x, y)) in gs.iter().zip(ws).enumerate() {
-                        let (x, y) = (
-                            x.as_f64().unwrap_or(f64::NAN),
-                            y.as_f64().unwrap_or(f64::NAN),
-                        );
-                        assert!(
-                            (x - y).abs() <= 1e-6 || (x.is_nan() && y.is_nan()),
-                            "{id}: {set} score {i}: wasm {x}, native {y}"
-                        );
-                    }
+                .expect("string")
+        };
+        let (a, b) = (run(), run());
+        assert!(a == b, "{name}: two wasm runs with the same seed differ");
+        let got: serde_json::Value = serde_json::from_str(&a).expect("report");
+        compare(&name, &want, &got, &full, &mut failures, &mut worst[0]);
+    }
+    let fixtures = golden_fixtures();
+    let (mut reports, mut refused) = (0, 0);
+    for g in &fixtures {
+        let want: serde_json::Value = serde_json::from_str(g.golden).expect("golden");
+        let inputs = &want["inputs"];
+        let group = if g.name.starts_with("classical/") {
+            2
+        } else if g.name.starts_with("demo/") {
+            3
+        } else {
+            1
+        };
+        let csv = |k: &str| {
+            golden::set_csv(&inputs[k], &fixture_text)
+                .unwrap_or_else(|e| panic!("{}: {k}: {e}", g.name))
+        };
+        let (m, n, p) = (csv("members"), csv("nonmembers"), csv("population"));
+        let run = || {
+            audit_in_wasm(
+                g.model,
+                [m.as_bytes(), n.as_bytes(), p.as_bytes()],
+                &want["settings"],
+                inputs,
+            )
+        };
+        let outcome = run();
+        if outcome != run() {
+            failures.push(format!(
+                "{}: two wasm runs with the same seed differ",
+                g.name
+            ));
+        }
+        match (golden::refusal(&want), outcome) {
+            (Some((code, _)), Err((got, text))) => {
+                refused += 1;
+                if got != code {
+                    failures.push(format!(
+                        "{}: native refuses with {code}, wasm with {text}",
+                        g.name
+                    ));
                 }
+            }
+            (Some((code, message)), Ok(_)) => failures.push(format!(
+                "{}: native refuses ([{code}] {message}), wasm gives a report",
+                g.name
+            )),
+            (None, Err((_, text))) => failures.push(format!(
+                "{}: native gives a report, wasm refuses: {text}",
+                g.name
+            )),
+            (None, Ok(json)) => {
+                reports += 1;
+                let got: serde_json::Value = serde_json::from_str(&json).expect("report");
+                let got = golden::golden_view(&got);
+                compare(
+                    g.name,
+                    &want,
+                    &got,
+                    &golden::WASM,
+                    &mut failures,
+                    &mut worst[group],
+                );
             }
         }
     }
+    web_sys::console::log_1(
+        &format!(
+            "golden agreement: 3 full reports + {} fixtures ({reports} reports, {refused} refusals); largest |wasm - native| number difference (full reports, manifest, classical, demo models): {worst:?}",
+            fixtures.len(),
+        )
+        .into(),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} golden report(s) differ in wasm:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+    assert_eq!(reports + refused, fixtures.len());
 }

@@ -485,7 +485,10 @@ impl Svm {
         if self.vectors() == 0 {
             return Array2::zeros((x.nrows(), 0));
         }
-        let mut k = x.dot(&self.support_vectors.t());
+        // the engine's fixed-order product (gemm.rs), not ndarray's: native
+        // and wasm must compute the same bits
+        let mut k = Array2::<f32>::zeros((x.nrows(), self.vectors()));
+        super::gemm::general_mat_mul(1.0, &x, &self.support_vectors.t(), 0.0, &mut k);
         match self.kernel {
             Kernel::Rbf { gamma } => {
                 let s2: Vec<f32> = self
