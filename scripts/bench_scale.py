@@ -5,8 +5,8 @@ N records (N/2 members, N/2 non-members, 100 features), for N = 1k, 10k
 and 100k, natively (the release CLI, 1 thread and every core) and in
 headless Chromium (the page on the release build, every worker), with wall
 time and peak memory (the CLI's max RSS; for the browser, the summed
-proportional set size (PSS) of all Chromium processes, sampled every 0.2 s:
-the browser itself, the page and every worker; BENCH_SCALE_PARTS=1 prints
+proportional set size (PSS) of the benchmark's own Chromium processes,
+sampled every 0.2 s: the browser itself, the page and every worker; BENCH_SCALE_PARTS=1 prints
 the split by process type at the peak).
 
 The data: a fixed random teacher network labels Gaussian inputs (10
@@ -84,11 +84,31 @@ def cli(model, mem, non, jobs, out):
     return secs, peak_kb / 1024
 
 
-def chromium_pss_mb(parts=None):
-    total = 0
+def descendants(root):
+    """The pids under `root` (its children, theirs, ...)."""
+    kids = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
+        try:
+            ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(pid))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        for k in kids.get(p, []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def chromium_pss_mb(root, parts=None):
+    """Summed PSS of the Chromium processes under `root` (this benchmark's
+    browser only, not another Chromium on the machine)."""
+    total = 0
+    for pid in descendants(root):
         try:
             cmd = open(f"/proc/{pid}/cmdline", "rb").read()
             if b"chromium" not in cmd and b"chrome" not in cmd:
@@ -110,10 +130,13 @@ def browser(model, mem, non):
     peak = [0.0, {}]
     stop = threading.Event()
 
+    proc = subprocess.Popen(["node", os.path.join(ROOT, "scripts", "bench-scale.mjs"), model, mem, non],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
     def sample():
         while not stop.is_set():
             parts = {}
-            mb = chromium_pss_mb(parts)
+            mb = chromium_pss_mb(proc.pid, parts)
             if mb > peak[0]:
                 peak[0], peak[1] = mb, parts
             time.sleep(0.2)
@@ -121,14 +144,13 @@ def browser(model, mem, non):
     th = threading.Thread(target=sample)
     th.start()
     try:
-        r = subprocess.run(["node", os.path.join(ROOT, "scripts", "bench-scale.mjs"), model, mem, non],
-                           capture_output=True, text=True, cwd=ROOT)
+        out, err = proc.communicate()
     finally:
         stop.set()
         th.join()
-    if r.returncode != 0:
-        raise SystemExit(r.stdout + r.stderr)
-    res = json.loads(r.stdout.strip().splitlines()[-1])
+    if proc.returncode != 0:
+        raise SystemExit(out + err)
+    res = json.loads(out.strip().splitlines()[-1])
     if os.environ.get("BENCH_SCALE_PARTS"):
         print("  at the peak (MB by process type): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(peak[1].items())), flush=True)
         mem = res.get("memory") or {}

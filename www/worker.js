@@ -83,7 +83,7 @@ async function streamCsv(file, labelColumn, progress) {
       done += chunk.value.byteLength;
       if (done - shown >= 1 << 20 || done === file.size) {
         shown = done;
-        progress({ done, total: file.size, label: `Reading rows: ${parser.rows.toLocaleString('en-US')} so far, bytes` });
+        progress({ done, total: file.size, label: `Reading the CSV: ${parser.rows.toLocaleString('en-US')} rows so far; bytes read` });
       }
     }
     return parser.finish();
