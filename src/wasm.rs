@@ -100,6 +100,8 @@ fn limits_json(limits: &Limits) -> Result<String, JsValue> {
 /// not an object, an unknown field (with the known ones), or the field whose
 /// value does not fit.
 fn parse_limits(json: &str) -> Result<Limits, JsValue> {
+    // (every step goes through `serde_json::from_str::<Limits>`, as the CLI
+    // reads the file, and `Value`: no other monomorphisation, for size)
     let bad = |msg: String| js_error("bad_limits", &format!("limits: {msg}"));
     // serde_json's message names the line and column
     let value: serde_json::Value =
@@ -117,10 +119,11 @@ fn parse_limits(json: &str) -> Result<Limits, JsValue> {
             }
         )));
     };
-    let known: Vec<String> = match serde_json::to_value(Limits::default()) {
-        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
+    let known: Vec<String> = limits_json(&Limits::default())
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+        .unwrap_or_default();
     for (key, v) in fields {
         if !known.iter().any(|k| k == key) {
             return Err(bad(format!(
@@ -130,7 +133,8 @@ fn parse_limits(json: &str) -> Result<Limits, JsValue> {
         }
         // each field alone, so the error names it
         let one = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
-        serde_json::from_value::<Limits>(one).map_err(|e| bad(format!("{key}: {e} (got {v})")))?;
+        serde_json::from_str::<Limits>(&one.to_string())
+            .map_err(|e| bad(format!("{key}: {e} (got {v})")))?;
     }
     // the text itself, as the CLI reads it (exact for the 128-bit fields)
     serde_json::from_str(json).map_err(|e| bad(e.to_string()))
