@@ -1130,6 +1130,8 @@ fn set_limits_bounds_the_later_calls_and_restores_the_defaults() {
         (r#"{"max_csv_row": 5}"#, "'max_csv_row'"),
         (r#"{"max_csv_rows": -1}"#, "max_csv_rows"),
         (r#"{"max_nodes": 1.5}"#, "max_nodes"),
+        // a usize limit is 32 bits in wasm
+        (r#"{"max_model_bytes": 4294967296}"#, "max_model_bytes"),
     ] {
         match set_limits(text) {
             Ok(t) => check(false, format!("{text} was accepted: {t}")),
@@ -1142,6 +1144,13 @@ fn set_limits_bounds_the_later_calls_and_restores_the_defaults() {
     check(
         current_limits_json().ok() == applied.clone().ok(),
         "a refused text changed the limits".into(),
+    );
+    // the 128-bit limits take more
+    let wide = set_limits(r#"{"max_param_bytes": 8589934592, "max_model_bytes": 4294967295}"#)
+        .map(|t| limits_of(&t));
+    check(
+        matches!(wide, Ok(l) if l.max_param_bytes == 1 << 33 && l.max_model_bytes == 4_294_967_295),
+        "max_param_bytes 2^33 with max_model_bytes 2^32 - 1 was refused".into(),
     );
 
     // the audit: max_reference_params from the limits (4 references x 15
