@@ -707,14 +707,102 @@ fn give_back(ds: &mut DatasetHandle, r: crate::attacks::membership::Records) {
     ds.data.labels = Some(r.y);
 }
 
+/// Reference models trained by other workers for the next `runAudit`, added
+/// one by one as they arrive (`add`), each parsed at once: the page never
+/// holds the whole set as text, here or in JS.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct ReferenceSet {
+    online: Vec<Option<crate::attacks::membership::references::TrainedReference>>,
+    offline: Vec<Option<crate::attacks::membership::references::TrainedReference>>,
+}
+
+#[wasm_bindgen]
+impl ReferenceSet {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> ReferenceSet {
+        ReferenceSet::default()
+    }
+
+    /// Add the `trainReference` result `json` of model `index` of the
+    /// `mode` ("online" / "offline") set; any order.
+    pub fn add(&mut self, mode: &str, index: usize, json: &str) -> Result<(), JsValue> {
+        let trained: crate::attacks::membership::references::TrainedReference =
+            serde_json::from_str(json)
+                .map_err(|e| bad_argument(&format!("reference model {index} ({mode}): {e}")))?;
+        if trained.index != index {
+            return Err(bad_argument(&format!(
+                "reference model {index} ({mode}) holds model {}",
+                trained.index
+            )));
+        }
+        let list = match mode {
+            "online" => &mut self.online,
+            "offline" => &mut self.offline,
+            _ => {
+                return Err(bad_argument(&format!(
+                    "reference mode must be 'online' or 'offline', got '{mode}'"
+                )))
+            }
+        };
+        if index > 1024 {
+            return Err(bad_argument(&format!(
+                "reference model index {index} is over 1024"
+            )));
+        }
+        if list.len() <= index {
+            list.resize(index + 1, None);
+        }
+        list[index] = Some(trained);
+        Ok(())
+    }
+
+    /// Models added so far.
+    #[wasm_bindgen(getter)]
+    pub fn count(&self) -> usize {
+        self.online.iter().chain(&self.offline).flatten().count()
+    }
+}
+
+impl ReferenceSet {
+    /// The sets for `run_audit_with`: a mode with no model stays `None`
+    /// (the audit trains it); a set with a gap is an error.
+    fn into_precomputed(
+        self,
+    ) -> Result<crate::attacks::membership::audit::PrecomputedReferences, JsValue> {
+        let whole = |mode: &str, list: Vec<Option<_>>| -> Result<Option<Vec<_>>, JsValue> {
+            if list.is_empty() {
+                return Ok(None);
+            }
+            let k = list.len();
+            list.into_iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    t.ok_or_else(|| {
+                        bad_argument(&format!(
+                            "reference model {i} of the {k} {mode} models is missing"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        };
+        Ok(crate::attacks::membership::audit::PrecomputedReferences {
+            online: whole("online", self.online)?,
+            offline: whole("offline", self.offline)?,
+        })
+    }
+}
+
 /// Run the membership audit (`attacks::membership::audit::run_audit`) in this
 /// worker. `settings` is an `AuditSettings` object (snake_case, every field
 /// optional), `names` an object of input file names recorded in the report,
 /// `progress` a function called with `{stage, done, total}` that may return
-/// `false` to cancel. Returns `{ report, reportJson, html, htmlStandalone }`:
-/// the report as JSON text (the format of the CLI's `--report`) and
-/// parsed (seeds above 2^53 lose precision there), its HTML fragment for the
-/// page and the standalone HTML document.
+/// `false` to cancel, `precomputed` the reference models other workers
+/// trained (a [`ReferenceSet`], consumed). Returns `{ report, reportJson,
+/// html, htmlStandalone }`: the report as JSON text (the format of the
+/// CLI's `--report`) and parsed (seeds above 2^53 lose precision there),
+/// its HTML fragment for the page and the standalone HTML document.
 #[wasm_bindgen(js_name = runAudit)]
 #[allow(clippy::too_many_arguments)]
 pub fn run_audit(
@@ -725,10 +813,10 @@ pub fn run_audit(
     settings: JsValue,
     names: JsValue,
     progress: &js_sys::Function,
-    precomputed: Option<String>,
+    precomputed: Option<ReferenceSet>,
     guidance: JsValue,
 ) -> Result<JsValue, JsValue> {
-    use crate::attacks::membership::audit::{run_audit_with, PrecomputedReferences};
+    use crate::attacks::membership::audit::run_audit_with;
     use crate::report::Report;
     let settings = audit_settings(settings)?;
     let names: serde_json::Value = if names.is_undefined() || names.is_null() {
@@ -737,10 +825,9 @@ pub fn run_audit(
         serde_wasm_bindgen::from_value(names)
             .map_err(|e| bad_argument(&format!("input names: {e}")))?
     };
-    let precomputed: PrecomputedReferences = match precomputed.as_deref() {
-        None | Some("") => PrecomputedReferences::default(),
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| bad_argument(&format!("precomputed references: {e}")))?,
+    let precomputed = match precomputed {
+        None => Default::default(),
+        Some(set) => set.into_precomputed()?,
     };
     // the model-file scan (stored records, metadata) joins the report, as in
     // the CLI; the parsed rows are the flattened records, as they are
@@ -813,7 +900,7 @@ fn audit_settings(
 /// with these inputs (a set that cannot, e.g. offline without a population,
 /// is left to `runAudit`, which reports its attacks as skipped with the
 /// reason). A page with several workers trains these with `trainReference`
-/// and hands the results to `runAudit` as `precomputed`. Throws
+/// and hands the results to `runAudit` in a [`ReferenceSet`]. Throws
 /// `references_too_large` when the sets are over `max_reference_params`
 /// (the settings' own, else this instance's limits).
 #[wasm_bindgen(js_name = referenceJobs)]
@@ -851,8 +938,8 @@ pub fn reference_jobs(
 /// Train reference model `index` of the `mode` ("online" / "offline") set
 /// of an audit with these settings and inputs, and return it as JSON text
 /// (a `TrainedReference`). Any worker given the same model, CSVs and
-/// settings trains the same model; `runAudit`'s `precomputed` is
-/// `{"online": [..], "offline": [..]}` of these.
+/// settings trains the same model; [`ReferenceSet::add`] collects them for
+/// `runAudit`.
 #[wasm_bindgen(js_name = trainReference)]
 #[allow(clippy::too_many_arguments)]
 pub fn train_reference(

@@ -458,10 +458,10 @@ fn references_trained_one_by_one_give_the_same_report() {
         jobs,
         serde_json::json!([{"mode": "online", "k": 3}, {"mode": "offline", "k": 3}])
     );
-    let mut parts = serde_json::Map::new();
+    // added in any order, as the page's workers finish them
+    let mut set = privacy_inspector::wasm::ReferenceSet::new();
     for job in jobs.as_array().expect("array") {
         let mode = job["mode"].as_str().expect("mode");
-        let mut list = Vec::new();
         for index in (0..3).rev() {
             let t = privacy_inspector::wasm::train_reference(
                 &model,
@@ -474,10 +474,44 @@ fn references_trained_one_by_one_give_the_same_report() {
                 &noop,
             )
             .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-            list.push(serde_json::from_str::<serde_json::Value>(&t).expect("trained"));
+            set.add(mode, index, &t)
+                .unwrap_or_else(|e| panic!("{}", error_text(&e)));
         }
-        parts.insert(mode.into(), serde_json::Value::Array(list));
     }
+    assert_eq!(set.count(), 6);
+    // a model under the wrong index, a gap and a bad mode are refused
+    let one = privacy_inspector::wasm::train_reference(
+        &model,
+        &mut csv(members),
+        &mut csv(nonmembers),
+        Some(csv(nonmembers)),
+        settings(),
+        "online",
+        1,
+        &noop,
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let mut bad = privacy_inspector::wasm::ReferenceSet::new();
+    assert!(bad.add("online", 0, &one).is_err());
+    assert!(bad.add("sideways", 1, &one).is_err());
+    bad.add("online", 1, &one).expect("index 1");
+    let gap = privacy_inspector::wasm::run_audit(
+        &model,
+        &mut csv(members),
+        &mut csv(nonmembers),
+        Some(csv(nonmembers)),
+        settings(),
+        JsValue::NULL,
+        &noop,
+        Some(bad),
+        JsValue::UNDEFINED,
+    )
+    .expect_err("model 0 is missing");
+    assert!(
+        error_text(&gap).contains("reference model 0"),
+        "{}",
+        error_text(&gap)
+    );
     let merged = privacy_inspector::wasm::run_audit(
         &model,
         &mut csv(members),
@@ -486,7 +520,7 @@ fn references_trained_one_by_one_give_the_same_report() {
         settings(),
         JsValue::NULL,
         &noop,
-        Some(serde_json::Value::Object(parts).to_string()),
+        Some(set),
         JsValue::UNDEFINED,
     )
     .unwrap_or_else(|e| panic!("{}", error_text(&e)));

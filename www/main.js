@@ -1106,14 +1106,16 @@ async function runAuditNow() {
   try {
     // reference models first, one per free worker; then the attacks in the page's worker
     const jobs = await bridge.call('referenceJobs', { settings });
-    let precomputed = '';
     const workers = workerCount();
     if (jobs.length > 0) {
       setAuditPhase('references', 2);
-      precomputed = await pool.train(jobs, settings, workers, onReferenceProgress);
+      // every model lands in the page worker's reference set, which runAudit uses
+      await pool.train(jobs, settings, workers, onReferenceProgress);
+    } else {
+      await bridge.call('clearReferences');
     }
     setAuditPhase('attacks', jobs.length > 0 ? 2 : 1);
-    const out = await bridge.call('runAudit', { settings, names, precomputed, guidance }, { onProgress: onAuditProgress });
+    const out = await bridge.call('runAudit', { settings, names, guidance }, { onProgress: onAuditProgress });
     const seconds = (performance.now() - t0) / 1000;
     state.lastAudit = out.report;
     renderAuditResults(out);
@@ -1226,7 +1228,7 @@ function setupAudit() {
   a.membershipInput.addEventListener('change', async () => {
     const file = a.membershipInput.files && a.membershipInput.files[0];
     if (!file) return;
-    await loadMembershipCsv(file.name, await file.arrayBuffer());
+    await loadMembershipCsv(file.name, file);
     a.membershipInput.value = '';
   });
   // the report's most exposed rows: show the record the index points at

@@ -75,15 +75,16 @@ export class ReferencePool {
   /**
    * Train every reference model of `jobs` ([{mode, k}], from the primary's
    * `referenceJobs`) on `size` workers. `onProgress({done, total, workers,
-   * etaSeconds, label})` after each model. Returns the `precomputed` JSON
-   * text for the primary's `runAudit`.
+   * etaSeconds, label})` after each model. Every model ends up in the
+   * primary's reference set (its own stay there; a helper's JSON is passed
+   * on and dropped at once), ready for the primary's `runAudit`.
    */
   async train(jobs, settings, size, onProgress) {
     const tasks = [];
     for (const { mode, k } of jobs) for (let index = 0; index < k; index++) tasks.push({ mode, index });
     const total = tasks.length;
-    const out = { online: [], offline: [] };
-    if (total === 0) return '';
+    await this.primary.call('clearReferences');
+    if (total === 0) return;
     const workers = Math.max(1, Math.min(size, total));
     this.#ensure(workers);
     const bridges = [this.primary, ...this.helpers.slice(0, workers - 1).map((h) => h.bridge)];
@@ -101,8 +102,12 @@ export class ReferencePool {
       if (w > 0) await this.#sync(this.helpers[w - 1]);
       while (!failed && next < total) {
         const task = tasks[next++];
-        const { json } = await bridge.call('trainReference', { settings, mode: task.mode, index: task.index });
-        out[task.mode][task.index] = json;
+        if (bridge === this.primary) {
+          await bridge.call('trainReference', { settings, mode: task.mode, index: task.index, keep: true });
+        } else {
+          const { json } = await bridge.call('trainReference', { settings, mode: task.mode, index: task.index });
+          await this.primary.call('addReference', { mode: task.mode, index: task.index, json });
+        }
         done += 1;
         report(`Trained reference model ${done}/${total} (${task.mode}) on ${workers} worker${workers > 1 ? 's' : ''}`);
       }
@@ -119,8 +124,6 @@ export class ReferencePool {
       if (failed.code !== 'aborted') this.abort();
       throw failed;
     }
-    const part = (list) => (list.length ? `[${list.join(',')}]` : 'null');
-    return `{"online":${part(out.online)},"offline":${part(out.offline)}}`;
   }
 
   /** Stop every helper's job at once (the primary is the page's to abort). */

@@ -18,14 +18,15 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  accountant, CsvParser, currentLimits, guidanceDefaults, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel,
-  setLimits, stripMetadata, trainReference, trainTarget, version,
+  accountant, CsvParser, currentLimits, guidanceDefaults, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit,
+  runInversion, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
 let modelName = '';
 let modelBytes = null; // Uint8Array of the loaded model's file, for the model-file scan
 let dataset = null; // DatasetHandle
+let references = null; // ReferenceSet: models other workers trained for the next runAudit
 let poisoned = false;
 let wasmMemory = null; // the instance's WebAssembly.Memory, for the memory figure
 let testHooks = false; // ?test-hooks: a call may ask for a deliberate panic
@@ -208,20 +209,43 @@ const methods = {
 
   /**
    * Run the membership audit: `settings` is an AuditSettings object
-   * (snake_case), `names` the input file names recorded in the report,
-   * `precomputed` (optional) the JSON text {"online": [..], "offline": [..]}
-   * of reference models other workers trained with `trainReference`.
+   * (snake_case), `names` the input file names recorded in the report. The
+   * reference models collected since the last run (addReference, or
+   * trainReference with `keep`) are used and then forgotten; a set the
+   * audit needs and does not find there, it trains itself.
    * Returns {report, reportJson, html, htmlStandalone}.
    */
-  runAudit({ settings, names, precomputed, guidance }, progress) {
+  runAudit({ settings, names, guidance }, progress) {
     requireAuditInputs();
+    // the core takes the reference set by value (and frees it)
+    const precomputed = references && references.count > 0 ? references : undefined;
+    if (references && !precomputed) references.free();
+    references = null;
     // the members and non-members are lent to the core for the call (moved
     // in place, not copied) and come back after it; the population is taken
     // by value (the core frees it), so it gets a copy and the checked handle stays
     return runAudit(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), settings, names, (p) => {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
-    }, precomputed || undefined, guidance || undefined);
+    }, precomputed, guidance || undefined);
+  },
+
+  /** Forget the reference models collected for the next runAudit. */
+  clearReferences() {
+    if (references) references.free();
+    references = null;
+    return {};
+  },
+
+  /**
+   * Keep reference model `index` of the `mode` set (the JSON text another
+   * worker's `trainReference` returned) for the next runAudit; parsed at
+   * once, so the text is dropped here and in the page.
+   */
+  addReference({ mode, index, json }) {
+    if (!references) references = new ReferenceSet();
+    references.add(mode, index, json);
+    return { count: references.count };
   },
 
   /** The reference sets an audit with `settings` trains: [{mode, k}]. */
@@ -231,15 +255,18 @@ const methods = {
   },
 
   /**
-   * Train reference model `index` of the `mode` set; returns its JSON text.
-   * Any worker holding the same model and CSVs trains the same model.
+   * Train reference model `index` of the `mode` set; returns its JSON text
+   * (or, with `keep`, adds it to this worker's reference set). Any worker
+   * holding the same model and CSVs trains the same model.
    */
-  trainReference({ settings, mode, index }, progress) {
+  trainReference({ settings, mode, index, keep }, progress) {
     requireAuditInputs();
     const json = trainReference(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), settings, mode, index, (p) => {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
     });
+    // `keep`: this worker runs the audit, so its own models stay here
+    if (keep) return methods.addReference({ mode, index, json });
     return { json };
   },
 

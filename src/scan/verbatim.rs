@@ -46,7 +46,7 @@ use crate::engine::Tensor;
 use crate::onnx::proto::{attribute_proto::AttributeType, GraphProto, ModelProto, NodeProto};
 use crate::onnx::tensor::{CData, Const};
 use crate::onnx::{load_with, ImportOptions};
-use ndarray::{Array2, ArrayView2, Axis, IxDyn};
+use ndarray::{Array2, ArrayView2, IxDyn};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -593,50 +593,145 @@ impl<'a> RecordIndex<'a> {
     }
 }
 
-/// Match every row of `rows` against `index`.
+/// One tensor's rows matched against records that arrive in chunks. The
+/// index is built over the tensor's rows (a model holds few) and every
+/// record is a query, so the records, possibly computed chunk by chunk in a
+/// preprocessed space, are never held whole: at 100k records x 256 values
+/// per space, indexing the records instead took hundreds of MB. The match
+/// relation is symmetric (`close` and bit equality are), so this gives what
+/// indexing the records and querying the rows gives (tested against brute
+/// force).
+pub struct RowMatcher<'a> {
+    index: RecordIndex<'a>,
+    /// Per tensor row: bit-equal to some record / equal within tolerance.
+    exact: Vec<bool>,
+    tol: Vec<bool>,
+    /// Records equal (within tolerance) to some tensor row, ascending.
+    found: Vec<usize>,
+}
+
+impl<'a> RowMatcher<'a> {
+    pub fn new(rows: ArrayView2<'a, f32>, rtol: f32, atol: f32) -> Self {
+        let m = rows.nrows();
+        RowMatcher {
+            index: RecordIndex::new(rows, rtol, atol),
+            exact: vec![false; m],
+            tol: vec![false; m],
+            found: Vec::new(),
+        }
+    }
+
+    /// Match the records `records`, the first of which is record `first`
+    /// of its set (chunks come in order).
+    pub fn feed(&mut self, records: ArrayView2<f32>, first: usize) {
+        let mut row = Vec::with_capacity(records.ncols());
+        for (i, r) in records.rows().into_iter().enumerate() {
+            row.clear();
+            row.extend(r.iter().copied());
+            let (exact, tol) = self.index.query(&row);
+            if tol.is_empty() {
+                continue;
+            }
+            self.found.push(first + i);
+            for e in exact {
+                self.exact[e] = true;
+            }
+            for t in tol {
+                self.tol[t] = true;
+            }
+        }
+    }
+
+    pub fn finish(mut self, set: &str, space: &str, settings: &ScanSettings) -> SetMatches {
+        self.found.sort_unstable();
+        self.found.dedup();
+        let rows_matched = self.tol.iter().filter(|&&b| b).count();
+        let exact_rows = self.exact.iter().filter(|&&b| b).count();
+        let records_matched = self.found.len();
+        let indices_truncated = records_matched > settings.max_indices;
+        self.found.truncate(settings.max_indices);
+        SetMatches {
+            set: set.to_string(),
+            space: space.to_string(),
+            rows_matched,
+            exact_rows,
+            tolerance_rows: rows_matched - exact_rows,
+            records_matched,
+            record_indices: self.found,
+            indices_truncated,
+        }
+    }
+}
+
+/// Match every row of `rows` against every record of `records` (one call
+/// of a [`RowMatcher`]).
 pub fn match_rows(
     rows: ArrayView2<f32>,
-    index: &RecordIndex,
+    records: ArrayView2<f32>,
     set: &str,
     space: &str,
     settings: &ScanSettings,
 ) -> SetMatches {
-    let (mut rows_matched, mut exact_rows) = (0, 0);
-    let mut found: Vec<usize> = Vec::new();
-    for r in rows.rows() {
-        let row: Vec<f32> = r.iter().copied().collect();
-        let (exact, tol) = index.query(&row);
-        if !tol.is_empty() {
-            rows_matched += 1;
-            if !exact.is_empty() {
-                exact_rows += 1;
-            }
-            found.extend(tol);
-        }
-    }
-    found.sort_unstable();
-    found.dedup();
-    let records_matched = found.len();
-    let indices_truncated = found.len() > settings.max_indices;
-    found.truncate(settings.max_indices);
-    SetMatches {
-        set: set.to_string(),
-        space: space.to_string(),
-        rows_matched,
-        exact_rows,
-        tolerance_rows: rows_matched - exact_rows,
-        records_matched,
-        record_indices: found,
-        indices_truncated,
-    }
+    let mut m = RowMatcher::new(rows, settings.rtol, settings.atol);
+    m.feed(records, 0);
+    m.finish(set, space, settings)
 }
 
 // ---------------------------------------------------------------------------
 // Preprocessed spaces.
 
-/// The records of every set in the space of the intermediate value `name`,
-/// computed by the engine: `[n, width]` per set, in `data.sets()` order.
-fn preprocess(bytes: &[u8], name: &str, data: &ScanData) -> Space {
+/// Called with each chunk of computed records and its first record's index.
+type ChunkFn<'a> = dyn FnMut(ArrayView2<f32>, usize) -> Result<(), String> + 'a;
+
+/// Records of one set in the space of the intermediate value of a prefix
+/// model, computed 1024 records at a time; `each(chunk [rows, width], first
+/// record index)` sees every chunk in order. Returns the width (0 for no
+/// records).
+fn preprocess_set(
+    model: &crate::onnx::Model,
+    rec: &[usize],
+    name: &str,
+    set: &str,
+    x: &Array2<f32>,
+    each: &mut ChunkFn,
+) -> Result<usize, String> {
+    let n = x.nrows();
+    let mut width: Option<usize> = None;
+    let mut start = 0;
+    while start < n {
+        let end = (start + 1024).min(n);
+        let chunk = x.slice(ndarray::s![start..end, ..]);
+        let shape: Vec<usize> = std::iter::once(end - start)
+            .chain(rec.iter().copied())
+            .collect();
+        let xb = Tensor::from_shape_vec(IxDyn(&shape), chunk.iter().copied().collect())
+            .map_err(|e| format!("{set} records do not fit the input shape: {e}"))?;
+        let y = model
+            .graph
+            .forward(&model.params, &xb)
+            .map_err(|e| e.to_string())?;
+        let rows = y.shape().first().copied().unwrap_or(0);
+        if rows != end - start {
+            return Err(format!(
+                "'{name}' has {rows} rows for a batch of {}; not per record",
+                end - start
+            ));
+        }
+        let w = y.len() / rows.max(1);
+        if *width.get_or_insert(w) != w {
+            return Err(format!("'{name}' changes width between batches of records"));
+        }
+        let flat: Vec<f32> = y.iter().copied().collect();
+        let part = ArrayView2::from_shape((rows, w), &flat).map_err(|e| e.to_string())?;
+        each(part, start)?;
+        start = end;
+    }
+    Ok(width.unwrap_or(0))
+}
+
+/// The prefix model computing the intermediate value `name`, and its
+/// per-record input shape.
+fn prefix_model(bytes: &[u8], name: &str) -> Result<(crate::onnx::Model, Vec<usize>), String> {
     let opts = ImportOptions {
         output: Some(name.to_string()),
         ..ImportOptions::default()
@@ -647,48 +742,87 @@ fn preprocess(bytes: &[u8], name: &str, data: &ScanData) -> Space {
         .input
         .record_shape()
         .ok_or_else(|| "the model input has a symbolic record shape".to_string())?;
-    let mut out = Vec::new();
-    for (set, x) in data.sets() {
-        let n = x.nrows();
-        let mut parts: Vec<Array2<f32>> = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let end = (start + 1024).min(n);
-            let chunk = x.slice(ndarray::s![start..end, ..]);
-            let shape: Vec<usize> = std::iter::once(end - start)
-                .chain(rec.iter().copied())
-                .collect();
-            let xb = Tensor::from_shape_vec(IxDyn(&shape), chunk.iter().copied().collect())
-                .map_err(|e| format!("{set} records do not fit the input shape: {e}"))?;
-            let y = model
-                .graph
-                .forward(&model.params, &xb)
-                .map_err(|e| e.to_string())?;
-            let rows = y.shape().first().copied().unwrap_or(0);
-            if rows != end - start {
-                return Err(format!(
-                    "'{name}' has {rows} rows for a batch of {}; not per record",
-                    end - start
-                ));
-            }
-            let w = y.len() / rows.max(1);
-            let flat: Vec<f32> = y.iter().copied().collect();
-            parts.push(Array2::from_shape_vec((rows, w), flat).map_err(|e| e.to_string())?);
-            start = end;
-        }
-        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        let all = if views.is_empty() {
-            Array2::zeros((0, 0))
-        } else {
-            ndarray::concatenate(Axis(0), &views).map_err(|e| e.to_string())?
-        };
-        out.push((set, all));
-    }
-    Ok(out)
+    Ok((model, rec))
 }
 
-/// The record sets in one preprocessed space, or why it could not be computed.
-type Space = Result<Vec<(&'static str, Array2<f32>)>, String>;
+/// What one candidate tensor gets in one preprocessed space: per set, its
+/// matches; or the note saying why it was not compared.
+enum PreOutcome {
+    /// The space's width and the matches per set.
+    Matched(usize, Vec<SetMatches>),
+    Note(String),
+}
+
+/// Match the candidates `who` (indices into `cands`) against every set in
+/// the preprocessed space `name`, streaming the records through the prefix
+/// model; one outcome per candidate in `who`, in order.
+fn match_preprocessed(
+    bytes: &[u8],
+    name: &str,
+    cands: &[Candidate],
+    who: &[usize],
+    data: &ScanData,
+    settings: &ScanSettings,
+) -> Vec<PreOutcome> {
+    let all_note = |e: String| {
+        who.iter()
+            .map(|_| PreOutcome::Note(format!("preprocessed '{name}' not computed: {e}")))
+            .collect()
+    };
+    let (model, rec) = match prefix_model(bytes, name) {
+        Ok(m) => m,
+        Err(e) => return all_note(e),
+    };
+    let sets = data.sets();
+    // the width comes from the first record; the matchers are made then
+    let width = match sets.first() {
+        Some((set, x)) if x.nrows() > 0 => {
+            let one = x.slice(ndarray::s![0..1, ..]).to_owned();
+            match preprocess_set(&model, &rec, name, set, &one, &mut |_, _| Ok(())) {
+                Ok(w) => w,
+                Err(e) => return all_note(e),
+            }
+        }
+        _ => 0,
+    };
+    // per candidate: its rows in this width (None: it does not fit)
+    let fits: Vec<Option<ArrayView2<f32>>> = who.iter().map(|&c| cands[c].rows_of(width)).collect();
+    let mut matched: Vec<Vec<SetMatches>> = vec![Vec::new(); who.len()];
+    if fits.iter().any(Option::is_some) {
+        for (set, x) in &sets {
+            let mut matchers: Vec<Option<RowMatcher>> = fits
+                .iter()
+                .map(|f| f.map(|rows| RowMatcher::new(rows, settings.rtol, settings.atol)))
+                .collect();
+            let fed = preprocess_set(&model, &rec, name, set, x, &mut |chunk, first| {
+                if chunk.ncols() != width {
+                    return Err(format!("'{name}' changes width between batches of records"));
+                }
+                for m in matchers.iter_mut().flatten() {
+                    m.feed(chunk, first);
+                }
+                Ok(())
+            });
+            if let Err(e) = fed {
+                return all_note(e);
+            }
+            for (out, m) in matched.iter_mut().zip(matchers) {
+                if let Some(m) = m {
+                    out.push(m.finish(set, "preprocessed", settings));
+                }
+            }
+        }
+    }
+    fits.iter()
+        .zip(matched)
+        .map(|(f, m)| match f {
+            Some(_) => PreOutcome::Matched(width, m),
+            None => PreOutcome::Note(format!(
+                "preprocessed '{name}' has width {width}, which the tensor's rows do not have"
+            )),
+        })
+        .collect()
+}
 
 /// Findings of [`scan_tensors`], the model input width and notes.
 pub type TensorScan = (Vec<TensorFinding>, Option<usize>, Vec<String>);
@@ -740,12 +874,6 @@ pub fn scan_tensors(
     }
     let raw_width = input_width.or_else(|| data.sets().first().map(|(_, x)| x.ncols()));
 
-    // Raw-space indexes, built once.
-    let raw_index: Vec<(&str, RecordIndex)> = data
-        .sets()
-        .into_iter()
-        .map(|(n, x)| (n, RecordIndex::new(x.view(), settings.rtol, settings.atol)))
-        .collect();
     // Union per-column range of the supplied records (raw space).
     let ranges: Option<Vec<(f32, f32)>> = raw_width.filter(|_| !data.is_empty()).map(|w| {
         let mut r = vec![(f32::INFINITY, f32::NEG_INFINITY); w];
@@ -760,9 +888,51 @@ pub fn scan_tensors(
         r
     });
 
-    let mut pre_cache: HashMap<String, Space> = HashMap::new();
+    // The preprocessed spaces: which candidate is compared in which (the
+    // first MAX_PREPROCESSED_SPACES distinct intermediate values, in file
+    // order), then each space computed once, its records streamed.
+    let mut space_names: Vec<String> = Vec::new();
+    let mut pre: Vec<Option<PreOutcome>> = Vec::with_capacity(walker.out.len());
+    let mut members_of: Vec<Vec<usize>> = Vec::new();
+    for (ci, c) in walker.out.iter().enumerate() {
+        let intermediate = c
+            .data_input
+            .as_ref()
+            .filter(|d| Some(*d) != input_name.as_ref());
+        // Scalars and single values cannot hold a record row.
+        let rows_possible = c.data.len() >= 2;
+        pre.push(None);
+        let (Some(name), false, true) = (intermediate, data.is_empty(), rows_possible) else {
+            continue;
+        };
+        if c.in_subgraph {
+            pre[ci] = Some(PreOutcome::Note(format!(
+                "preprocessed '{name}' not computed: the consumer is inside a subgraph"
+            )));
+            continue;
+        }
+        match space_names.iter().position(|s| s == name) {
+            Some(k) => members_of[k].push(ci),
+            None if space_names.len() >= MAX_PREPROCESSED_SPACES => {
+                pre[ci] = Some(PreOutcome::Note(format!(
+                    "preprocessed '{name}' not computed: over {MAX_PREPROCESSED_SPACES} spaces"
+                )));
+            }
+            None => {
+                space_names.push(name.clone());
+                members_of.push(vec![ci]);
+            }
+        }
+    }
+    for (name, who) in space_names.iter().zip(&members_of) {
+        let outcomes = match_preprocessed(bytes, name, &walker.out, who, data, settings);
+        for (&ci, o) in who.iter().zip(outcomes) {
+            pre[ci] = Some(o);
+        }
+    }
+
     let mut findings = Vec::new();
-    for c in &walker.out {
+    for (c, pre) in walker.out.iter().zip(pre) {
         let mut spaces = Vec::new();
         let mut matches = Vec::new();
         let mut used_width = None;
@@ -770,50 +940,19 @@ pub fn scan_tensors(
             if let Some(rows) = c.rows_of(w) {
                 used_width = Some(w);
                 spaces.push("raw".to_string());
-                for (set, idx) in &raw_index {
-                    matches.push(match_rows(rows, idx, set, "raw", settings));
+                for (set, x) in data.sets() {
+                    matches.push(match_rows(rows, x.view(), set, "raw", settings));
                 }
             }
         }
-        // The preprocessed space.
-        let intermediate = c
-            .data_input
-            .as_ref()
-            .filter(|d| Some(*d) != input_name.as_ref());
-        // Scalars and single values cannot hold a record row.
-        let rows_possible = c.data.len() >= 2;
-        if let (Some(name), false, true) = (intermediate, data.is_empty(), rows_possible) {
-            if c.in_subgraph {
-                spaces.push(format!(
-                    "preprocessed '{name}' not computed: the consumer is inside a subgraph"
-                ));
-            } else if !pre_cache.contains_key(name) && pre_cache.len() >= MAX_PREPROCESSED_SPACES {
-                spaces.push(format!(
-                    "preprocessed '{name}' not computed: over {MAX_PREPROCESSED_SPACES} spaces"
-                ));
-            } else {
-                let pre = pre_cache
-                    .entry(name.clone())
-                    .or_insert_with(|| preprocess(bytes, name, data));
-                match pre {
-                    Ok(sets) => {
-                        let w = sets.first().map(|(_, x)| x.ncols()).unwrap_or(0);
-                        match c.rows_of(w) {
-                            Some(rows) => {
-                                used_width = used_width.or(Some(w));
-                                spaces.push(format!("preprocessed '{name}'"));
-                                for (set, x) in sets.iter() {
-                                    let idx = RecordIndex::new(x.view(), settings.rtol, settings.atol);
-                                    matches.push(match_rows(rows, &idx, set, "preprocessed", settings));
-                                }
-                            }
-                            None => spaces.push(format!(
-                                "preprocessed '{name}' has width {w}, which the tensor's rows do not have"
-                            )),
-                        }
-                    }
-                    Err(e) => spaces.push(format!("preprocessed '{name}' not computed: {e}")),
-                }
+        match pre {
+            None => {}
+            Some(PreOutcome::Note(note)) => spaces.push(note),
+            Some(PreOutcome::Matched(w, m)) => {
+                let name = c.data_input.as_deref().unwrap_or_default();
+                used_width = used_width.or(Some(w));
+                spaces.push(format!("preprocessed '{name}'"));
+                matches.extend(m);
             }
         }
         let width = used_width.or(c.natural_width).unwrap_or(0);
@@ -954,8 +1093,7 @@ mod tests {
             let r = recs.row(i * 2).mapv(|v| v * (1.0 + 5e-6) + 1e-6);
             rows.row_mut(i).assign(&r);
         }
-        let idx = RecordIndex::new(recs.view(), 1e-4, 1e-5);
-        let got = match_rows(rows.view(), &idx, "members", "raw", &settings());
+        let got = match_rows(rows.view(), recs.view(), "members", "raw", &settings());
         let s = settings();
         let (rows_matched, exact_rows, found) = brute(&recs, &rows, s.rtol, s.atol);
         assert_eq!(got.rows_matched, rows_matched);
@@ -1059,8 +1197,7 @@ mod tests {
                 atol,
                 ..ScanSettings::default()
             };
-            let idx = RecordIndex::new(recs.view(), rtol, atol);
-            let got = match_rows(rows.view(), &idx, "members", "raw", &s);
+            let got = match_rows(rows.view(), recs.view(), "members", "raw", &s);
             let (matched, exact_rows, found) = brute(&recs, &rows, rtol, atol);
             assert_eq!(got.rows_matched, matched, "rtol {rtol}");
             assert_eq!(got.exact_rows, exact_rows, "rtol {rtol}");
@@ -1078,8 +1215,7 @@ mod tests {
         let (n, d) = (10_000, 24);
         let recs = Array2::from_shape_fn((n, d), |_| rng.gen_range(0..2) as f32);
         let rows = Array2::from_shape_fn((n, d), |_| rng.gen_range(0..2) as f32);
-        let idx = RecordIndex::new(recs.view(), 1e-4, 1e-5);
-        let got = match_rows(rows.view(), &idx, "members", "raw", &settings());
+        let got = match_rows(rows.view(), recs.view(), "members", "raw", &settings());
         // Reference: exact set membership (binary values are 1 apart).
         let set: HashSet<Vec<u32>> = recs
             .rows()
@@ -1106,8 +1242,7 @@ mod tests {
         for i in (0..n).step_by(10) {
             rows.row_mut(i).assign(&recs.row(n - 1 - i));
         }
-        let idx = RecordIndex::new(recs.view(), 1e-4, 1e-5);
-        let got = match_rows(rows.view(), &idx, "members", "raw", &settings());
+        let got = match_rows(rows.view(), recs.view(), "members", "raw", &settings());
         assert_eq!(got.rows_matched, 1000);
         assert_eq!(got.exact_rows, 1000);
         assert_eq!(got.records_matched, 1000);

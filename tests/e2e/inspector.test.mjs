@@ -1269,6 +1269,43 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  test('a CSV of several MB streams into the parser in parts; the audit equals the CLI on it', { timeout: AUDIT_TIMEOUT }, async () => {
+    // 20 copies of digits.train.csv (24,000 rows, about 3.6 MB, CRLF line
+    // ends): the worker reads the File in chunks and parses 1 MB parts, so
+    // records cross part and chunk boundaries
+    const dir = mkdtempSync(path.join(tmpdir(), 'pi-e2e-big-'));
+    try {
+      const [header, ...rows] = readFileSync(AUDIT.members, 'utf8').trim().split('\n');
+      const big = path.join(dir, 'members_big.csv');
+      const copies = 20;
+      writeFileSync(big, [header, ...Array.from({ length: copies }, () => rows).flat()].join('\r\n') + '\r\n');
+      assert.ok(statSync(big).size > 3 * 1024 * 1024);
+      const page = await openAudit();
+      await page.getByTestId('members-input').setInputFiles(big);
+      await page.getByTestId('members-counts').filter({ hasText: `${(rows.length * copies).toLocaleString('en-US')} rows` }).waitFor({ timeout: TIMEOUT });
+      await page.getByTestId('audit-preset').selectOption('custom');
+      for (const id of AUDIT.all) await page.getByTestId(`audit-attack-${id}`).setChecked(id === 'loss' || id === 'confidence');
+      await page.getByTestId('audit-seed').fill(String(AUDIT.seed));
+      const report = await runAndDownload(page);
+      assert.deepEqual(report.counts, { members: rows.length * copies, nonmembers: 597, population: 0 });
+      const out = path.join(dir, 'report.json');
+      execFileSync(cliBinary(), [
+        'audit', AUDIT.model, '--members', big, '--nonmembers', AUDIT.nonmembers,
+        '--attacks', 'loss,confidence', '--seed', String(AUDIT.seed), '--report', out, '--quiet',
+      ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const cli = JSON.parse(readFileSync(out, 'utf8'));
+      for (const [i, a] of cli.attacks.entries()) {
+        const p = report.attacks[i];
+        assert.equal(p.id, a.id);
+        assert.equal(p.auc, a.auc, `${a.id} AUC`);
+        assert.deepEqual(p.scores, a.scores, `${a.id}: every record's score`);
+      }
+      await page.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('every request stayed on the origin', () => {
     assert.ok(requests.length > 0, 'no requests were recorded');
     for (const file of ['/main.js', '/worker.js', '/pool.js', '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/digits_overfit.onnx']) {
