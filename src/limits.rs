@@ -62,9 +62,11 @@ pub const DEFAULT_MAX_REFERENCE_PARAMS: u64 = 1 << 31;
 pub const DEFAULT_MAX_REPORT_BYTES: usize = 256 << 20;
 
 /// Every adjustable limit (see the module docs for the table). Reads from
-/// JSON with every field optional (the CLI's `--limits FILE.json`).
+/// JSON with every field optional (the CLI's `--limits FILE.json`, the
+/// page's Limits field); an unknown field is an error, so a misspelt limit
+/// is never silently left at its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     pub max_model_bytes: usize,
     pub max_nodes: usize,
@@ -250,6 +252,27 @@ mod tests {
         );
         assert_eq!(e.code(), "too_many_nodes");
         assert!(LimitExceeded::check(Limit::Nodes, 200_000u64, 200_000u64).is_ok());
+    }
+
+    #[test]
+    fn json_fields_are_optional_and_known() {
+        let l: Limits = serde_json::from_str(r#"{"max_csv_rows": 10}"#).unwrap();
+        assert_eq!(
+            l,
+            Limits {
+                max_csv_rows: 10,
+                ..Limits::default()
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<Limits>("{}").unwrap(),
+            Limits::default()
+        );
+        let e = serde_json::from_str::<Limits>(r#"{"max_csv_row": 10}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `max_csv_row`"), "{e}");
+        // what serializes reads back (reports record non-default limits)
+        let text = serde_json::to_string(&l).unwrap();
+        assert_eq!(serde_json::from_str::<Limits>(&text).unwrap(), l);
     }
 
     #[test]

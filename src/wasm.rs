@@ -18,18 +18,31 @@
 //!   logits; a single binary score `p` becomes the columns `[1 - p, p]`).
 //! - A Rust panic is a bug: the panic hook installed at start logs it to the
 //!   console, and the JS side discards the instance (the worker respawns).
+//! - Resource limits ([`crate::limits::Limits`]): each instance holds one
+//!   set, the defaults until [`set_limits`] replaces it (the JSON of the
+//!   CLI's `--limits FILE.json`, every field optional, unknown fields
+//!   refused with `bad_limits`). Every later call uses them: model loading
+//!   (`import_options`), CSV parsing (`csv_options`), the model-file scan
+//!   (`max_model_bytes`, `max_tensor_elements`) and the audit's
+//!   `max_reference_params` (unless its settings object sets that field).
+//!   A value already loaded keeps the limits it was loaded under. The set
+//!   lives in this module only (a `thread_local`); the core stays pure and
+//!   takes limits as arguments. Reports record non-default limits.
 #![deny(clippy::unwrap_used)]
 
 use crate::data::{read_csv, CsvOptions, DataError, Dataset};
 use crate::engine::proba::probabilities;
 use crate::engine::train::{init_params, train, TrainConfig};
 use crate::engine::{EngineError, OutputKind, Tensor};
+use crate::limits::Limits;
 use crate::onnx::{load_with, ImportOptions, Model, OnnxError};
 use js_sys::{Float32Array, Reflect, Uint32Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
+    /// The resource limits of this instance's later calls ([`set_limits`]).
+    static LIMITS: std::cell::Cell<Limits> = std::cell::Cell::new(Limits::default());
     /// The message of the last panic, for the page's diagnostic (the
     /// instance traps right after; this export stays readable).
     static LAST_PANIC: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
@@ -67,6 +80,90 @@ pub fn test_panic(what: &str) {
 #[wasm_bindgen]
 pub fn version() -> String {
     crate::VERSION.to_string()
+}
+
+/// The resource limits of this instance's calls (the defaults until
+/// [`set_limits`]).
+fn current_limits() -> Limits {
+    LIMITS.with(|l| l.get())
+}
+
+/// The limits as pretty JSON text (every field, by its `Limits` name).
+fn limits_json(limits: &Limits) -> Result<String, JsValue> {
+    serde_json::to_string_pretty(limits).map_err(|e| js_error("internal", &e.to_string()))
+}
+
+/// `limits` from JSON text, the format of the CLI's `--limits FILE.json`:
+/// an object whose fields (any of them; the rest take their defaults) are
+/// the field names of [`Limits`], each a whole number >= 0. The error (code
+/// `bad_limits`) names the problem: malformed JSON (with line and column),
+/// not an object, an unknown field (with the known ones), or the field whose
+/// value does not fit.
+fn parse_limits(json: &str) -> Result<Limits, JsValue> {
+    // (every step goes through `serde_json::from_str::<Limits>`, as the CLI
+    // reads the file, and `Value`: no other monomorphisation, for size)
+    let bad = |msg: String| js_error("bad_limits", &format!("limits: {msg}"));
+    // serde_json's message names the line and column
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let Some(fields) = value.as_object() else {
+        return Err(bad(format!(
+            "expected a JSON object such as {{\"max_csv_rows\": 5000000}}, got {}",
+            match value {
+                serde_json::Value::Null => "null",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::Object(_) => "an object",
+            }
+        )));
+    };
+    let known: Vec<String> = limits_json(&Limits::default())
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+        .unwrap_or_default();
+    for (key, v) in fields {
+        if !known.iter().any(|k| k == key) {
+            return Err(bad(format!(
+                "unknown limit '{key}'; the limits are {}",
+                known.join(", ")
+            )));
+        }
+        // each field alone, so the error names it
+        let one = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
+        serde_json::from_str::<Limits>(&one.to_string())
+            .map_err(|e| bad(format!("{key}: {e} (got {v})")))?;
+    }
+    // the text itself, as the CLI reads it (exact for the 128-bit fields)
+    serde_json::from_str(json).map_err(|e| bad(e.to_string()))
+}
+
+/// Set the resource limits of this instance's later calls: `json` is the
+/// JSON of the CLI's `--limits FILE.json` (README "Limits"); fields left out
+/// take their defaults, so `"{}"` restores every default. Returns the
+/// limits now in force as pretty JSON text (every field). Throws
+/// `bad_limits` naming the problem, and then keeps the limits in force.
+/// Models and CSVs already loaded keep the limits they were loaded under.
+#[wasm_bindgen(js_name = setLimits)]
+pub fn set_limits(json: &str) -> Result<String, JsValue> {
+    let limits = parse_limits(json)?;
+    LIMITS.with(|l| l.set(limits));
+    limits_json(&limits)
+}
+
+/// The limits now in force in this instance, as pretty JSON text.
+#[wasm_bindgen(js_name = currentLimits)]
+pub fn current_limits_json() -> Result<String, JsValue> {
+    limits_json(&current_limits())
+}
+
+/// The default limits as pretty JSON text (every field), for the page to
+/// show and let the user edit.
+#[wasm_bindgen(js_name = limitsDefaults)]
+pub fn limits_defaults() -> Result<String, JsValue> {
+    limits_json(&Limits::default())
 }
 
 /// A JS `Error` carrying a stable `code` property.
@@ -111,6 +208,12 @@ impl Coded for crate::privacy::PrivacyError {
     }
 }
 
+impl Coded for crate::limits::LimitExceeded {
+    fn code(&self) -> &'static str {
+        crate::limits::LimitExceeded::code(self)
+    }
+}
+
 fn bad_argument(message: &str) -> JsValue {
     js_error("bad_argument", message)
 }
@@ -142,13 +245,14 @@ pub struct ModelHandle {
     num_classes: Option<usize>,
 }
 
-/// Load a model from its file bytes. `output` names the output to use
-/// instead of the detected probability/logit output.
+/// Load a model from its file bytes, within this instance's limits
+/// ([`set_limits`]). `output` names the output to use instead of the
+/// detected probability/logit output.
 #[wasm_bindgen(js_name = loadModel)]
 pub fn load_model(bytes: &[u8], output: Option<String>) -> Result<ModelHandle, JsValue> {
     let opts = ImportOptions {
         output,
-        ..ImportOptions::default()
+        ..current_limits().import_options()
     };
     let model = load_with(bytes, &opts).map_err(|e| e.to_js())?;
     let num_classes = crate::summary::num_classes(&model);
@@ -439,13 +543,14 @@ pub struct DatasetHandle {
 }
 
 /// Parse CSV bytes (header row, numeric features, optional label column;
-/// `labelColumn` defaults to `label` when present).
+/// `labelColumn` defaults to `label` when present), within this instance's
+/// CSV limits ([`set_limits`]).
 #[wasm_bindgen(js_name = parseCsv)]
 pub fn parse_csv(bytes: &[u8], label_column: Option<String>) -> Result<DatasetHandle, JsValue> {
     let opts = CsvOptions {
         require_label: label_column.is_some(),
         label_column,
-        ..CsvOptions::default()
+        ..current_limits().csv_options()
     };
     let data = read_csv(bytes, &opts).map_err(|e| e.to_js())?;
     Ok(DatasetHandle { data })
@@ -462,13 +567,14 @@ pub struct CsvParser {
 #[wasm_bindgen]
 impl CsvParser {
     /// `labelColumn` as for [`parse_csv`]; `expectedBytes` the file size
-    /// (reserves the rows' memory once).
+    /// (reserves the rows' memory once). The instance's CSV limits when the
+    /// parser is made apply to the whole file.
     #[wasm_bindgen(constructor)]
     pub fn new(label_column: Option<String>, expected_bytes: f64) -> CsvParser {
         let opts = CsvOptions {
             require_label: label_column.is_some(),
             label_column,
-            ..CsvOptions::default()
+            ..current_limits().csv_options()
         };
         let expected = if expected_bytes.is_finite() && expected_bytes > 0.0 {
             expected_bytes as u64
@@ -732,7 +838,7 @@ pub fn run_audit(
             nonmembers: Some(&nonmembers.data.features),
             population: population.as_ref().map(|p| &p.data.features),
         },
-        &Default::default(),
+        &scan_settings(),
     )
     .map_err(|e| e.to_js())?;
     let classes = model.num_classes.unwrap_or(2);
@@ -759,20 +865,34 @@ pub fn run_audit(
         outcome,
     )
     .with_scan(scan)
+    .with_limits(&current_limits())
     .with_guidance(&guidance_options(guidance)?)
     .map_err(|e| e.to_js())?;
     report_out(&report)
 }
 
+/// The audit settings of a JS object (snake_case, every field optional);
+/// `max_reference_params` comes from this instance's limits unless the
+/// object sets it.
 fn audit_settings(
     settings: JsValue,
 ) -> Result<crate::attacks::membership::audit::AuditSettings, JsValue> {
+    let limit = current_limits().max_reference_params;
     if settings.is_undefined() || settings.is_null() {
-        Ok(Default::default())
-    } else {
-        serde_wasm_bindgen::from_value(settings)
-            .map_err(|e| bad_argument(&format!("audit settings: {e}")))
+        return Ok(crate::attacks::membership::audit::AuditSettings {
+            max_reference_params: limit,
+            ..Default::default()
+        });
     }
+    let own = settings.is_object()
+        && Reflect::has(&settings, &JsValue::from_str("max_reference_params")).unwrap_or(false);
+    let mut s: crate::attacks::membership::audit::AuditSettings =
+        serde_wasm_bindgen::from_value(settings)
+            .map_err(|e| bad_argument(&format!("audit settings: {e}")))?;
+    if !own {
+        s.max_reference_params = limit;
+    }
+    Ok(s)
 }
 
 /// The reference models an audit with these settings will train, as
@@ -780,7 +900,9 @@ fn audit_settings(
 /// with these inputs (a set that cannot, e.g. offline without a population,
 /// is left to `runAudit`, which reports its attacks as skipped with the
 /// reason). A page with several workers trains these with `trainReference`
-/// and hands the results to `runAudit` in a [`ReferenceSet`].
+/// and hands the results to `runAudit` in a [`ReferenceSet`]. Throws
+/// `references_too_large` when the sets are over `max_reference_params`
+/// (the settings' own, else this instance's limits).
 #[wasm_bindgen(js_name = referenceJobs)]
 pub fn reference_jobs(
     model: &ModelHandle,
@@ -795,6 +917,10 @@ pub fn reference_jobs(
         .validate()
         .map_err(|e| e.to_js())?;
     let target = model.target();
+    // refused here, before any worker trains a reference model, when the
+    // reference sets are over `max_reference_params` (runAudit would refuse
+    // them at the end)
+    settings.check_target(&target).map_err(|e| e.to_js())?;
     let jobs: Vec<serde_json::Value> =
         with_audit_inputs(model, members, nonmembers, population, |inputs, _| {
             Ok(needed_reference_modes(&settings)
@@ -838,6 +964,7 @@ pub fn train_reference(
         .validate()
         .map_err(|e| e.to_js())?;
     let target = model.target();
+    settings.check_target(&target).map_err(|e| e.to_js())?;
     let trained = with_audit_inputs(model, members, nonmembers, population, |inputs, _| {
         let plan = plan_references(&target, inputs, &reference_config(&settings, mode))
             .map_err(|e| e.to_js())?;
@@ -985,7 +1112,7 @@ pub fn run_inversion(
         serde_json::Value::Null,
     );
     report.inversion = Some(result);
-    report_out(&report)
+    report_out(&report.with_limits(&current_limits()))
 }
 
 /// Attribute inference (`attacks::attribute::run`) in this worker.
@@ -1039,7 +1166,7 @@ pub fn run_attribute(
         serde_json::Value::Null,
     );
     report.attribute = Some(result);
-    report_out(&report)
+    report_out(&report.with_limits(&current_limits()))
 }
 
 /// Run `f` on the members, non-members and optional population of an
@@ -1119,7 +1246,7 @@ pub fn train_target(
     note: String,
     progress: &js_sys::Function,
 ) -> Result<JsValue, JsValue> {
-    let model = crate::onnx::load(template).map_err(|e| e.to_js())?;
+    let model = load_with(template, &current_limits().import_options()).map_err(|e| e.to_js())?;
     let cfg: TrainConfig = if config.is_undefined() || config.is_null() {
         TrainConfig::default()
     } else {
@@ -1193,6 +1320,14 @@ impl Coded for crate::scan::ScanError {
     }
 }
 
+/// Scan settings with this instance's bound on decoded tensor elements.
+fn scan_settings() -> crate::scan::ScanSettings {
+    crate::scan::ScanSettings {
+        max_tensor_elements: current_limits().max_tensor_elements,
+        ..Default::default()
+    }
+}
+
 /// The model-file scan (`scan::scan_model`) on the model's file bytes, with
 /// optional member, non-member and population records as row-major
 /// `Float32Array`s in the model's input feature space (e.g.
@@ -1208,7 +1343,15 @@ pub fn scan_model(
     population: Option<Vec<f32>>,
     guidance: JsValue,
 ) -> Result<JsValue, JsValue> {
-    use crate::scan::{scan_model as core_scan, ScanData, ScanSettings};
+    use crate::scan::{scan_model as core_scan, ScanData};
+    // the file size first, as the CLI's `scan` checks it
+    let limits = current_limits();
+    crate::limits::LimitExceeded::check(
+        crate::limits::Limit::ModelBytes,
+        model_bytes.len() as u128,
+        limits.max_model_bytes as u128,
+    )
+    .map_err(|e| e.to_js())?;
     let any = members.is_some() || nonmembers.is_some() || population.is_some();
     let width = if any {
         let m = crate::scan::decode(model_bytes).map_err(|e| e.to_js())?;
@@ -1244,7 +1387,7 @@ pub fn scan_model(
         nonmembers: n.as_ref(),
         population: p.as_ref(),
     };
-    let report = core_scan(model_bytes, &data, &ScanSettings::default()).map_err(|e| e.to_js())?;
+    let report = core_scan(model_bytes, &data, &scan_settings()).map_err(|e| e.to_js())?;
     let json = report.to_json();
     let out = js_sys::Object::new();
     let parsed =

@@ -1056,3 +1056,200 @@ fn wasm_reports_equal_every_native_golden_report() {
     );
     assert_eq!(reports + refused, fixtures.len());
 }
+
+/// The page's resource limits (`setLimits`, the JSON of the CLI's
+/// `--limits` file; issue 7): with `max_csv_rows` 2 a 3-row CSV is refused
+/// with `csv_too_many_rows` naming the limit (whole and streamed) and a
+/// 2-row CSV parses; malformed JSON, a non-object, an unknown field and a
+/// value that does not fit are refused with `bad_limits` naming the problem
+/// and change nothing; the audit takes `max_reference_params` from the
+/// limits unless its settings set it, and the report records non-default
+/// limits; `"{}"` restores the defaults (checked before any assertion, so a
+/// failure here leaves the other tests the defaults).
+#[wasm_bindgen_test]
+fn set_limits_bounds_the_later_calls_and_restores_the_defaults() {
+    use privacy_inspector::limits::Limits;
+    use privacy_inspector::wasm::{
+        current_limits_json, limits_defaults, run_audit, set_limits, CsvParser,
+    };
+    let three: &[u8] = b"a,b,label\n1,2,0\n3,4,1\n5,6,0\n";
+    let two: &[u8] = b"a,b,label\n1,2,0\n3,4,1\n";
+    let limits_of = |text: &str| serde_json::from_str::<Limits>(text).expect("limits JSON");
+    let model = load(&fixture!("sk_logreg_multi"));
+    let noop = js_sys::Function::new_no_args("return true");
+    // an audit on iris (100 + 50 rows) with `settings`: the report, or the error
+    let audit = |settings: &str| -> Result<serde_json::Value, (String, String)> {
+        let fail = |e: JsValue| (error_code(&e), error_text(&e));
+        let mut m =
+            parse_csv(include_bytes!("fixtures/data/iris.train.csv"), None).map_err(fail)?;
+        let mut n = parse_csv(include_bytes!("fixtures/data/iris.test.csv"), None).map_err(fail)?;
+        let out = run_audit(
+            &model,
+            &mut m,
+            &mut n,
+            None,
+            js_sys::JSON::parse(settings).expect("settings"),
+            JsValue::NULL,
+            &noop,
+            None,
+            JsValue::UNDEFINED,
+        )
+        .map_err(fail)?;
+        let json = Reflect::get(&out, &"reportJson".into())
+            .expect("reportJson")
+            .as_string()
+            .expect("string");
+        Ok(serde_json::from_str(&json).expect("report JSON"))
+    };
+
+    let mut failures: Vec<String> = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            failures.push(what);
+        }
+    };
+    let defaults = limits_defaults().expect("limitsDefaults");
+    check(
+        limits_of(&defaults) == Limits::default(),
+        format!("limitsDefaults is not Limits::default(): {defaults}"),
+    );
+    check(
+        current_limits_json().ok() == Some(defaults.clone()),
+        "the instance does not start with the defaults".into(),
+    );
+
+    // max_csv_rows 2: the other fields keep their defaults
+    let applied = set_limits(r#"{"max_csv_rows": 2}"#).map_err(|e| error_text(&e));
+    let want = Limits {
+        max_csv_rows: 2,
+        ..Limits::default()
+    };
+    check(
+        applied.as_deref().map(limits_of) == Ok(want),
+        format!("setLimits returned {applied:?}"),
+    );
+    check(
+        current_limits_json().ok() == applied.clone().ok(),
+        "currentLimits differs from what setLimits returned".into(),
+    );
+    match parse_csv(three, None) {
+        Ok(d) => check(false, format!("a 3-row CSV parsed ({} rows)", d.rows())),
+        Err(e) => check(
+            error_code(&e) == "csv_too_many_rows" && error_text(&e).contains("max_csv_rows = 2"),
+            format!("3-row CSV: {}", error_text(&e)),
+        ),
+    }
+    match parse_csv(two, None) {
+        Ok(d) => check(d.rows() == 2, format!("2-row CSV: {} rows", d.rows())),
+        Err(e) => check(false, format!("2-row CSV refused: {}", error_text(&e))),
+    }
+    // streamed, as the page reads files: the parser made under the limits keeps them
+    let mut parser = CsvParser::new(None, three.len() as f64);
+    let streamed = parser
+        .push(&three[..9])
+        .and_then(|()| parser.push(&three[9..]))
+        .and_then(|()| parser.finish().map(|d| d.rows()));
+    check(
+        matches!(&streamed, Err(e) if error_code(e) == "csv_too_many_rows"),
+        format!(
+            "streamed 3-row CSV: {:?}",
+            streamed.as_ref().map_err(error_text)
+        ),
+    );
+
+    // refusals: bad_limits, naming the problem, and the limits stay
+    for (text, names) in [
+        (r#"{"max_csv_rows": 2,"#, "line 1"),
+        ("[1, 2]", "an array"),
+        (r#"{"max_csv_row": 5}"#, "'max_csv_row'"),
+        (r#"{"max_csv_rows": -1}"#, "max_csv_rows"),
+        (r#"{"max_nodes": 1.5}"#, "max_nodes"),
+        // a usize limit is 32 bits in wasm
+        (r#"{"max_model_bytes": 4294967296}"#, "max_model_bytes"),
+    ] {
+        match set_limits(text) {
+            Ok(t) => check(false, format!("{text} was accepted: {t}")),
+            Err(e) => check(
+                error_code(&e) == "bad_limits" && error_text(&e).contains(names),
+                format!("{text}: {} does not name {names}", error_text(&e)),
+            ),
+        }
+    }
+    check(
+        current_limits_json().ok() == applied.clone().ok(),
+        "a refused text changed the limits".into(),
+    );
+    // the 128-bit limits take more
+    let wide = set_limits(r#"{"max_param_bytes": 8589934592, "max_model_bytes": 4294967295}"#)
+        .map(|t| limits_of(&t));
+    check(
+        matches!(wide, Ok(l) if l.max_param_bytes == 1 << 33 && l.max_model_bytes == 4_294_967_295),
+        "max_param_bytes 2^33 with max_model_bytes 2^32 - 1 was refused".into(),
+    );
+
+    // the audit: max_reference_params from the limits (4 references x 15
+    // trainable parameters = 60 > 59), unless the settings set it; the
+    // report records the limits
+    let tight = set_limits(r#"{"max_csv_rows": 1000, "max_reference_params": 59}"#);
+    check(tight.is_ok(), "setLimits for the audit failed".into());
+    match audit(r#"{"attacks": ["lira_online"], "references": 4}"#) {
+        Ok(_) => check(false, "LiRA over max_reference_params ran".into()),
+        Err((code, text)) => check(
+            code == "references_too_large" && text.contains("max_reference_params = 59"),
+            format!("LiRA over the limit: {text}"),
+        ),
+    }
+    match audit(r#"{"attacks": ["loss"]}"#) {
+        Ok(r) => {
+            check(
+                r["settings"]["max_reference_params"] == 59,
+                format!("settings: {}", r["settings"]["max_reference_params"]),
+            );
+            check(
+                r["limits"]["max_csv_rows"] == 1000 && r["limits"]["max_nodes"] == 200_000,
+                format!("report limits: {}", r["limits"]),
+            );
+        }
+        Err((_, text)) => check(false, format!("loss audit under limits: {text}")),
+    }
+    match audit(r#"{"attacks": ["loss"], "max_reference_params": 7}"#) {
+        Ok(r) => check(
+            r["settings"]["max_reference_params"] == 7,
+            format!("own setting: {}", r["settings"]["max_reference_params"]),
+        ),
+        Err((_, text)) => check(false, format!("loss audit with its own limit: {text}")),
+    }
+
+    // "{}" restores every default
+    let restored = set_limits("{}").map_err(|e| error_text(&e));
+    check(
+        restored.as_deref() == Ok(defaults.as_str()),
+        format!("setLimits({{}}) returned {restored:?}"),
+    );
+    if restored.is_err() {
+        // make sure the other tests get the defaults
+        let _ = set_limits(&defaults);
+    }
+    match parse_csv(three, None) {
+        Ok(d) => check(d.rows() == 3, format!("3-row CSV: {} rows", d.rows())),
+        Err(e) => check(
+            false,
+            format!("3-row CSV refused after restore: {}", error_text(&e)),
+        ),
+    }
+    match audit(r#"{"attacks": ["loss"]}"#) {
+        Ok(r) => check(
+            r.get("limits").is_none()
+                && r["settings"]["max_reference_params"]
+                    == privacy_inspector::limits::DEFAULT_MAX_REFERENCE_PARAMS,
+            format!("default report: limits {:?}", r.get("limits")),
+        ),
+        Err((_, text)) => check(false, format!("loss audit with the defaults: {text}")),
+    }
+    assert!(
+        failures.is_empty(),
+        "{} limit check(s) failed:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}

@@ -130,6 +130,13 @@ const el = {
     downloadJson: $('inv-download-json'),
     downloadHtml: $('inv-download-html'),
   },
+  limits: {
+    json: $('limits-json'),
+    apply: $('limits-apply'),
+    reset: $('limits-reset'),
+    status: $('limits-status'),
+    error: $('limits-error'),
+  },
   attr: {
     column: $('attr-column'),
     bins: $('attr-bins'),
@@ -158,6 +165,12 @@ const state = {
   auditRunning: false,
   invRunning: false,
   attrRunning: false,
+  /**
+   * The resource limits applied in the Limits section (JSON text as the
+   * workers returned it), or null for the defaults. restoreInto sets them in
+   * a respawned worker or a pool helper before anything loads.
+   */
+  limits: null,
   /** the Blob URLs of the last report's downloads (revoked when replaced) */
   reportUrls: [],
   invUrls: [],
@@ -586,6 +599,8 @@ async function restoreState() {
 
 /** Load the page's model, output kind and CSVs into a worker (a respawned one, or a pool helper). */
 async function restoreInto(b, withPredictionCsv = false) {
+  // the limits first: the files below load under them, as in this worker
+  if (state.limits) await b.call('setLimits', { json: state.limits });
   if (state.model) {
     const m = moved(state.model.bytes);
     await b.call('loadModel', { bytes: m.copy, name: state.model.name }, { transfer: m.transfer });
@@ -951,6 +966,8 @@ function updateAuditReady() {
   a.populationClear.disabled = probeRunning();
   a.membershipInput.disabled = probeRunning();
   a.workers.disabled = probeRunning();
+  el.limits.apply.disabled = probeRunning();
+  el.limits.reset.disabled = probeRunning();
   for (const sel of document.querySelectorAll('.extra-controls select')) sel.disabled = probeRunning();
   const refs = checkedAttacks().some((id) => REFERENCE_ATTACKS.includes(id));
   a.references.disabled = !refs;
@@ -1656,9 +1673,50 @@ function updateTeachReady() {
   else teach.readyNote.textContent = `Trains on the digits demo, then runs the audit preset of section 2 (${el.audit.preset.value}).`;
 }
 
+// ---------- resource limits ----------
+
+/** The default limits as the engine prints them (JSON text), once known. */
+let limitsDefaultText = null;
+
+/**
+ * Apply the limits `text` (JSON, the CLI's --limits format) to every worker:
+ * the page's first (which checks the text), then each pool helper; a helper
+ * respawned later gets them in restoreInto. On success the field shows the
+ * limits in force (every field); on an error the user's text stays and the
+ * coded error shows next to it. Nothing loaded is reloaded.
+ */
+async function applyLimits(text) {
+  const l = el.limits;
+  clearError(l.error);
+  l.status.textContent = '';
+  l.apply.disabled = true;
+  l.reset.disabled = true;
+  try {
+    const applied = await bridge.call('setLimits', { json: text });
+    state.limits = applied === limitsDefaultText ? null : applied;
+    await Promise.all((pool ? pool.helpers : []).map((h) => h.bridge.call('setLimits', { json: applied })));
+    l.json.value = applied;
+    l.status.textContent = state.limits
+      ? 'Limits applied. Files loaded from now on are checked against them.'
+      : 'Limits applied: the defaults. Files loaded from now on are checked against them.';
+  } catch (err) {
+    if (err.code === 'aborted') return;
+    showError(l.error, err, 'Not applied');
+  } finally {
+    l.apply.disabled = probeRunning();
+    l.reset.disabled = probeRunning();
+  }
+}
+
+function setupLimits() {
+  el.limits.apply.addEventListener('click', () => applyLimits(el.limits.json.value));
+  el.limits.reset.addEventListener('click', () => applyLimits('{}'));
+}
+
 // ---------- wiring ----------
 
 function setupInputs() {
+  setupLimits();
   setupAudit();
   setupProbes();
   setupTeaching();
@@ -1739,6 +1797,12 @@ async function start() {
   } catch (err) {
     showError(el.audit.settingsError, err, 'Guidance defaults');
   }
+  try {
+    limitsDefaultText = await bridge.call('limitsDefaults');
+    el.limits.json.value = limitsDefaultText;
+  } catch (err) {
+    showError(el.limits.error, err, 'Default limits');
+  }
   await fillDemos();
   const demo = new URLSearchParams(location.search).get('demo');
   if (demo) await loadDemo(demo);
@@ -1771,6 +1835,11 @@ function installTestHooks() {
     },
     get generation() {
       return bridge.generation;
+    },
+    /** The limits in force in every worker (the page's first), parsed. */
+    async limits() {
+      const bridges = [bridge, ...(pool ? pool.helpers.map((h) => h.bridge) : [])];
+      return Promise.all(bridges.map((b) => b.call('limits').then((t) => JSON.parse(t))));
     },
   };
 }

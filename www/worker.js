@@ -18,8 +18,8 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  accountant, CsvParser, guidanceDefaults, ReferenceSet, initSync, lastPanic, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit, runInversion, scanModel, stripMetadata, trainReference,
-  trainTarget, version,
+  accountant, CsvParser, currentLimits, guidanceDefaults, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit,
+  runInversion, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
@@ -353,6 +353,27 @@ const methods = {
   /** epsilon of DP-SGD after `steps` steps at sampling rate q (the RDP accountant). */
   accountant({ q, sigma, steps, delta }) {
     return accountant(q, sigma, steps, delta);
+  },
+
+  /**
+   * Set this worker's resource limits (src/limits.rs): `json` is the JSON
+   * text of the CLI's `--limits` file (fields left out take their defaults).
+   * Every later load, parse, scan and audit uses them; what is loaded stays
+   * as it was loaded. Returns the limits now in force (JSON text, every
+   * field); a bad text throws `bad_limits` and changes nothing.
+   */
+  setLimits({ json }) {
+    return setLimits(String(json ?? ''));
+  },
+
+  /** The default limits (JSON text, every field). */
+  limitsDefaults() {
+    return limitsDefaults();
+  },
+
+  /** The limits now in force in this worker (JSON text). */
+  limits() {
+    return currentLimits();
   },
 
   /** Every guidance threshold with its default (JSON text). */

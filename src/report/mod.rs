@@ -97,6 +97,10 @@ pub struct Report {
     /// to its figure, threshold and source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guidance: Option<crate::guidance::Guidance>,
+    /// The resource limits of the run (`crate::limits`), recorded only when
+    /// they differ from the defaults (see [`Report::with_limits`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::limits::Limits>,
 }
 
 /// What [`Report::without_training_data`] removes, as recorded in the
@@ -176,6 +180,7 @@ impl Report {
             scan: None,
             leaves: None,
             guidance: None,
+            limits: None,
         }
     }
 
@@ -261,6 +266,14 @@ impl Report {
         self.references = outcome.references;
         self.attacks = outcome.attacks;
         self.leaves = outcome.leaves;
+        self
+    }
+
+    /// Record the resource limits the run used: kept when any differs from
+    /// [`crate::limits::Limits::default`], left out otherwise (so reports
+    /// made with the defaults do not change).
+    pub fn with_limits(mut self, limits: &crate::limits::Limits) -> Report {
+        self.limits = (*limits != crate::limits::Limits::default()).then_some(*limits);
         self
     }
 

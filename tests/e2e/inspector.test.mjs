@@ -1341,6 +1341,68 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  // (before the offline test, which must stay last: it stops the server)
+  test('limits: set in the page they reach every worker and refuse a demo CSV over them, naming the limit; the defaults load it again', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await open('?test-hooks');
+    await page.getByTestId('limits-settings').locator('summary').click();
+    const field = page.getByTestId('limits-json');
+    const apply = page.getByTestId('limits-apply');
+    const defaults = JSON.parse(await field.inputValue());
+    assert.equal(defaults.max_csv_rows, 10_000_000);
+    assert.equal(defaults.max_nodes, 200_000);
+    // a bad text: the coded error next to the field, the user's text kept, nothing applied
+    for (const [bad, names] of [['{"max_csv_rows": 10,', /line 1/], ['{"max_csv_row": 10}', /unknown limit 'max_csv_row'/]]) {
+      await field.fill(bad);
+      await apply.click();
+      await page.getByTestId('limits-error-message').filter({ hasText: names }).waitFor({ timeout: TIMEOUT });
+      assert.equal(await text(page, 'limits-error-code'), 'bad_limits');
+      assert.equal(await field.inputValue(), bad);
+    }
+    await page.getByTestId('limits-settings').screenshot({ path: path.join(ARTIFACTS, '20-limits-bad.png') });
+    for (const l of await page.evaluate(() => window.__inspectorTest.limits())) assert.deepEqual(l, defaults);
+    // max_csv_rows 10 in every worker (the pool helpers too); the field shows every limit
+    await field.fill('{"max_csv_rows": 10}');
+    await apply.click();
+    await page.getByTestId('limits-status').filter({ hasText: 'Limits applied' }).waitFor({ timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('limits-error').isHidden());
+    const want = { ...defaults, max_csv_rows: 10 };
+    assert.deepEqual(JSON.parse(await field.inputValue()), want);
+    const workers = await page.evaluate(() => window.__inspectorTest.limits());
+    assert.ok(workers.length >= 2, `the page's worker and its helpers: ${workers.length}`);
+    for (const l of workers) assert.deepEqual(l, want);
+    // a crashed worker is replaced and restored with the limits (restoreInto sets them first)
+    const generation = await page.evaluate(() => window.__inspectorTest.generation);
+    await page.evaluate(() => {
+      window.__inspectorTest.panicOn('limits');
+      return window.__inspectorTest.limits().catch((e) => e.code);
+    });
+    await page.waitForFunction((g) => window.__inspectorTest.generation > g, generation, { timeout: TIMEOUT });
+    for (const l of await page.evaluate(() => window.__inspectorTest.limits())) assert.deepEqual(l, want);
+    // the digits demo: the model loads; its members CSV (300 rows) is refused, the limit named
+    await page.getByTestId('demo-select').selectOption('digits');
+    await page.getByTestId('demo-button').click();
+    await page.getByTestId('members-error-code').filter({ hasText: 'csv_too_many_rows' }).waitFor({ timeout: TIMEOUT });
+    const message = await text(page, 'members-error-message');
+    assert.match(message, /^digits_members\.csv could not be read\..*over the limit max_csv_rows = 10\b/);
+    assert.ok(await page.getByTestId('model-summary').isVisible(), 'the model is under every limit');
+    assert.equal(await text(page, 'members-counts'), 'not loaded');
+    await page.evaluate(() => document.querySelector('[data-testid="members-error"]').scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, '20-limits-refused.png') });
+    // the defaults again, in every worker; the same demo loads
+    await page.getByTestId('limits-reset').click();
+    await page.getByTestId('limits-status').filter({ hasText: 'the defaults' }).waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(JSON.parse(await field.inputValue()), defaults);
+    for (const l of await page.evaluate(() => window.__inspectorTest.limits())) assert.deepEqual(l, defaults);
+    await page.getByTestId('demo-button').click();
+    await page.getByTestId('members-counts').filter({ hasText: 'digits_members.csv: 300 rows' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('population-counts').filter({ hasText: 'digits_population.csv: 600 rows' }).waitFor({ timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('members-error').isHidden());
+    // the deliberate panic's own console lines are expected; anything else is not
+    for (let i = problems.length - 1; i >= 0; i--) if (/test panic requested|RuntimeError: unreachable/.test(problems[i])) problems.splice(i, 1);
+    assertClean('limits');
+    await page.close();
+  });
+
   // Last: it stops the static server.
   test('offline: with the server stopped the service worker serves the page, the engine and the demo', { timeout: 3 * TIMEOUT }, async () => {
     const page = await open();
