@@ -558,6 +558,27 @@ fn limits_file_adjusts_the_limits() {
             cmd[0]
         );
     }
+    // a report records limits that differ from the defaults, and only those runs
+    let loose = tmp("loose-limits.json");
+    std::fs::write(&loose, r#"{"max_csv_rows": 100000}"#).unwrap();
+    for cmd in &limited[..2] {
+        let out_file = tmp(&format!("loose-{}.json", cmd[0]));
+        let mut with: Vec<String> = cmd.clone();
+        with.extend(["--report".to_string(), p(&out_file)]);
+        let (code, _, err) = run(&with.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{err}");
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+        assert!(
+            r.get("limits").is_none(),
+            "{}: default limits are not recorded",
+            cmd[0]
+        );
+        with.extend(["--limits".to_string(), p(&loose)]);
+        let (code, _, err) = run(&with.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{err}");
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+        assert_eq!(r["limits"]["max_csv_rows"], 100000, "{}", cmd[0]);
+    }
     // the scan checks the model file size against the limits too
     let small = tmp("small-model-limits.json");
     std::fs::write(&small, r#"{"max_model_bytes": 100}"#).unwrap();

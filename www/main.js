@@ -680,7 +680,7 @@ async function loadAuditCsv(role, name, file, how = {}) {
     const hint = err.code === 'csv_no_label_column' || /label/.test(err.message)
       ? ` The columns are ${sniff.header.slice(0, 12).map((h) => `"${h}"`).join(', ')}${sniff.header.length > 12 ? ', ...' : ''}: pick the label column in section 5's "Label column" field and load the file again.`
       : '';
-    showError(box, err, `${name} could not be read${kept}.${hint}`);
+    showError(box, err, `${name} could not be read${kept}${hint ? `.${hint}` : ''}`);
   } finally {
     done();
     if (role === 'population') el.audit.populationClear.hidden = !state.audit.population;

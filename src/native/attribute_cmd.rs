@@ -126,7 +126,8 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
         args.seed,
         counts,
         args.inputs.names(),
-    );
+    )
+    .with_limits(&args.model.limits()?);
     println!(
         "attribute '{}' ({:?}): attack accuracy members {:.3} [{:.3}, {:.3}], non-members {:.3} [{:.3}, {:.3}]",
         result.column_name,

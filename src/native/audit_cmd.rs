@@ -523,6 +523,7 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         outcome,
     )
     .with_scan(scan)
+    .with_limits(&limits)
     .with_guidance(&args.guidance.options()?)
     .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
     args.out.write(&report)?;

@@ -259,7 +259,8 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
             "members": args.members.as_deref().map(show),
             "nonmembers": args.nonmembers.as_deref().map(show),
         }),
-    );
+    )
+    .with_limits(&args.model.limits()?);
     report.inversion = Some(result);
     args.out.write(&report)?;
     Ok(())

@@ -84,6 +84,9 @@ struct ScanDocument<'a> {
     scan: &'a ScanReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     strip: Option<StripSummary>,
+    /// The limits of `--limits`, when any differs from the defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<privacy_inspector::limits::Limits>,
     guidance: Option<privacy_inspector::guidance::Guidance>,
 }
 
@@ -175,6 +178,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         }),
         scan: &report,
         strip,
+        limits: (limits != Default::default()).then_some(limits),
         guidance,
     };
     let json = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Output {
