@@ -1383,7 +1383,7 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('demo-button').click();
     await page.getByTestId('members-error-code').filter({ hasText: 'csv_too_many_rows' }).waitFor({ timeout: TIMEOUT });
     const message = await text(page, 'members-error-message');
-    assert.match(message, /^digits_members\.csv could not be read\..*over the limit max_csv_rows = 10\b/);
+    assert.match(message, /^digits_members\.csv could not be read: .*over the limit max_csv_rows = 10\b/);
     assert.ok(await page.getByTestId('model-summary').isVisible(), 'the model is under every limit');
     assert.equal(await text(page, 'members-counts'), 'not loaded');
     await page.evaluate(() => document.querySelector('[data-testid="members-error"]').scrollIntoView());
