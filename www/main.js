@@ -1696,9 +1696,11 @@ async function applyLimits(text) {
     state.limits = applied === limitsDefaultText ? null : applied;
     await Promise.all((pool ? pool.helpers : []).map((h) => h.bridge.call('setLimits', { json: applied })));
     l.json.value = applied;
-    l.status.textContent = state.limits
+    const over = loadedOverLimits(JSON.parse(applied));
+    l.status.textContent = (state.limits
       ? 'Limits applied. Files loaded from now on are checked against them.'
-      : 'Limits applied: the defaults. Files loaded from now on are checked against them.';
+      : 'Limits applied: the defaults. Files loaded from now on are checked against them.')
+      + (over.length ? ` Already loaded and over them (load again or raise the limits): ${over.join('; ')}.` : '');
   } catch (err) {
     if (err.code === 'aborted') return;
     showError(l.error, err, 'Not applied');
@@ -1706,6 +1708,28 @@ async function applyLimits(text) {
     l.apply.disabled = probeRunning();
     l.reset.disabled = probeRunning();
   }
+}
+
+/**
+ * The files already loaded that the limits `lim` would refuse, as
+ * "name (what > limit = value)": sizes the page knows without reading a
+ * file again (file bytes; a CSV's rows, columns and cells).
+ */
+function loadedOverLimits(lim) {
+  const out = [];
+  const check = (name, what, value, key) => {
+    if (value > lim[key]) out.push(`${name} (${fmtInt(value)} ${what} > ${key} = ${fmtInt(lim[key])})`);
+  };
+  if (state.model) check(state.model.name, 'bytes', state.model.bytes.byteLength, 'max_model_bytes');
+  const csvs = [...AUDIT_ROLES.map((r) => state.audit[r]), state.data].filter((c) => c && c.info);
+  for (const c of csvs) {
+    const columns = c.info.features + (c.info.labelColumn ? 1 : 0);
+    check(c.name, 'bytes', c.file.size, 'max_csv_bytes');
+    check(c.name, 'rows', c.info.rows, 'max_csv_rows');
+    check(c.name, 'columns', columns, 'max_csv_columns');
+    check(c.name, 'cells', c.info.rows * columns, 'max_csv_cells');
+  }
+  return [...new Set(out)];
 }
 
 function setupLimits() {

@@ -1397,6 +1397,17 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.getByTestId('members-counts').filter({ hasText: 'digits_members.csv: 300 rows' }).waitFor({ timeout: TIMEOUT });
     await page.getByTestId('population-counts').filter({ hasText: 'digits_population.csv: 600 rows' }).waitFor({ timeout: TIMEOUT });
     assert.ok(await page.getByTestId('members-error').isHidden());
+    // tighter limits than files already loaded: Apply names those files (each once) and what is over
+    await field.fill('{"max_csv_rows": 500}');
+    await apply.click();
+    await page.getByTestId('limits-status').filter({ hasText: 'Already loaded' }).waitFor({ timeout: TIMEOUT });
+    const status = await text(page, 'limits-status');
+    assert.match(status, /digits_population\.csv \(600 rows > max_csv_rows = 500\)/);
+    assert.ok(!/digits_members|digits_nonmembers/.test(status), status);
+    assert.equal(status.split('digits_population.csv').length, 2, `named once: ${status}`);
+    await page.getByTestId('limits-reset').click();
+    await page.getByTestId('limits-status').filter({ hasText: 'the defaults' }).waitFor({ timeout: TIMEOUT });
+    assert.ok(!(await text(page, 'limits-status')).includes('Already loaded'));
     // the deliberate panic's own console lines are expected; anything else is not
     for (let i = problems.length - 1; i >= 0; i--) if (/test panic requested|RuntimeError: unreachable/.test(problems[i])) problems.splice(i, 1);
     assertClean('limits');
