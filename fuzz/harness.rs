@@ -12,11 +12,31 @@ use privacy_inspector::data::{read_csv, CsvOptions, CsvPushParser, CsvStream};
 use privacy_inspector::engine::{Dim, Input, Tensor};
 use privacy_inspector::onnx::load;
 use privacy_inspector::report::{html, read_json};
+use privacy_inspector::scan::{scan_model, strip_metadata, ScanData, ScanSettings};
 use privacy_inspector::summary::summarize;
 
-/// `onnx::load`, then on success the model summary (which runs one zero
+/// The model-file scan first (the page scans every dropped file before and
+/// whether or not the engine imports it): without records, then, when the
+/// input width is small, with two records (zeros, ones) so the matching and
+/// the preprocessed spaces run; `strip_metadata` and a scan of its output.
+/// Then `onnx::load`, and on success the model summary (which runs one zero
 /// record) and one forward pass on a zero batch of two records.
 pub fn onnx_import(data: &[u8]) {
+    let settings = ScanSettings::default();
+    if let Ok(report) = scan_model(data, &ScanData::default(), &settings) {
+        if let Some(w) = report.input_width.filter(|&w| (1..=4096).contains(&w)) {
+            let mut records = ndarray::Array2::<f32>::zeros((2, w));
+            records.row_mut(1).fill(1.0);
+            let with = ScanData {
+                members: Some(&records),
+                ..ScanData::default()
+            };
+            let _ = scan_model(data, &with, &settings);
+        }
+    }
+    if let Ok((clean, _)) = strip_metadata(data) {
+        let _ = scan_model(&clean, &ScanData::default(), &settings);
+    }
     let Ok(model) = load(data) else { return };
     let _ = summarize(&model, None);
     if let Some(rec) = model.graph.input.record_shape() {

@@ -5,7 +5,9 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 60; TARGETs default to all three:
-#   onnx_import    onnx::load, then the model summary and one forward pass
+#   onnx_import    the model-file scan (with and without records) and
+#                  strip_metadata, then onnx::load, the model summary and
+#                  one forward pass
 #   csv_reader     data::read_csv (default, label column, small limit),
 #                  Dataset::to_batch, CsvStream, and CsvPushParser (the
 #                  page's streaming reader) asserted equal to read_csv
