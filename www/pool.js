@@ -98,6 +98,8 @@ export class ReferencePool {
       onProgress({ done, total, workers, etaSeconds, label });
     };
     report(`Training reference models on ${workers} worker${workers > 1 ? 's' : ''}`);
+    /** the helpers' models on their way into the primary's reference set */
+    const handedOver = [];
     const run = async (bridge, w) => {
       if (w > 0) await this.#sync(this.helpers[w - 1]);
       while (!failed && next < total) {
@@ -106,7 +108,10 @@ export class ReferencePool {
           await bridge.call('trainReference', { settings, mode: task.mode, index: task.index, keep: true });
         } else {
           const { json } = await bridge.call('trainReference', { settings, mode: task.mode, index: task.index });
-          await this.primary.call('addReference', { mode: task.mode, index: task.index, json });
+          // not awaited: the primary may be training its own model, and this
+          // helper goes on to the next one meanwhile (the text waits in the
+          // primary's queue and is parsed between its jobs)
+          handedOver.push(this.primary.call('addReference', { mode: task.mode, index: task.index, json }));
         }
         done += 1;
         report(`Trained reference model ${done}/${total} (${task.mode}) on ${workers} worker${workers > 1 ? 's' : ''}`);
@@ -119,6 +124,9 @@ export class ReferencePool {
         }),
       ),
     );
+    await Promise.all(handedOver).catch((err) => {
+      if (!failed) failed = err;
+    });
     if (failed) {
       // stop the others at once; a cancel has already aborted everything
       if (failed.code !== 'aborted') this.abort();
