@@ -5,6 +5,10 @@
 //! regression, no non-member match; metadata findings; the stripped copy
 //! computes identical outputs and re-scans clean; the `scan` CLI.
 
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{run, tmp};
 use ndarray::{Array2, IxDyn};
 use privacy_inspector::data::{read_csv, CsvOptions};
 use privacy_inspector::engine::Tensor;
@@ -14,7 +18,6 @@ use privacy_inspector::scan::{
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fx(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -303,24 +306,6 @@ fn stripped_copy_computes_identical_outputs_and_rescans_clean() {
     };
     let r = scan_model(&svc_clean, &data, &ScanSettings::default()).unwrap();
     assert_eq!(r.summary.member_records_embedded, support("svc_raw").len());
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pi-scan-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_privacy-inspector"))
-        .args(args)
-        .output()
-        .expect("run the CLI");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -624,11 +624,18 @@ impl<'a> RowMatcher<'a> {
     /// Match the records `records`, the first of which is record `first`
     /// of its set (chunks come in order).
     pub fn feed(&mut self, records: ArrayView2<f32>, first: usize) {
-        let mut row = Vec::with_capacity(records.ncols());
+        let mut copy = Vec::new();
         for (i, r) in records.rows().into_iter().enumerate() {
-            row.clear();
-            row.extend(r.iter().copied());
-            let (exact, tol) = self.index.query(&row);
+            // a row of a standard-layout chunk is read in place
+            let row = match r.as_slice() {
+                Some(row) => row,
+                None => {
+                    copy.clear();
+                    copy.extend(r.iter().copied());
+                    &copy[..]
+                }
+            };
+            let (exact, tol) = self.index.query(row);
             if tol.is_empty() {
                 continue;
             }
@@ -721,8 +728,15 @@ fn preprocess_set(
         if *width.get_or_insert(w) != w {
             return Err(format!("'{name}' changes width between batches of records"));
         }
-        let flat: Vec<f32> = y.iter().copied().collect();
-        let part = ArrayView2::from_shape((rows, w), &flat).map_err(|e| e.to_string())?;
+        let owned: Vec<f32>;
+        let flat = match y.as_slice() {
+            Some(flat) => flat,
+            None => {
+                owned = y.iter().copied().collect();
+                &owned[..]
+            }
+        };
+        let part = ArrayView2::from_shape((rows, w), flat).map_err(|e| e.to_string())?;
         each(part, start)?;
         start = end;
     }
