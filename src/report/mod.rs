@@ -24,7 +24,7 @@ pub use crate::attacks::inversion::InversionReport;
 pub use read::{read_json, read_json_with, ReportError};
 
 /// The conventions the attacks follow, named in every report
-/// (../shared/docs/attacks.md pins them).
+/// (docs/attacks.md pins them).
 pub const CONVENTIONS: [&str; 7] = [
     "every membership score is continuous, higher = more likely a member; ROC, AUC and TPR@FPR sweep a threshold over the scores (score >= t is member)",
     "statistics in f64; probabilities clamped to [1e-45, 1] before logs",

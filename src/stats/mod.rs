@@ -1,5 +1,5 @@
 //! Statistics on membership-attack scores: what every attack reports
-//! (../shared/docs/attacks.md, "Statistics").
+//! (docs/attacks.md, "Statistics").
 //!
 //! Input: one score per member and per non-member (higher = more likely a
 //! member, NaN rejected with its index, infinities allowed), their class

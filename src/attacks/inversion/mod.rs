@@ -3,7 +3,7 @@
 //! estimates, plus the per-class evaluation of what a reconstruction gives
 //! away.
 //!
-//! Contract (pinned in ../shared/docs/attacks.md, "Model inversion"):
+//! Contract (pinned in docs/attacks.md, "Model inversion"):
 //! - For class c the search minimises
 //!   `cost(x) = 1 - p_c(x) + l2 * ||x - x_0||^2 + tv * TV(x)`, where `p_c`
 //!   follows `engine::proba` (softmax of logits, `[1-p, p]` / sigmoid for a

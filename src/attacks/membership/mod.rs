@@ -7,7 +7,7 @@
 //!   each with labels) and its settings, and returns an [`AttackOutput`]: one
 //!   score per member and per non-member, in input row order, higher = more
 //!   likely a member, plus attack-specific details for the report.
-//! - Conventions follow ../shared/docs/attacks.md (pinned there): f64 for all
+//! - Conventions follow docs/attacks.md (pinned there): f64 for all
 //!   statistics, probabilities clamped to [1e-45, 1] before logs.
 //! - Long work reports progress through a callback that may return `false`
 //!   to cancel; cancelling returns `AttackError::Cancelled`.

@@ -1,7 +1,7 @@
 //! Per-record membership signals computed from a model's output, shared by
 //! every attack (threshold attacks, risk score, LiRA on reference models).
 //!
-//! Contract (conventions pinned in ../shared/docs/attacks.md):
+//! Contract (conventions pinned in docs/attacks.md):
 //! - For a record (x, y) with class probabilities p (p = softmax(z) for
 //!   logits z), everything in f64:
 //!   - loss `l = -log p_y`
