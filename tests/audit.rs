@@ -62,6 +62,7 @@ fn fit(model: &Model, data: &Records, epochs: usize, seed: u64) -> ParamSet {
         batch_size: 32,
         l2: 0.0,
         target_accuracy: None,
+        target_loss: None,
         seed,
         dp: None,
     };

@@ -81,8 +81,11 @@ pub struct AuditSettings {
     pub references: usize,
     pub seed: u64,
     /// Training recipe of reference and shadow models (default: calibrated
-    /// to the target's accuracy on the members).
+    /// to the target's median loss on the members).
     pub recipe: TrainRecipe,
+    /// Records each LiRA/RMIA reference model trains on (default: the
+    /// member count, the target's training-set size).
+    pub reference_train_size: Option<usize>,
     /// Also put population records in the online pool.
     pub population_in_pool: bool,
     pub stats: StatsConfig,
@@ -105,6 +108,7 @@ impl Default for AuditSettings {
             references: 16,
             seed: 0,
             recipe: TrainRecipe::default(),
+            reference_train_size: None,
             population_in_pool: false,
             stats: StatsConfig::default(),
             threshold: ThresholdConfig::default(),
@@ -309,6 +313,7 @@ pub fn reference_config(settings: &AuditSettings, mode: ReferenceMode) -> Refere
         mode,
         k: settings.references,
         population_in_pool: settings.population_in_pool,
+        train_size: settings.reference_train_size,
         recipe: settings.recipe.clone(),
         seed: derive(settings.seed, 10 + salt),
         ..ReferenceConfig::default()
