@@ -248,7 +248,7 @@ fn without_or_with_too_small_a_population_qmia_is_skipped_with_the_reason() {
     let r = out.attacks.iter().find(|a| a.id == "qmia").unwrap();
     let why = r.skipped.as_deref().expect("skipped");
     assert!(
-        why.contains("at least 100 population records")
+        why.contains("at least 124 population records: 100 to fit")
             && why.contains("got 100 (80 to fit, 20 held out)"),
         "{why}"
     );

@@ -544,18 +544,29 @@ pub fn qmia(
     let n_hold = (n as f64 * cfg.holdout).floor() as usize;
     let n_fit = n - n_hold;
     if n_fit < min_fit || n_hold < MIN_HOLDOUT {
-        let need = ((min_fit as f64) / (1.0 - cfg.holdout))
-            .ceil()
-            .max(MIN_HOLDOUT as f64 / cfg.holdout) as usize;
+        let split = |n: usize| {
+            let h = (n as f64 * cfg.holdout).floor() as usize;
+            (n - h, h)
+        };
+        // the smallest population that splits into enough of both
+        let mut need =
+            ((min_fit as f64 / (1.0 - cfg.holdout)).max(MIN_HOLDOUT as f64 / cfg.holdout) as usize)
+                .saturating_sub(2)
+                .max(1);
+        while {
+            let (f, h) = split(need);
+            f < min_fit || h < MIN_HOLDOUT
+        } {
+            need += 1;
+        }
         return Err(AttackError::Needs {
             attack: "QMIA".into(),
             what: format!(
-                "at least {min_fit} population records to fit its {}-quantile regressor on \
-                 (max({MIN_FIT}, 1/alpha = 1/{})) and {MIN_HOLDOUT} held out: about {need} \
-                 population records with {} held out; got {n} ({n_fit} to fit, {n_hold} held out)",
+                "at least {need} population records: {min_fit} to fit its {}-quantile regressor \
+                 on (max({MIN_FIT}, 1/alpha)) once {}% are held out, and at least {MIN_HOLDOUT} \
+                 held out; got {n} ({n_fit} to fit, {n_hold} held out)",
                 1.0 - cfg.alpha,
-                cfg.alpha,
-                cfg.holdout
+                cfg.holdout * 100.0
             ),
         });
     }
