@@ -8,6 +8,7 @@
 //!   population phi values of the demo models (onnxruntime outputs) and
 //!   writes their AUC and TPR at 1% FPR; ours is within a band of them;
 //! - skipped with the reason without or with too small a population.
+//!
 //! The no-false-alarm criterion on no-signal targets is tests/audit.rs's
 //! `no_membership_signal_gives_cis_containing_one_half`, which runs every
 //! attack of ALL_ATTACKS, QMIA included.

@@ -303,7 +303,7 @@ pub struct QuantileRegressor {
 /// Records as an [n, d] f32 matrix (each record flattened).
 pub fn flatten(r: &Records) -> Result<Array2<f32>, AttackError> {
     let n = r.len();
-    let d = if n == 0 { 0 } else { r.x.len() / n };
+    let d = r.x.len().checked_div(n).unwrap_or(0);
     r.x.to_shape((n, d))
         .map(|v| v.to_owned())
         .map_err(|e| AttackError::Input(format!("records cannot be flattened: {e}")))
