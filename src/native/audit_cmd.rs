@@ -24,10 +24,10 @@ use std::path::{Path, PathBuf};
 
 pub const AUDIT_EXAMPLES: &str = "\
 Attack ids: loss, confidence, entropy, modified_entropy, risk_score, gap,
-noise_robustness, boundary_distance, shokri, lira_online, lira_offline,
+noise_robustness, boundary_distance, shokri, qmia, lira_online, lira_offline,
 rmia_online, rmia_offline; 'all' (default) or 'quick' (no reference models).
-Offline attacks, RMIA and Shokri need --population; without it they are
-reported as skipped with the reason.
+Offline attacks, RMIA, Shokri and QMIA need --population; without it they
+are reported as skipped with the reason.
 
 Examples:
   privacy-inspector audit model.onnx --members train.csv --nonmembers test.csv --report audit.json

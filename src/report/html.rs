@@ -216,6 +216,7 @@ pub fn explain(id: &str) -> &'static str {
         "noise_robustness" => "Label only: training records keep their predicted label under more random noise (Choquette-Choo et al. 2021).",
         "boundary_distance" => "Label only: training records lie farther from the decision boundary; measured by the smallest input change that flips the label.",
         "shokri" => "Shadow models trained like the target teach a classifier what a member's output looks like (Shokri et al. 2017).",
+        "qmia" => "A small regressor fitted on population records predicts how confident the model would be on a record it never saw (a high quantile); a record far above that prediction is likely a member (Bertran et al. 2023). No reference models.",
         "lira_online" => "Likelihood ratio: compares the target's confidence on a record with reference models trained with and without it (Carlini et al. 2022).",
         "lira_offline" => "LiRA with reference models that never saw the record: how unusually confident the target is on it.",
         "rmia_online" | "rmia_offline" => "Relative membership: how much more likely the record is under the target than under reference models, compared with population records (Zarifzadeh et al. 2024).",

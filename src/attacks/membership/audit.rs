@@ -14,8 +14,8 @@
 //!   master `seed` seeds everything (each attack's own seed field is
 //!   overwritten with a value derived from it, and recorded).
 //! - An attack that cannot run with these inputs (no population for the
-//!   offline attacks, RMIA and Shokri; a model that cannot be trained for
-//!   the reference attacks) is reported as skipped with the reason; every
+//!   offline attacks, RMIA, Shokri and QMIA; a model that cannot be
+//!   trained for the reference attacks) is reported as skipped with the reason; every
 //!   other attack still runs. Bad inputs (labels outside the model's
 //!   classes, empty sets) are errors for the whole audit.
 //! - Online references (LiRA online, RMIA online) are trained once on the
@@ -30,6 +30,7 @@ use super::label_only::{
 };
 use super::leaves::{self, LeafReport};
 use super::lira::{lira_offline, lira_online, LiraConfig};
+use super::qmia::{qmia, QmiaConfig};
 use super::references::{
     plan_references, train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe,
     TrainedReference,
@@ -44,7 +45,7 @@ use crate::stats::{evaluate, AttackStats, StatsConfig};
 use serde::{Deserialize, Serialize};
 
 /// Every attack id, in report order.
-pub const ALL_ATTACKS: [&str; 13] = [
+pub const ALL_ATTACKS: [&str; 14] = [
     "loss",
     "confidence",
     "entropy",
@@ -54,6 +55,7 @@ pub const ALL_ATTACKS: [&str; 13] = [
     "noise_robustness",
     "boundary_distance",
     "shokri",
+    "qmia",
     "lira_online",
     "lira_offline",
     "rmia_online",
@@ -96,6 +98,8 @@ pub struct AuditSettings {
     pub lira: LiraConfig,
     pub rmia: RmiaConfig,
     pub shokri: ShokriConfig,
+    /// QMIA (quantile regression, no reference models).
+    pub qmia: QmiaConfig,
     /// Limit on models in one reference set x trainable parameters of the
     /// target (see [`crate::limits`]).
     pub max_reference_params: u64,
@@ -118,6 +122,7 @@ impl Default for AuditSettings {
             lira: LiraConfig::default(),
             rmia: RmiaConfig::default(),
             shokri: ShokriConfig::default(),
+            qmia: QmiaConfig::default(),
             max_reference_params: crate::limits::DEFAULT_MAX_REFERENCE_PARAMS,
         }
     }
@@ -193,11 +198,13 @@ impl AuditSettings {
         self.noise.validate()?;
         self.boundary.validate()?;
         self.risk_score.validate()?;
+        self.qmia.validate()?;
         self.stats.seed = derive(self.seed, 1);
         self.noise.seed = derive(self.seed, 2);
         self.risk_score.seed = derive(self.seed, 3);
         self.shokri.seed = derive(self.seed, 4);
         self.shokri.recipe = self.recipe.clone();
+        self.qmia.seed = derive(self.seed, 5);
         Ok(self)
     }
 
@@ -442,6 +449,7 @@ pub fn run_audit_with(
                 None => run_boundary_distance(target, inputs, &settings.boundary, &mut sub),
             },
             "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
+            "qmia" => qmia(target, inputs, &settings.qmia, &mut sub),
             "lira_online" | "rmia_online" => {
                 let refs = online.get_or_insert_with(|| {
                     obtain(ReferenceMode::Online, pre_online.take(), &mut sub)
