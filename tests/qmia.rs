@@ -80,6 +80,7 @@ fn engine_overfit() -> (Model, ParamSet, AuditInputs) {
         batch_size: 32,
         l2: 0.0,
         target_accuracy: None,
+        target_loss: None,
         seed: 1,
         dp: None,
     };

@@ -914,7 +914,9 @@ function auditSettings() {
   };
   if (!(recipe.optimizer.lr > 0)) throw new InspectorError('bad_setting', `the reference learning rate must be above 0, got "${$('recipe-lr').value}"`);
   if (!(recipe.l2 >= 0)) throw new InspectorError('bad_setting', `the reference L2 penalty must be 0 or more, got "${$('recipe-l2').value}"`);
-  return { attacks, references, seed, stats: { delta }, recipe };
+  const size = $('recipe-train-size').value.trim();
+  const referenceTrainSize = size === '' ? null : parseWhole(size, 'the records per reference', 1, 1e9);
+  return { attacks, references, seed, stats: { delta }, recipe, reference_train_size: referenceTrainSize };
 }
 
 /** The guidance options from the form (claimed epsilon, thresholds JSON), or an Error naming the field. */

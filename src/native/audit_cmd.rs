@@ -167,7 +167,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N")]
     pub ref_train_size: Option<usize>,
     /// Reference training: Adam learning rate
-    #[arg(long, value_name = "LR", default_value_t = 1e-3)]
+    #[arg(long, value_name = "LR", default_value_t = privacy_inspector::attacks::membership::references::DEFAULT_LR)]
     pub ref_lr: f32,
     /// Reference training: L2 penalty on weights
     #[arg(long, value_name = "L2", default_value_t = 0.0)]
