@@ -624,9 +624,8 @@ fn audit_writes_the_per_record_csv() {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let mut want = vec!["set", "index", "label"];
-    let per_attack = |id: &str| {
-        ["score", "percentile", "flag_1pct", "flag_0_1pct"].map(|c| format!("{id}_{c}"))
-    };
+    let per_attack =
+        |id: &str| ["score", "percentile", "flag_1pct", "flag_0_1pct"].map(|c| format!("{id}_{c}"));
     // report order; lira_offline is skipped (no population)
     let ran = ["loss", "risk_score", "gap"];
     let cols: Vec<String> = ran.iter().flat_map(|id| per_attack(id)).collect();
@@ -644,7 +643,11 @@ fn audit_writes_the_per_record_csv() {
         for level in ["1pct", "0_1pct"] {
             let sum: usize = ran
                 .iter()
-                .map(|id| r[col(&format!("{id}_flag_{level}"))].parse::<usize>().unwrap())
+                .map(|id| {
+                    r[col(&format!("{id}_flag_{level}"))]
+                        .parse::<usize>()
+                        .unwrap()
+                })
                 .sum();
             assert_eq!(
                 r[col(&format!("flags_{level}"))].parse::<usize>().unwrap(),

@@ -133,7 +133,10 @@ fn check(name: &str, resolvable: [bool; 2]) {
             }
         }
     }
-    assert!(flagged > 0, "{name}: the case flags nothing, so it checks little");
+    assert!(
+        flagged > 0,
+        "{name}: the case flags nothing, so it checks little"
+    );
     let agreement: Value = serde_json::from_str(
         &std::fs::read_to_string(dir().join(format!("{name}.agreement.json"))).expect("agreement"),
     )
@@ -148,8 +151,18 @@ fn check(name: &str, resolvable: [bool; 2]) {
         let curve = roc::roc(&x.members[i], &x.nonmembers[i]).expect("roc");
         for (l, &level) in table.levels.iter().enumerate() {
             let p = curve.tpr_at_fpr(level);
-            assert_eq!(a.flagged.members[l].len(), p.tp, "{name} {} at {level}", a.id);
-            assert_eq!(a.flagged.nonmembers[l].len(), p.fp, "{name} {} at {level}", a.id);
+            assert_eq!(
+                a.flagged.members[l].len(),
+                p.tp,
+                "{name} {} at {level}",
+                a.id
+            );
+            assert_eq!(
+                a.flagged.nonmembers[l].len(),
+                p.fp,
+                "{name} {} at {level}",
+                a.id
+            );
             assert!(p.fp as f64 <= level * x.nonmember_labels.len() as f64);
         }
     }

@@ -319,10 +319,9 @@ impl Report {
     /// with each attack's scores. The one writer of the CLI's
     /// `--records-csv` and the page's download.
     pub fn records_csv(&self) -> Result<String, String> {
-        let table = self
-            .records
-            .as_ref()
-            .ok_or_else(|| "the report has no per-record table (no membership attack ran)".to_string())?;
+        let table = self.records.as_ref().ok_or_else(|| {
+            "the report has no per-record table (no membership attack ran)".to_string()
+        })?;
         let mut scores = Vec::with_capacity(table.attacks.len());
         for a in &table.attacks {
             let s = self
@@ -330,7 +329,12 @@ impl Report {
                 .iter()
                 .find(|r| r.id == a.id)
                 .and_then(|r| r.scores.as_ref())
-                .ok_or_else(|| format!("the per-record table names attack '{}', which has no scores", a.id))?;
+                .ok_or_else(|| {
+                    format!(
+                        "the per-record table names attack '{}', which has no scores",
+                        a.id
+                    )
+                })?;
             scores.push(PerSet {
                 members: &s.members[..],
                 nonmembers: &s.nonmembers[..],

@@ -124,10 +124,7 @@ pub fn rank_percentile(rank: f64, n: usize) -> f64 {
 
 /// Percentile of `s` among the sorted non-member scores (see the contract).
 pub(crate) fn percentile_of(sorted_nonmembers: &[f64], s: f64) -> f64 {
-    rank_percentile(
-        mid_rank(sorted_nonmembers, s),
-        sorted_nonmembers.len(),
-    )
+    rank_percentile(mid_rank(sorted_nonmembers, s), sorted_nonmembers.len())
 }
 
 pub(crate) fn most_exposed(
