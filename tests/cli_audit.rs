@@ -597,6 +597,7 @@ fn limits_file_adjusts_the_limits() {
 #[test]
 fn audit_writes_the_per_record_csv() {
     let report = tmp("records.json");
+    let html_path = tmp("records.html");
     let csv_path = tmp("records.csv");
     let (code, stdout, stderr) = run(&[
         "audit",
@@ -611,11 +612,19 @@ fn audit_writes_the_per_record_csv() {
         "3",
         "--report",
         report.to_str().unwrap(),
+        "--html",
+        html_path.to_str().unwrap(),
         "--records-csv",
         csv_path.to_str().unwrap(),
         "--quiet",
     ]);
     assert_eq!(code, 0, "stdout {stdout}\nstderr {stderr}");
+    // the HTML report: agreement (one row per attack that ran) and the 50
+    // most vulnerable members, no page buttons in the standalone document
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(html.matches("data-testid=\"agreement-").count(), 3);
+    assert_eq!(html.matches("data-testid=\"records-row\"").count(), 50);
+    assert!(!html.contains("<button"), "standalone HTML has no buttons");
     assert!(
         stdout.contains("per record at 1% FPR:") && stdout.contains("members flagged by both"),
         "{stdout}"
