@@ -278,6 +278,7 @@ fn overfit_recipe() -> TrainRecipe {
         max_epochs: 300,
         fixed_epochs: Some(300),
         target_accuracy: None,
+        target_loss: None,
     }
 }
 
@@ -313,6 +314,7 @@ fn recipe_to_config(r: &TrainRecipe) -> TrainConfig {
         batch_size: r.batch_size,
         l2: r.l2,
         target_accuracy: None,
+        target_loss: None,
         seed: 3,
         dp: None,
     }
@@ -362,19 +364,36 @@ fn default_recipe_on_the_fixture_is_calibrated_balanced_and_deterministic() {
             "trained 4 references"
         ]
     );
-    // the fixture fits its training digits perfectly: the calibrated recipe
-    // asks every reference for 100% on its own half (or 100 epochs)
+    // calibrated by fit: every reference trains until the median loss on
+    // its own training records falls to the target's median loss on the
+    // members (or the epoch cap)
     assert_eq!(refs.target_member_accuracy, 1.0);
-    assert_eq!(refs.recipe.target_accuracy, Some(1.0));
+    let goal = refs.target_fit.members.loss_median;
+    assert!(goal.is_finite() && goal > 0.0, "{goal}");
+    assert_eq!(refs.recipe.target_loss, Some(goal));
+    assert_eq!(refs.recipe.target_accuracy, None);
     for (m, info) in refs.models.iter().enumerate() {
-        let reached = info.stopped_by == "target_accuracy" && info.train_accuracy == 1.0;
-        let capped = info.stopped_by == "epochs" && info.epochs_run == 100;
+        let fit = info.fit_in.expect("fit on its training records");
+        let reached = info.stopped_by == "target_loss" && fit.loss_median <= goal;
+        let capped = info.stopped_by == "epochs" && info.epochs_run == refs.recipe.max_epochs;
         assert!(reached || capped, "reference {m}: {info:?}");
         assert_eq!(
             info.train_size,
             refs.in_mask[m].iter().filter(|&&b| b).count()
         );
+        assert_eq!(fit.records, info.train_size);
+        // OUT: every other audit record (members, non-members, population)
+        assert_eq!(
+            info.fit_out.unwrap().records,
+            200 + 200 + 397 - info.train_size
+        );
     }
+    let cal = refs.calibration();
+    assert_eq!(cal.stop, "target_loss");
+    assert_eq!(cal.train_size, 200);
+    let in_loss = cal.in_loss_median.unwrap();
+    assert!(in_loss.min <= in_loss.median && in_loss.median <= in_loss.max);
+    eprintln!("calibration: {}", serde_json::to_string(&cal).unwrap());
     // balanced design: every pool record IN for exactly K/2 = 2 models
     assert_eq!(refs.pool_len, 400);
     for i in 0..refs.pool_len {
@@ -486,13 +505,19 @@ fn offline_references_rmia_with_tuned_a_and_shokri_on_an_overfit_target() {
     for &z in &refs.z_indices {
         assert!(refs.pop_in_mask.iter().all(|r| !r[z]));
     }
-    // the other 148 records each train 2 of the 4 models
+    // each model trains on as many of the other 148 records as the target
+    // had members (100): 400 IN places over the 4 models, each record IN
+    // for 2 or 3 of them
     let trained: usize = refs
         .pop_in_mask
         .iter()
         .map(|r| r.iter().filter(|&&b| b).count())
         .sum();
-    assert_eq!(trained, 148 * 2);
+    assert_eq!(trained, 400);
+    assert_eq!(refs.train_size, 100);
+    for info in &refs.models {
+        assert!((85..=115).contains(&info.train_size), "{info:?}");
+    }
     let lira = lira_offline(&t, &inputs, &refs, &LiraConfig::default()).unwrap();
     let a_lira = auc(&lira.members, &lira.nonmembers);
     assert_eq!(
@@ -649,8 +674,14 @@ fn online_pool_with_population_keeps_z_out_of_every_training_set() {
         for m in 0..4 {
             assert_eq!(refs.pop_in_mask[m][j], refs.in_mask[m][40 + q]);
         }
-        assert_eq!(refs.pop_in_mask.iter().filter(|r| r[j]).count(), 2);
+        // each model trains on the member count (20) of the 58 pool
+        // records: inclusion 20/58 of K = 4 is 1.38 models per record
+        let c = refs.pop_in_mask.iter().filter(|r| r[j]).count();
+        assert!(c == 1 || c == 2, "{c}");
     }
+    let total: usize = refs.in_mask.iter().flatten().filter(|&&b| b).count();
+    assert_eq!(total, 80, "4 models x 20 records");
+    assert_eq!(refs.train_size, 20);
     for &z in &refs.z_indices {
         assert!(refs.pop_in_mask.iter().all(|r| !r[z]));
     }

@@ -196,6 +196,7 @@ fn overfit() -> Overfit {
         batch_size: 20,
         l2: 0.0,
         target_accuracy: None,
+        target_loss: None,
         seed: 7,
         dp: None,
     };

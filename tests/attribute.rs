@@ -354,6 +354,7 @@ fn trained(rows: &[Vec<f32>], y: &[usize], seed: u64) -> (Graph, ParamSet) {
         batch_size: 32,
         l2: 0.0,
         target_accuracy: None,
+        target_loss: None,
         seed,
         dp: None,
     };

@@ -150,6 +150,7 @@ fn cfg(
         batch_size,
         l2: 0.0,
         target_accuracy: None,
+        target_loss: None,
         seed: 5,
         dp,
     }

@@ -24,6 +24,7 @@ fn fresh_mlp_learns_blobs_and_stops_at_target_accuracy() {
         batch_size: 32,
         l2: 1e-4,
         target_accuracy: Some(0.97),
+        target_loss: None,
         seed: 3,
         dp: None,
     };
@@ -61,6 +62,7 @@ fn sgd_with_momentum_also_learns() {
         batch_size: 16,
         l2: 0.0,
         target_accuracy: None,
+        target_loss: None,
         seed: 1,
         dp: None,
     };

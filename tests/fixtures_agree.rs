@@ -144,6 +144,7 @@ fn reference_copies_of_trained_mlps_reach_the_original_accuracy() {
             batch_size: 64,
             l2: 0.0,
             target_accuracy: Some(acc),
+            target_loss: None,
             seed: 42,
             dp: None,
         };

@@ -12,7 +12,7 @@ import { fileKind, guessLabelColumn, guessRole, membershipColumn, SNIFF_BYTES, s
 /** Attack ids in report order (src/attacks/membership/audit.rs ALL_ATTACKS). */
 const ALL_ATTACKS = [
   'loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness',
-  'boundary_distance', 'shokri', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
+  'boundary_distance', 'shokri', 'qmia', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
 ];
 /** The Quick preset: attacks that train no reference models (QUICK_ATTACKS). */
 const QUICK_ATTACKS = ['loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness'];
@@ -26,6 +26,7 @@ const ATTACK_LABELS = {
   noise_robustness: 'Noise robustness (label only)',
   boundary_distance: 'Boundary distance (label only)',
   shokri: 'Shokri shadow models',
+  qmia: 'QMIA (quantile regression)',
   lira_online: 'LiRA online',
   lira_offline: 'LiRA offline',
   rmia_online: 'RMIA online',

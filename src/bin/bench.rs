@@ -50,6 +50,7 @@ fn run(path: &str, rows: usize, repeat: usize) -> Result<String, String> {
             batch_size: 128,
             l2: 0.0,
             target_accuracy: None,
+            target_loss: None,
             seed: r as u64,
             dp: None,
         };

@@ -110,3 +110,171 @@ mod tests {
         assert_eq!(argmax_rows(&p), vec![0]);
     }
 }
+
+/// Probability of the true label and phi of one row of raw outputs.
+/// `row` is the raw model output (K >= 1 columns), `kind` its meaning.
+pub fn prob_and_phi(row: &[f64], kind: OutputKind, y: usize) -> (f64, f64) {
+    const TINY: f64 = 1e-45;
+    if row.len() == 1 {
+        let s = row[0];
+        return match kind {
+            OutputKind::Logits => {
+                let phi = if y == 1 { s } else { -s };
+                // p_y = sigmoid(phi), stable
+                let p = if phi >= 0.0 {
+                    1.0 / (1.0 + (-phi).p_exp())
+                } else {
+                    let e = phi.p_exp();
+                    e / (1.0 + e)
+                };
+                (p, phi)
+            }
+            OutputKind::Probabilities => {
+                let p1 = s.clamp(0.0, 1.0);
+                let (py, other) = if y == 1 {
+                    (p1, 1.0 - p1)
+                } else {
+                    (1.0 - p1, p1)
+                };
+                (py, py.max(TINY).p_ln() - other.max(TINY).p_ln())
+            }
+        };
+    }
+    match kind {
+        OutputKind::Logits => {
+            let lse = |skip: Option<usize>| {
+                let m = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| Some(*j) != skip)
+                    .map(|(_, &v)| v)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let s: f64 = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| Some(*j) != skip)
+                    .map(|(_, &v)| (v - m).p_exp())
+                    .sum();
+                m + s.p_ln()
+            };
+            let zy = row[y];
+            (((zy - lse(None)).p_exp()).min(1.0), zy - lse(Some(y)))
+        }
+        OutputKind::Probabilities => {
+            let py = row[y].clamp(0.0, 1.0);
+            let other: f64 = row
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != y)
+                .map(|(_, &v)| v.clamp(0.0, 1.0))
+                .sum();
+            (py, py.max(TINY).p_ln() - other.max(TINY).p_ln())
+        }
+    }
+}
+
+/// Per-record cross-entropy `-ln p_y` from the logit-scaled confidence:
+/// `ln(1 + e^-phi)` (exact when the row is normalised), computed stably, so
+/// it stays positive and ordered where `p_y` rounds to 1. The loss the
+/// reference calibration compares (the median over records).
+pub fn loss_from_phi(phi: f64) -> f64 {
+    if phi.is_nan() {
+        return f64::NAN;
+    }
+    if phi >= 0.0 {
+        (-phi).p_exp().p_ln_1p()
+    } else {
+        -phi + phi.p_exp().p_ln_1p()
+    }
+}
+
+/// How well a model fits a set of records: the share it classifies right
+/// and the median per-record loss ([`loss_from_phi`]), the statistic the
+/// reference models are calibrated on (docs/attacks.md, "Reference models").
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fit {
+    pub accuracy: f64,
+    pub loss_median: f64,
+    pub records: usize,
+}
+
+impl Fit {
+    /// The fit of records with these phis and correctness flags (`None`
+    /// for no records).
+    pub fn of(
+        phi: impl IntoIterator<Item = f64>,
+        correct: impl IntoIterator<Item = bool>,
+    ) -> Option<Fit> {
+        let mut losses: Vec<f64> = phi.into_iter().map(loss_from_phi).collect();
+        let n = losses.len();
+        if n == 0 {
+            return None;
+        }
+        let right = correct.into_iter().filter(|&c| c).count();
+        Some(Fit {
+            accuracy: right as f64 / n as f64,
+            loss_median: median_in_place(&mut losses),
+            records: n,
+        })
+    }
+}
+
+/// Median (mean of the two middle values for an even count; NaN sorts
+/// last). `v` must not be empty.
+pub fn median_in_place(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Per record of a raw output batch with labels `y`: `(p_y, phi, argmax == y)`.
+/// `y` must hold valid class indices for the output (the caller checks).
+pub fn fit_signals(
+    raw: &Array2<f64>,
+    kind: OutputKind,
+    y: &[usize],
+) -> (Vec<f64>, Vec<f64>, Vec<bool>) {
+    let mut p = Vec::with_capacity(y.len());
+    let mut phi = Vec::with_capacity(y.len());
+    let mut correct = Vec::with_capacity(y.len());
+    for (i, &label) in y.iter().enumerate() {
+        let row: Vec<f64> = raw.row(i).to_vec();
+        let (a, b) = prob_and_phi(&row, kind, label);
+        p.push(a);
+        phi.push(b);
+        // predicted class: first maximum of the probabilities (one binary
+        // score s: class 1 iff p1 > 1/2, i.e. phi for y = 1 > 0)
+        let pred = if row.len() == 1 {
+            let (_, phi1) = prob_and_phi(&row, kind, 1);
+            usize::from(phi1 > 0.0)
+        } else {
+            let probs = probabilities_row(&row, kind);
+            let mut best = 0;
+            for j in 0..probs.len() {
+                if probs[j] > probs[best] {
+                    best = j;
+                }
+            }
+            best
+        };
+        correct.push(pred == label);
+    }
+    (p, phi, correct)
+}
+
+/// One row's probabilities in f64 (softmax for logits; the order of the
+/// classes is what `argmax` needs, ties resolved to the first).
+fn probabilities_row(row: &[f64], kind: OutputKind) -> Vec<f64> {
+    match kind {
+        OutputKind::Probabilities => row.iter().map(|v| v.clamp(0.0, 1.0)).collect(),
+        OutputKind::Logits => {
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            row.iter().map(|&z| (z - m).p_exp()).collect()
+        }
+    }
+}

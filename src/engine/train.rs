@@ -13,8 +13,10 @@
 //!   on its input; a logit output is used directly), otherwise from the
 //!   probability output with p clamped to [1e-7, 1].
 //! - Training stops after `epochs`, or as soon as the accuracy on the
-//!   training data reaches `target_accuracy`, or when the progress callback
-//!   asks to stop. Same graph, data, config and seed on the same build give
+//!   training data reaches `target_accuracy`, or as soon as the median
+//!   per-record loss `-ln p_y` on the training data (evaluated after each
+//!   epoch, from the graph's output: [`fit`]) falls to `target_loss`, or
+//!   when the progress callback asks to stop. Same graph, data, config and seed on the same build give
 //!   bit-identical parameters (ChaCha8 for all randomness, no threads).
 //! - [`check_trainable`] says why a graph cannot be trained.
 //!
@@ -134,6 +136,9 @@ pub struct TrainConfig {
     pub l2: f32,
     /// Stop as soon as the training accuracy reaches this fraction.
     pub target_accuracy: Option<f64>,
+    /// Stop as soon as the median per-record loss on the training data
+    /// (`-ln p_y`, [`super::proba::loss_from_phi`]) is at most this.
+    pub target_loss: Option<f64>,
     pub seed: u64,
     /// DP-SGD (per-record clipping, Gaussian noise, Poisson sampling).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,6 +153,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             l2: 0.0,
             target_accuracy: None,
+            target_loss: None,
             seed: 0,
             dp: None,
         }
@@ -170,6 +176,13 @@ impl TrainConfig {
         if let Some(t) = self.target_accuracy {
             if !(0.0..=1.0).contains(&t) {
                 return bad(format!("target accuracy must be in [0, 1], got {t}"));
+            }
+        }
+        if let Some(t) = self.target_loss {
+            if !(t.is_finite() && t >= 0.0) {
+                return bad(format!(
+                    "the target loss must be a finite number >= 0, got {t}"
+                ));
             }
         }
         let lr = match self.optimizer {
@@ -213,6 +226,8 @@ pub struct EpochProgress {
     pub epochs: usize,
     pub loss: f64,
     pub train_accuracy: f64,
+    /// Median per-record loss on the training data after the epoch.
+    pub train_loss_median: f64,
 }
 
 /// What a training run did.
@@ -222,7 +237,10 @@ pub struct TrainReport {
     pub epochs_run: usize,
     pub final_loss: f64,
     pub train_accuracy: f64,
-    /// "epochs", "target_accuracy" or "cancelled".
+    /// Median per-record loss `-ln p_y` on the training data at the end
+    /// (the statistic `target_loss` stops on).
+    pub train_loss_median: f64,
+    /// "epochs", "target_accuracy", "target_loss" or "cancelled".
     pub stopped_by: String,
     pub loss_history: Vec<f64>,
     /// What DP-SGD spent (when `TrainConfig::dp` was set).
@@ -452,6 +470,45 @@ pub fn accuracy(
     Ok(correct as f64 / n as f64)
 }
 
+/// Accuracy and median per-record loss of `params` on (x, y), evaluated
+/// in batches, from the graph's own output with the conventions of
+/// [`super::proba::fit_signals`] (the same ones the attacks use on the
+/// target).
+pub fn fit(
+    graph: &Graph,
+    params: &ParamSet,
+    x: &Tensor,
+    y: &[usize],
+    batch_size: usize,
+) -> Result<super::proba::Fit, EngineError> {
+    let n = y.len();
+    let bs = batch_size.max(1);
+    let mut phis = Vec::with_capacity(n);
+    let mut correct = Vec::with_capacity(n);
+    for start in (0..n).step_by(bs) {
+        let end = (start + bs).min(n);
+        let idx: Vec<usize> = (start..end).collect();
+        let out = graph.forward(params, &take_rows(x, &idx))?;
+        let raw = super::proba::as_matrix(&out)?.mapv(f64::from);
+        let classes = raw.ncols().max(2);
+        if let Some(&bad) = y[start..end].iter().find(|&&l| l >= classes) {
+            return Err(EngineError::Config(format!(
+                "label {bad} is outside the model's {classes} classes"
+            )));
+        }
+        let (_, phi, ok) = super::proba::fit_signals(&raw, graph.output_kind, &y[start..end]);
+        phis.extend(phi);
+        correct.extend(ok);
+    }
+    Ok(
+        super::proba::Fit::of(phis, correct).unwrap_or(super::proba::Fit {
+            accuracy: 0.0,
+            loss_median: f64::NAN,
+            records: 0,
+        }),
+    )
+}
+
 /// A graph that ends at the loss target (the output, or the logits before a
 /// final Softmax).
 fn truncated_graph(graph: &Graph, on: LossOn) -> Graph {
@@ -638,6 +695,7 @@ pub fn train(
     let mut step = 0i32;
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut train_accuracy = 0.0;
+    let mut train_loss_median = f64::NAN;
     let mut stopped_by = "epochs";
     let mut epochs_run = 0;
     // DP-SGD: Poisson rate, steps per epoch, expected batch size
@@ -737,16 +795,25 @@ pub fn train(
         let loss = epoch_loss / epoch_rows.max(1) as f64;
         history.push(loss);
         epochs_run = epoch;
-        train_accuracy = accuracy(graph, params, x, y, 1024)?;
+        let f = fit(graph, params, x, y, 1024)?;
+        train_accuracy = f.accuracy;
+        train_loss_median = f.loss_median;
         let go_on = progress(EpochProgress {
             epoch,
             epochs: cfg.epochs,
             loss,
             train_accuracy,
+            train_loss_median,
         });
         if let Some(t) = cfg.target_accuracy {
             if train_accuracy >= t {
                 stopped_by = "target_accuracy";
+                break;
+            }
+        }
+        if let Some(t) = cfg.target_loss {
+            if train_loss_median <= t {
+                stopped_by = "target_loss";
                 break;
             }
         }
@@ -777,6 +844,7 @@ pub fn train(
         epochs_run,
         final_loss: history.last().copied().unwrap_or(f64::NAN),
         train_accuracy,
+        train_loss_median,
         stopped_by: stopped_by.to_string(),
         loss_history: history,
         dp,

@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 
 pub const AUDIT_EXAMPLES: &str = "\
 Attack ids: loss, confidence, entropy, modified_entropy, risk_score, gap,
-noise_robustness, boundary_distance, shokri, lira_online, lira_offline,
+noise_robustness, boundary_distance, shokri, qmia, lira_online, lira_offline,
 rmia_online, rmia_offline; 'all' (default) or 'quick' (no reference models).
-Offline attacks, RMIA and Shokri need --population; without it they are
-reported as skipped with the reason.
+Offline attacks, RMIA, Shokri and QMIA need --population; without it they
+are reported as skipped with the reason.
 
 Examples:
   privacy-inspector audit model.onnx --members train.csv --nonmembers test.csv --report audit.json
@@ -155,9 +155,18 @@ pub struct AuditArgs {
     /// Member prior for the PPV figures
     #[arg(long, value_name = "P", default_value_t = 0.5)]
     pub prior: f64,
-    /// Reference training: fixed number of epochs (default: calibrated to the target's accuracy)
+    /// Reference training: fixed number of epochs (default: calibrated to the target's fit, its median loss on the members)
     #[arg(long, value_name = "E")]
     pub ref_epochs: Option<usize>,
+    /// Reference training: stop at this median per-record loss instead of the target's
+    #[arg(long, value_name = "LOSS", conflicts_with_all = ["ref_epochs", "ref_target_accuracy"])]
+    pub ref_target_loss: Option<f64>,
+    /// Reference training: stop at this training accuracy instead of calibrating by loss
+    #[arg(long, value_name = "ACC", conflicts_with = "ref_epochs")]
+    pub ref_target_accuracy: Option<f64>,
+    /// Reference training: records per reference model [default: the member count]
+    #[arg(long, value_name = "N")]
+    pub ref_train_size: Option<usize>,
     /// Reference training: Adam learning rate
     #[arg(long, value_name = "LR", default_value_t = 1e-3)]
     pub ref_lr: f32,
@@ -168,7 +177,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "B", default_value_t = 64)]
     pub ref_batch_size: usize,
     /// Reference training: epoch limit when calibrating
-    #[arg(long, value_name = "E", default_value_t = 100)]
+    #[arg(long, value_name = "E", default_value_t = privacy_inspector::attacks::membership::references::DEFAULT_MAX_EPOCHS)]
     pub ref_max_epochs: usize,
     /// Threads that train reference models [default: every core]
     #[arg(long, value_name = "N")]
@@ -410,8 +419,10 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
             l2: args.ref_l2,
             max_epochs: args.ref_max_epochs,
             fixed_epochs: args.ref_epochs,
-            target_accuracy: None,
+            target_accuracy: args.ref_target_accuracy,
+            target_loss: args.ref_target_loss,
         },
+        reference_train_size: args.ref_train_size,
         ..AuditSettings::default()
     };
     settings.stats.delta = args.delta;
@@ -604,6 +615,11 @@ fn print_summary(r: &Report) {
         }
     }
     println!("* not resolvable: fewer than one non-member per allowed false positive");
+    for (mode, c) in
+        privacy_inspector::attacks::membership::references::Calibration::from_report(&r.references)
+    {
+        println!("{}", c.line(mode));
+    }
     if let Some(t) = &r.records {
         print_agreement(t);
     }

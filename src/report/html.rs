@@ -82,6 +82,7 @@ pub fn render(report: &Report, standalone: bool) -> String {
         let _ = write!(h, "<h2>Membership inference</h2>");
         summary(&mut h, report);
     }
+    calibration(&mut h, report);
     if let Some(g) = &report.guidance {
         h.push_str(&crate::guidance::render_html(g));
     }
@@ -344,6 +345,7 @@ pub fn explain(id: &str) -> &'static str {
         "noise_robustness" => "Label only: training records keep their predicted label under more random noise (Choquette-Choo et al. 2021).",
         "boundary_distance" => "Label only: training records lie farther from the decision boundary; measured by the smallest input change that flips the label.",
         "shokri" => "Shadow models trained like the target teach a classifier what a member's output looks like (Shokri et al. 2017).",
+        "qmia" => "A small regressor fitted on population records predicts how confident the model would be on a record it never saw (a high quantile); a record far above that prediction is likely a member (Bertran et al. 2023). No reference models.",
         "lira_online" => "Likelihood ratio: compares the target's confidence on a record with reference models trained with and without it (Carlini et al. 2022).",
         "lira_offline" => "LiRA with reference models that never saw the record: how unusually confident the target is on it.",
         "rmia_online" | "rmia_offline" => "Relative membership: how much more likely the record is under the target than under reference models, compared with population records (Zarifzadeh et al. 2024).",
@@ -870,4 +872,53 @@ fn leaves(h: &mut String, l: &crate::attacks::membership::leaves::LeafReport) {
         }
     }
     let _ = write!(h, "</section>");
+}
+
+/// The reference models' fit beside the target's (one table per set).
+fn calibration(h: &mut String, report: &Report) {
+    use crate::attacks::membership::references::{Calibration, Spread};
+    let sets = Calibration::from_report(&report.references);
+    if sets.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<h2>Reference models: how well they fit, beside the target</h2><p>The reference attacks (LiRA, RMIA) compare the target with models trained like it. They are only as strong as that likeness: references that fit their training records less than the target fits its members make a leaky model look safe.</p>"
+    );
+    let spread = |s: Option<Spread>, f: &dyn Fn(f64) -> String| match s {
+        Some(s) => format!("{} [{}, {}]", f(s.median), f(s.min), f(s.max)),
+        None => "-".into(),
+    };
+    let loss = |v: f64| format!("{v:.3e}");
+    let acc = |v: f64| format!("{v:.3}");
+    for (mode, c) in sets {
+        let stop = match c.stop.as_str() {
+            "target_loss" => "trained until the median loss on their own training records reached the target's on its members",
+            "target_accuracy" => "trained until a training accuracy given in the settings",
+            _ => "trained a fixed number of epochs (settings)",
+        };
+        let _ = write!(
+            h,
+            "<table class=\"calibration\" data-testid=\"calibration-{mode}\"><caption>{mode} references ({}): {} records each, {} epochs (median, cap {})</caption><tr><th></th><th>median loss -ln p<sub>y</sub></th><th>accuracy</th></tr><tr><td>target on its members</td><td>{}</td><td>{}</td></tr><tr><td>target on non-members</td><td>{}</td><td>{}</td></tr><tr><td>references on their training records (median [range])</td><td>{}</td><td>{}</td></tr><tr><td>references on other audit records</td><td>{}</td><td>{}</td></tr></table>",
+            esc(stop),
+            c.train_size,
+            c.epochs_median,
+            c.max_epochs,
+            loss(c.target.members.loss_median),
+            acc(c.target.members.accuracy),
+            loss(c.target.nonmembers.loss_median),
+            acc(c.target.nonmembers.accuracy),
+            esc(&spread(c.in_loss_median, &loss)),
+            esc(&spread(c.in_accuracy, &acc)),
+            esc(&spread(c.out_loss_median, &loss)),
+            esc(&spread(c.out_accuracy, &acc)),
+        );
+        for w in &c.warnings {
+            let _ = write!(
+                h,
+                "<p class=\"warning\" data-testid=\"calibration-warning\">Warning: {}</p>",
+                esc(w)
+            );
+        }
+    }
 }

@@ -72,7 +72,7 @@ const AUDIT = {
   quick: ['loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness'],
   all: [
     'loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness',
-    'boundary_distance', 'shokri', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
+    'boundary_distance', 'shokri', 'qmia', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
   ],
 };
 
@@ -123,7 +123,7 @@ function figures(report) {
  * CLI. `TRAINED_TOL` (env) can loosen them for an experiment; by default
  * every figure must be within the test's own tolerance (1e-6).
  */
-const TRAINED = new Set(['shokri', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline']);
+const TRAINED = new Set(['shokri', 'qmia', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline']);
 const TRAINED_TOL = Number(process.env.TRAINED_TOL || 0);
 
 /** Every figure of `got` within `tol` of `want` (null = NaN on both sides). */
@@ -680,7 +680,7 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const page = await openAudit();
     await page.getByTestId('audit-preset').selectOption('custom');
     assert.ok(await page.getByTestId('audit-attacks').isVisible(), 'the custom list is shown');
-    const want = ['loss', 'shokri', 'lira_offline', 'rmia_offline'];
+    const want = ['loss', 'shokri', 'qmia', 'lira_offline', 'rmia_offline'];
     for (const id of AUDIT.all) await page.getByTestId(`audit-attack-${id}`).setChecked(want.includes(id));
     assert.ok(await page.getByTestId('audit-references').isEnabled(), 'offline attacks use the reference count');
     await page.getByTestId('audit-references').fill('2');

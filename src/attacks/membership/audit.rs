@@ -14,8 +14,8 @@
 //!   master `seed` seeds everything (each attack's own seed field is
 //!   overwritten with a value derived from it, and recorded).
 //! - An attack that cannot run with these inputs (no population for the
-//!   offline attacks, RMIA and Shokri; a model that cannot be trained for
-//!   the reference attacks) is reported as skipped with the reason; every
+//!   offline attacks, RMIA, Shokri and QMIA; a model that cannot be
+//!   trained for the reference attacks) is reported as skipped with the reason; every
 //!   other attack still runs. Bad inputs (labels outside the model's
 //!   classes, empty sets) are errors for the whole audit.
 //! - Online references (LiRA online, RMIA online) are trained once on the
@@ -30,6 +30,7 @@ use super::label_only::{
 };
 use super::leaves::{self, LeafReport};
 use super::lira::{lira_offline, lira_online, LiraConfig};
+use super::qmia::{qmia, QmiaConfig};
 use super::references::{
     plan_references, train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe,
     TrainedReference,
@@ -45,7 +46,7 @@ use crate::stats::{evaluate, AttackStats, StatsConfig};
 use serde::{Deserialize, Serialize};
 
 /// Every attack id, in report order.
-pub const ALL_ATTACKS: [&str; 13] = [
+pub const ALL_ATTACKS: [&str; 14] = [
     "loss",
     "confidence",
     "entropy",
@@ -55,6 +56,7 @@ pub const ALL_ATTACKS: [&str; 13] = [
     "noise_robustness",
     "boundary_distance",
     "shokri",
+    "qmia",
     "lira_online",
     "lira_offline",
     "rmia_online",
@@ -82,8 +84,11 @@ pub struct AuditSettings {
     pub references: usize,
     pub seed: u64,
     /// Training recipe of reference and shadow models (default: calibrated
-    /// to the target's accuracy on the members).
+    /// to the target's median loss on the members).
     pub recipe: TrainRecipe,
+    /// Records each LiRA/RMIA reference model trains on (default: the
+    /// member count, the target's training-set size).
+    pub reference_train_size: Option<usize>,
     /// Also put population records in the online pool.
     pub population_in_pool: bool,
     pub stats: StatsConfig,
@@ -94,6 +99,8 @@ pub struct AuditSettings {
     pub lira: LiraConfig,
     pub rmia: RmiaConfig,
     pub shokri: ShokriConfig,
+    /// QMIA (quantile regression, no reference models).
+    pub qmia: QmiaConfig,
     /// Limit on models in one reference set x trainable parameters of the
     /// target (see [`crate::limits`]).
     pub max_reference_params: u64,
@@ -106,6 +113,7 @@ impl Default for AuditSettings {
             references: 16,
             seed: 0,
             recipe: TrainRecipe::default(),
+            reference_train_size: None,
             population_in_pool: false,
             stats: StatsConfig::default(),
             threshold: ThresholdConfig::default(),
@@ -115,6 +123,7 @@ impl Default for AuditSettings {
             lira: LiraConfig::default(),
             rmia: RmiaConfig::default(),
             shokri: ShokriConfig::default(),
+            qmia: QmiaConfig::default(),
             max_reference_params: crate::limits::DEFAULT_MAX_REFERENCE_PARAMS,
         }
     }
@@ -190,11 +199,13 @@ impl AuditSettings {
         self.noise.validate()?;
         self.boundary.validate()?;
         self.risk_score.validate()?;
+        self.qmia.validate()?;
         self.stats.seed = derive(self.seed, 1);
         self.noise.seed = derive(self.seed, 2);
         self.risk_score.seed = derive(self.seed, 3);
         self.shokri.seed = derive(self.seed, 4);
         self.shokri.recipe = self.recipe.clone();
+        self.qmia.seed = derive(self.seed, 5);
         Ok(self)
     }
 
@@ -339,6 +350,7 @@ pub fn reference_config(settings: &AuditSettings, mode: ReferenceMode) -> Refere
         mode,
         k: settings.references,
         population_in_pool: settings.population_in_pool,
+        train_size: settings.reference_train_size,
         recipe: settings.recipe.clone(),
         seed: derive(settings.seed, 10 + salt),
         ..ReferenceConfig::default()
@@ -467,6 +479,7 @@ pub fn run_audit_with(
                 None => run_boundary_distance(target, inputs, &settings.boundary, &mut sub),
             },
             "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
+            "qmia" => qmia(target, inputs, &settings.qmia, &mut sub),
             "lira_online" | "rmia_online" => {
                 let refs = online.get_or_insert_with(|| {
                     obtain(ReferenceMode::Online, pre_online.take(), &mut sub)

@@ -170,6 +170,7 @@ pub mod audit;
 pub mod label_only;
 pub mod leaves;
 pub mod lira;
+pub mod qmia;
 pub mod references;
 pub mod risk_score;
 pub mod rmia;

@@ -44,7 +44,8 @@
 //!   naming the numbers; cancelled -> [`AttackError::Cancelled`].
 
 use super::{predict_raw, AttackError, AuditInputs, Progress, Records, Target};
-use crate::engine::math::PortableMath;
+pub use crate::engine::proba::prob_and_phi;
+use crate::engine::proba::{fit_signals, Fit};
 use crate::engine::train::{check_trainable, init_params, train, Optimizer, TrainConfig};
 use crate::engine::OutputKind;
 use ndarray::Array2;
@@ -68,14 +69,27 @@ pub struct TrainRecipe {
     pub optimizer: Optimizer,
     pub batch_size: usize,
     pub l2: f32,
-    /// Upper bound on epochs when calibrating to an accuracy.
+    /// Upper bound on epochs when calibrating (to the target's loss, or to
+    /// an accuracy the user gives).
     pub max_epochs: usize,
-    /// Train exactly this many epochs (no accuracy stop) when set.
+    /// Train exactly this many epochs (no calibration stop) when set.
     pub fixed_epochs: Option<usize>,
-    /// Stop at this training accuracy; `None` with `fixed_epochs` unset
-    /// means "the target's accuracy on the members".
+    /// Stop at this training accuracy instead of calibrating by loss (the
+    /// user's choice; the default calibrates by loss).
     pub target_accuracy: Option<f64>,
+    /// Stop when the median per-record loss on a reference's own training
+    /// records falls to this; `None` (with `fixed_epochs` and
+    /// `target_accuracy` unset) means "the target's median loss on the
+    /// members", resolved when the references are planned.
+    #[serde(default)]
+    pub target_loss: Option<f64>,
 }
+
+/// Default epoch cap of calibrated reference training: far enough for a
+/// reference to reach the fit of a target trained to convergence (sklearn's
+/// MLP stops after up to thousands of epochs of its larger batches; the
+/// demos' references reach the target's loss in a few hundred).
+pub const DEFAULT_MAX_EPOCHS: usize = 1000;
 
 impl Default for TrainRecipe {
     fn default() -> Self {
@@ -83,9 +97,10 @@ impl Default for TrainRecipe {
             optimizer: Optimizer::adam(1e-3),
             batch_size: 64,
             l2: 0.0,
-            max_epochs: 100,
+            max_epochs: DEFAULT_MAX_EPOCHS,
             fixed_epochs: None,
             target_accuracy: None,
+            target_loss: None,
         }
     }
 }
@@ -103,6 +118,10 @@ pub struct ReferenceConfig {
     /// Fraction of the population held out of every training set for RMIA's
     /// Z when population records train references (0 < z_reserve < 1).
     pub z_reserve: f64,
+    /// Records each reference trains on; `None` = the target's training-set
+    /// size (the member count), capped by the records available.
+    #[serde(default)]
+    pub train_size: Option<usize>,
     pub recipe: TrainRecipe,
     pub seed: u64,
 }
@@ -114,6 +133,7 @@ impl Default for ReferenceConfig {
             k: 16,
             population_in_pool: false,
             z_reserve: 0.5,
+            train_size: None,
             recipe: TrainRecipe::default(),
             seed: 0,
         }
@@ -139,6 +159,12 @@ pub struct ReferenceInfo {
     pub epochs_run: usize,
     pub train_accuracy: f64,
     pub stopped_by: String,
+    /// Its fit on its own training records (IN) and on every audit record
+    /// that did not train it (OUT: members, non-members, population).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_in: Option<Fit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_out: Option<Fit>,
 }
 
 /// Trained references, reduced to what the attacks need.
@@ -162,11 +188,138 @@ pub struct ReferenceSet {
     pub members: RefSignals,
     pub nonmembers: RefSignals,
     pub population: Option<RefSignals>,
-    /// The recipe as run (accuracy target resolved).
+    /// The recipe as run (loss or accuracy target resolved).
     pub recipe: TrainRecipe,
     /// The target's accuracy on the members.
     pub target_member_accuracy: f64,
+    /// The target's fit on the members and on the non-members.
+    pub target_fit: TargetFit,
+    /// Records each model was asked to train on (the design's size).
+    pub train_size: usize,
     pub models: Vec<ReferenceInfo>,
+}
+
+/// The target's fit, the yardstick of the reference calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetFit {
+    pub members: Fit,
+    pub nonmembers: Fit,
+}
+
+/// Median, smallest and largest of a figure over the references.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(v: impl IntoIterator<Item = f64>) -> Option<Spread> {
+        let mut v: Vec<f64> = v.into_iter().collect();
+        if v.is_empty() {
+            return None;
+        }
+        let median = crate::engine::proba::median_in_place(&mut v);
+        Some(Spread {
+            median,
+            min: v[0],
+            max: v[v.len() - 1],
+        })
+    }
+}
+
+/// Fit of the references beside the target's (report section
+/// `references.<mode>.calibration`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Calibration {
+    /// How the references were stopped: "target_loss", "target_accuracy"
+    /// or "fixed_epochs".
+    pub stop: String,
+    /// The statistic compared.
+    pub statistic: String,
+    /// The loss (or accuracy) each reference was trained to reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_accuracy: Option<f64>,
+    pub target: TargetFit,
+    /// Over the references: their fit on their own training records (IN)...
+    pub in_loss_median: Option<Spread>,
+    pub in_accuracy: Option<Spread>,
+    /// ...and on the audit records that did not train them (OUT).
+    pub out_loss_median: Option<Spread>,
+    pub out_accuracy: Option<Spread>,
+    /// References that ran to the epoch cap without reaching the target's fit.
+    pub capped: usize,
+    pub max_epochs: usize,
+    /// Median epochs run.
+    pub epochs_median: f64,
+    pub train_size: usize,
+    /// Plain-language warnings (fit clearly below or above the target's;
+    /// references that hit the cap).
+    pub warnings: Vec<String>,
+}
+
+/// The references' median IN loss may differ from the target's member loss
+/// by this factor either way before the report warns (a factor of 2 in the
+/// median loss is a shift of about ln 2 = 0.69 in the median phi for
+/// confident records).
+pub const CALIBRATION_WARN_FACTOR: f64 = 2.0;
+
+impl Calibration {
+    /// The calibration of each reference set a report's `references`
+    /// section holds (mode name, calibration), in the order online,
+    /// offline.
+    pub fn from_report(references: &serde_json::Value) -> Vec<(&'static str, Calibration)> {
+        ["online", "offline"]
+            .into_iter()
+            .filter_map(|mode| {
+                let c = references.get(mode)?.get("calibration")?;
+                serde_json::from_value(c.clone()).ok().map(|c| (mode, c))
+            })
+            .collect()
+    }
+
+    /// One line for a terminal summary.
+    pub fn line(&self, mode: &str) -> String {
+        let goal = match self.stop.as_str() {
+            "target_loss" => format!(
+                "trained to the target's median loss on its members, {:.3e}",
+                self.target_loss.unwrap_or(f64::NAN)
+            ),
+            "target_accuracy" => format!(
+                "trained to a training accuracy of {:.3}",
+                self.target_accuracy.unwrap_or(f64::NAN)
+            ),
+            _ => "trained a fixed number of epochs".to_string(),
+        };
+        let reach = match (self.in_loss_median, self.in_accuracy) {
+            (Some(l), Some(a)) => format!(
+                "; they reach a median loss of {:.3e} [{:.3e}, {:.3e}] and accuracy {:.3} on their {} training records (target: {:.3e}, {:.3} on members, {:.3e}, {:.3} on non-members), {} epochs (median)",
+                l.median,
+                l.min,
+                l.max,
+                a.median,
+                self.train_size,
+                self.target.members.loss_median,
+                self.target.members.accuracy,
+                self.target.nonmembers.loss_median,
+                self.target.nonmembers.accuracy,
+                self.epochs_median
+            ),
+            _ => String::new(),
+        };
+        let mut s = format!("{mode} references: {goal}{reach}");
+        for w in &self.warnings {
+            s.push_str("\n  warning: ");
+            s.push_str(w);
+        }
+        s
+    }
 }
 
 impl ReferenceSet {
@@ -183,6 +336,69 @@ impl ReferenceSet {
         let b = a + self.n_nonmembers;
         self.in_mask.iter().map(|r| r[a..b].to_vec()).collect()
     }
+    /// The references' fit beside the target's, with warnings.
+    pub fn calibration(&self) -> Calibration {
+        let stop = if self.recipe.fixed_epochs.is_some() {
+            "fixed_epochs"
+        } else if self.recipe.target_accuracy.is_some() {
+            "target_accuracy"
+        } else {
+            "target_loss"
+        };
+        let spread = |f: &dyn Fn(&ReferenceInfo) -> Option<f64>| {
+            Spread::of(self.models.iter().filter_map(f))
+        };
+        let in_loss = spread(&|m| m.fit_in.map(|f| f.loss_median));
+        let capped = self
+            .models
+            .iter()
+            .filter(|m| m.stopped_by == "epochs" && stop != "fixed_epochs")
+            .count();
+        let mut epochs: Vec<f64> = self.models.iter().map(|m| m.epochs_run as f64).collect();
+        let epochs_median = if epochs.is_empty() {
+            0.0
+        } else {
+            crate::engine::proba::median_in_place(&mut epochs)
+        };
+        let mut warnings = Vec::new();
+        let target_loss = self.target_fit.members.loss_median;
+        if let Some(r) = in_loss {
+            let (a, b) = (r.median, target_loss);
+            let f = CALIBRATION_WARN_FACTOR;
+            if a.is_finite() && b.is_finite() && a > b * f && a - b > 1e-6 {
+                warnings.push(format!(
+                    "the references fit their training records clearly less than the target fits its members (median loss {a:.3e} against {b:.3e}): the reference attacks may under-report leakage; train them longer (epoch cap, learning rate) or check the recipe"
+                ));
+            } else if a.is_finite() && b.is_finite() && a * f < b && b - a > 1e-6 {
+                warnings.push(format!(
+                    "the references fit their training records clearly more than the target fits its members (median loss {a:.3e} against {b:.3e}): the target may be regularised or stopped early in a way the recipe does not copy"
+                ));
+            }
+        }
+        if capped > 0 {
+            warnings.push(format!(
+                "{capped} of {} references reached the epoch cap ({}) before the target's fit",
+                self.k, self.recipe.max_epochs
+            ));
+        }
+        Calibration {
+            stop: stop.into(),
+            statistic: "median per-record loss -ln p_y (= ln(1 + e^-phi)) and accuracy".into(),
+            target_loss: self.recipe.target_loss,
+            target_accuracy: self.recipe.target_accuracy,
+            target: self.target_fit,
+            in_loss_median: in_loss,
+            in_accuracy: spread(&|m| m.fit_in.map(|f| f.accuracy)),
+            out_loss_median: spread(&|m| m.fit_out.map(|f| f.loss_median)),
+            out_accuracy: spread(&|m| m.fit_out.map(|f| f.accuracy)),
+            capped,
+            max_epochs: self.recipe.max_epochs,
+            epochs_median,
+            train_size: self.train_size,
+            warnings,
+        }
+    }
+
     /// The facts the report records about the references.
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
@@ -191,72 +407,12 @@ impl ReferenceSet {
             "poolLen": self.pool_len,
             "populationInPool": self.pool_population.len(),
             "zSize": self.z_indices.len(),
+            "trainSize": self.train_size,
             "recipe": self.recipe,
             "targetMemberAccuracy": self.target_member_accuracy,
+            "calibration": self.calibration(),
             "models": self.models,
         })
-    }
-}
-
-/// Probability of the true label and phi of one row of raw outputs.
-/// `row` is the raw model output (K >= 1 columns), `kind` its meaning.
-pub(crate) fn prob_and_phi(row: &[f64], kind: OutputKind, y: usize) -> (f64, f64) {
-    const TINY: f64 = 1e-45;
-    if row.len() == 1 {
-        let s = row[0];
-        return match kind {
-            OutputKind::Logits => {
-                let phi = if y == 1 { s } else { -s };
-                // p_y = sigmoid(phi), stable
-                let p = if phi >= 0.0 {
-                    1.0 / (1.0 + (-phi).p_exp())
-                } else {
-                    let e = phi.p_exp();
-                    e / (1.0 + e)
-                };
-                (p, phi)
-            }
-            OutputKind::Probabilities => {
-                let p1 = s.clamp(0.0, 1.0);
-                let (py, other) = if y == 1 {
-                    (p1, 1.0 - p1)
-                } else {
-                    (1.0 - p1, p1)
-                };
-                (py, py.max(TINY).p_ln() - other.max(TINY).p_ln())
-            }
-        };
-    }
-    match kind {
-        OutputKind::Logits => {
-            let lse = |skip: Option<usize>| {
-                let m = row
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| Some(*j) != skip)
-                    .map(|(_, &v)| v)
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let s: f64 = row
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| Some(*j) != skip)
-                    .map(|(_, &v)| (v - m).p_exp())
-                    .sum();
-                m + s.p_ln()
-            };
-            let zy = row[y];
-            (((zy - lse(None)).p_exp()).min(1.0), zy - lse(Some(y)))
-        }
-        OutputKind::Probabilities => {
-            let py = row[y].clamp(0.0, 1.0);
-            let other: f64 = row
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != y)
-                .map(|(_, &v)| v.clamp(0.0, 1.0))
-                .sum();
-            (py, py.max(TINY).p_ln() - other.max(TINY).p_ln())
-        }
     }
 }
 
@@ -295,64 +451,82 @@ pub fn target_signals(
     signals_of(&raw, target.output_kind, &records.y)
 }
 
-/// Fraction of `records` whose predicted class is the label.
-pub(crate) fn accuracy_of(target: &Target, records: &Records) -> Result<f64, AttackError> {
-    if records.is_empty() {
-        return Ok(0.0);
-    }
-    let p = super::predict_probs(target.graph, target.params, target.output_kind, &records.x)?;
-    let mut correct = 0usize;
-    for (i, &y) in records.y.iter().enumerate() {
-        let row = p.row(i);
-        let mut best = 0;
-        for j in 0..row.len() {
-            if row[j] > row[best] {
-                best = j;
-            }
-        }
-        correct += usize::from(best == y);
-    }
-    Ok(correct as f64 / records.len() as f64)
+/// The target's fit on `records` (accuracy, median loss), with the labels
+/// checked.
+pub fn fit_of(target: &Target, records: &Records) -> Result<Fit, AttackError> {
+    let (_, phi, correct) = fit_signals_of(target, records)?;
+    Ok(Fit::of(phi, correct).unwrap_or(Fit {
+        accuracy: 0.0,
+        loss_median: f64::NAN,
+        records: 0,
+    }))
 }
 
-/// Validate a recipe and resolve it into a [`TrainConfig`] (seed 0).
+/// `(p_y, phi, correct)` per record of a model on `records`.
+fn fit_signals_of(
+    target: &Target,
+    records: &Records,
+) -> Result<(Vec<f64>, Vec<f64>, Vec<bool>), AttackError> {
+    if records.is_empty() {
+        return Ok((vec![], vec![], vec![]));
+    }
+    let raw = predict_raw(target.graph, target.params, &records.x)?;
+    let classes = raw.ncols().max(2);
+    if let Some((i, &l)) = records.y.iter().enumerate().find(|(_, &l)| l >= classes) {
+        return Err(AttackError::Input(format!(
+            "record {i} has label {l}, the model has {classes} classes"
+        )));
+    }
+    Ok(fit_signals(&raw, target.output_kind, &records.y))
+}
+
+/// Validate a recipe and resolve it into a [`TrainConfig`] (seed 0): fixed
+/// epochs, else the user's accuracy target, else calibration to the
+/// target's median loss on the members (the default).
 pub(crate) fn resolve_recipe(
     recipe: &TrainRecipe,
-    target: &Target,
-    members: &Records,
-) -> Result<(TrainRecipe, TrainConfig, f64), AttackError> {
-    let member_acc = accuracy_of(target, members)?;
+    target_fit: &TargetFit,
+) -> Result<(TrainRecipe, TrainConfig), AttackError> {
     let mut r = recipe.clone();
-    let cfg = match r.fixed_epochs {
-        Some(e) => {
-            r.target_accuracy = None;
-            TrainConfig {
-                optimizer: r.optimizer,
-                epochs: e,
-                batch_size: r.batch_size,
-                l2: r.l2,
-                target_accuracy: None,
-                seed: 0,
-                dp: None,
-            }
-        }
-        None => {
-            let t = r.target_accuracy.unwrap_or(member_acc);
-            r.target_accuracy = Some(t);
-            TrainConfig {
-                optimizer: r.optimizer,
-                epochs: r.max_epochs,
-                batch_size: r.batch_size,
-                l2: r.l2,
-                target_accuracy: Some(t),
-                seed: 0,
-                dp: None,
-            }
-        }
+    let mut cfg = TrainConfig {
+        optimizer: r.optimizer,
+        epochs: r.max_epochs,
+        batch_size: r.batch_size,
+        l2: r.l2,
+        target_accuracy: None,
+        target_loss: None,
+        seed: 0,
+        dp: None,
     };
+    if r.max_epochs == 0 && r.fixed_epochs.is_none() {
+        return Err(AttackError::Config(
+            "reference training recipe: the epoch cap must be at least 1".into(),
+        ));
+    }
+    match (r.fixed_epochs, r.target_accuracy) {
+        (Some(e), _) => {
+            r.target_accuracy = None;
+            r.target_loss = None;
+            cfg.epochs = e;
+        }
+        (None, Some(t)) => {
+            r.target_loss = None;
+            cfg.target_accuracy = Some(t);
+        }
+        (None, None) => {
+            let t = r.target_loss.unwrap_or(target_fit.members.loss_median);
+            if !t.is_finite() {
+                return Err(AttackError::Input(format!(
+                    "the target's median loss on the members is {t}: cannot calibrate the references to it"
+                )));
+            }
+            r.target_loss = Some(t);
+            cfg.target_loss = Some(t);
+        }
+    }
     cfg.validate()
         .map_err(|e| AttackError::Config(format!("reference training recipe: {e}")))?;
-    Ok((r, cfg, member_acc))
+    Ok((r, cfg))
 }
 
 /// Train one fresh copy of the target on `data`; returns the parameters'
@@ -401,6 +575,8 @@ pub(crate) fn train_one(
             epochs_run: report.epochs_run,
             train_accuracy: report.train_accuracy,
             stopped_by: report.stopped_by,
+            fit_in: None,
+            fit_out: None,
         },
     ))
 }
@@ -418,15 +594,25 @@ pub(crate) fn model_seed(seed: u64, salt: u64, k: usize) -> u64 {
 }
 
 /// Balanced IN design: `[k][n]`, each column has `k/2` trues (for odd k,
-/// alternately floor and ceil).
+/// alternately floor and ceil). [`design`] with fraction 1/2.
 pub fn balanced_design(k: usize, n: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<bool>> {
+    design(k, n, 0.5, rng)
+}
+
+/// IN design with inclusion fraction `f`: `[k][n]`; record i is IN for
+/// `floor(f k (i+1)) - floor(f k i)` models (so the counts average f k
+/// exactly and alternate between floor and ceil), chosen by a seeded
+/// permutation of the k models; each model then trains on about f n
+/// records. With f = 1/2 this is the balanced design (the same draws).
+pub fn design(k: usize, n: usize, f: f64, rng: &mut ChaCha8Rng) -> Vec<Vec<bool>> {
     let mut mask = vec![vec![false; n]; k];
     let mut perm: Vec<usize> = (0..k).collect();
+    let fk = f.clamp(0.0, 1.0) * k as f64;
     #[allow(clippy::needless_range_loop)]
     for i in 0..n {
         perm.shuffle(rng);
-        let n_in = k / 2 + usize::from(k % 2 == 1 && i % 2 == 1);
-        for &m in &perm[..n_in] {
+        let n_in = ((fk * (i + 1) as f64).floor() - (fk * i as f64).floor()) as usize;
+        for &m in &perm[..n_in.min(k)] {
             mask[m][i] = true;
         }
     }
@@ -487,7 +673,8 @@ pub struct ReferencePlan {
     pub seed: u64,
     recipe: TrainRecipe,
     train_cfg: TrainConfig,
-    member_acc: f64,
+    target_fit: TargetFit,
+    train_size: usize,
     z_indices: Vec<usize>,
     pool_population: Vec<usize>,
     in_mask: Vec<Vec<bool>>,
@@ -541,7 +728,19 @@ pub fn plan_references(
         )));
     }
     check_trainable(target.graph)?;
-    let (recipe, train_cfg, member_acc) = resolve_recipe(&cfg.recipe, target, &inputs.members)?;
+    let target_fit = TargetFit {
+        members: fit_of(target, &inputs.members)?,
+        nonmembers: fit_of(target, &inputs.nonmembers)?,
+    };
+    let (recipe, train_cfg) = resolve_recipe(&cfg.recipe, &target_fit)?;
+    if cfg.train_size == Some(0) {
+        return Err(AttackError::Config(
+            "the reference training-set size must be at least 1".into(),
+        ));
+    }
+    // every reference trains on as many records as the target did (the
+    // member count) unless the user gives another size
+    let wanted = cfg.train_size.unwrap_or(inputs.members.len());
 
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7265_6665_7265_6e63);
     let n_pop = inputs.population.as_ref().map_or(0, |p| p.len());
@@ -579,7 +778,10 @@ pub fn plan_references(
         ReferenceMode::Online => {
             let pool_pop = trainable_pop.clone();
             let pool_len = n_m + n_n + pool_pop.len();
-            let mask = balanced_design(k, pool_len, &mut rng);
+            // inclusion fraction for `wanted` records per model, kept so that
+            // every record is IN for at least one model and OUT for another
+            let fk = (wanted as f64 / pool_len as f64 * k as f64).clamp(1.0, (k - 1) as f64);
+            let mask = design(k, pool_len, fk / k as f64, &mut rng);
             let mut pop_mask = vec![vec![false; n_pop]; k];
             for (m, row) in mask.iter().enumerate() {
                 for (q, &j) in pool_pop.iter().enumerate() {
@@ -605,7 +807,10 @@ pub fn plan_references(
             if inputs.population.is_none() {
                 return Err(AttackError::Input("no population".into()));
             }
-            let design = balanced_design(k.max(2), trainable_pop.len(), &mut rng);
+            // each model trains on `wanted` records of the population's
+            // training part (all of it when it has fewer)
+            let f = (wanted as f64 / trainable_pop.len().max(1) as f64).min(1.0);
+            let design = design(k.max(2), trainable_pop.len(), f, &mut rng);
             let mut pop_mask = vec![vec![false; n_pop]; k];
             let mut sets = Vec::with_capacity(k);
             for m in 0..k {
@@ -625,13 +830,18 @@ pub fn plan_references(
         }
     };
 
+    let train_size = match cfg.mode {
+        ReferenceMode::Online => wanted.min(n_m + n_n + pool_population.len()),
+        ReferenceMode::Offline => wanted.min(trainable_pop.len()),
+    };
     Ok(ReferencePlan {
         mode: cfg.mode,
         k,
         seed: cfg.seed,
         recipe,
         train_cfg,
-        member_acc,
+        target_fit,
+        train_size,
         z_indices,
         pool_population,
         in_mask,
@@ -666,21 +876,44 @@ impl ReferencePlan {
         }
         let seed = model_seed(self.seed, 1, m);
         let data = set.gather(inputs)?;
-        let (params, info) = train_one(target, &data, &self.train_cfg, seed, &at, progress)?;
+        let (params, mut info) = train_one(target, &data, &self.train_cfg, seed, &at, progress)?;
+        drop(data);
         let reference = Target {
             graph: target.graph,
             params: &params,
             output_kind: target.output_kind,
             num_classes: target.num_classes,
         };
+        // signals on every audit record, and the fit IN (its training
+        // records) and OUT (every other audit record)
+        let mut fit_in = (Vec::new(), Vec::new());
+        let mut fit_out = (Vec::new(), Vec::new());
+        let mut split = |phi: &[f64], ok: &[bool], is_in: &dyn Fn(usize) -> bool| {
+            for i in 0..phi.len() {
+                let side = if is_in(i) { &mut fit_in } else { &mut fit_out };
+                side.0.push(phi[i]);
+                side.1.push(ok[i]);
+            }
+        };
+        let contains = |v: &[usize], i: usize| v.binary_search(&i).is_ok();
+        let (mp, mphi, mok) = fit_signals_of(&reference, &inputs.members)?;
+        split(&mphi, &mok, &|i| contains(&set.members, i));
+        let (np, nphi, nok) = fit_signals_of(&reference, &inputs.nonmembers)?;
+        split(&nphi, &nok, &|i| contains(&set.nonmembers, i));
         let population = match inputs.population.as_ref() {
-            Some(pop) => Some(target_signals(&reference, pop)?),
+            Some(pop) => {
+                let (pp, pphi, pok) = fit_signals_of(&reference, pop)?;
+                split(&pphi, &pok, &|i| contains(&set.population, i));
+                Some((pp, pphi))
+            }
             None => None,
         };
+        info.fit_in = Fit::of(fit_in.0, fit_in.1);
+        info.fit_out = Fit::of(fit_out.0, fit_out.1);
         Ok(TrainedReference {
             index: m,
-            members: target_signals(&reference, &inputs.members)?,
-            nonmembers: target_signals(&reference, &inputs.nonmembers)?,
+            members: (mp, mphi),
+            nonmembers: (np, nphi),
             population,
             info,
         })
@@ -768,7 +1001,9 @@ impl ReferencePlan {
             nonmembers,
             population,
             recipe: self.recipe,
-            target_member_accuracy: self.member_acc,
+            target_member_accuracy: self.target_fit.members.accuracy,
+            target_fit: self.target_fit,
+            train_size: self.train_size,
             models,
         })
     }

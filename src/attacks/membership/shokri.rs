@@ -20,7 +20,7 @@
 //!   target's features for it, `sigmoid(w.f + b)`.
 //! - Needs a population CSV with at least [`MIN_POPULATION`] records.
 
-use super::references::{model_seed, resolve_recipe, train_one, TrainRecipe};
+use super::references::{fit_of, model_seed, resolve_recipe, train_one, TargetFit, TrainRecipe};
 use super::{predict_probs, AttackError, AttackOutput, AuditInputs, Progress, Records, Target};
 use crate::engine::math::PortableMath;
 use crate::engine::train::check_trainable;
@@ -216,7 +216,12 @@ pub fn shokri(
         )));
     }
     check_trainable(target.graph)?;
-    let (recipe, train_cfg, member_acc) = resolve_recipe(&cfg.recipe, target, &inputs.members)?;
+    let target_fit = TargetFit {
+        members: fit_of(target, &inputs.members)?,
+        nonmembers: fit_of(target, &inputs.nonmembers)?,
+    };
+    let member_acc = target_fit.members.accuracy;
+    let (recipe, train_cfg) = resolve_recipe(&cfg.recipe, &target_fit)?;
     let kind = target.output_kind;
     let probs_of = |params: &crate::engine::ParamSet, r: &Records| {
         predict_probs(target.graph, params, kind, &r.x)

@@ -31,7 +31,7 @@ use super::{EngineError, Op, Tensor};
 
 mod conv;
 mod elementwise;
-mod gemm;
+pub(crate) mod gemm;
 mod linalg;
 pub mod ml_post;
 mod pool;
