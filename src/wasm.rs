@@ -871,6 +871,21 @@ pub fn run_audit(
     report_out(&report)
 }
 
+/// The per-record CSV of a JSON report (the text `runAudit` returned as
+/// `reportJson`): the report is read back and checked
+/// (`report::read_json_with`, this instance's `max_report_bytes`), then
+/// written by `Report::records_csv`, the writer of the CLI's
+/// `--records-csv`. Errors: the report's code (`report_not_json`,
+/// `report_invalid`, `report_too_large`), or `no_records` when it holds no
+/// per-record table.
+#[wasm_bindgen(js_name = recordsCsv)]
+pub fn records_csv(report_json: &str) -> Result<String, JsValue> {
+    let report =
+        crate::report::read_json_with(report_json.as_bytes(), current_limits().max_report_bytes)
+            .map_err(|e| js_error(e.code(), &e.to_string()))?;
+    report.records_csv().map_err(|e| js_error("no_records", &e))
+}
+
 /// The audit settings of a JS object (snake_case, every field optional);
 /// `max_reference_params` comes from this instance's limits unless the
 /// object sets it.

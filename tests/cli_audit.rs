@@ -589,3 +589,134 @@ fn limits_file_adjusts_the_limits() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not a limits file"), "{err}");
 }
+
+/// `--records-csv`: the documented columns (skipped attacks have none), one
+/// row per member and non-member, flag counts that add up, each attack's 1%
+/// flags within 1% of the non-members, and the same text as the report's
+/// own table gives (`Report::records_csv`, the page's writer too).
+#[test]
+fn audit_writes_the_per_record_csv() {
+    let report = tmp("records.json");
+    let html_path = tmp("records.html");
+    let csv_path = tmp("records.csv");
+    let (code, stdout, stderr) = run(&[
+        "audit",
+        fx("sk_mlp_relu.onnx").to_str().unwrap(),
+        "--members",
+        fx("data/digits.train.csv").to_str().unwrap(),
+        "--nonmembers",
+        fx("data/digits.test.csv").to_str().unwrap(),
+        "--attacks",
+        "loss,gap,lira_offline,risk_score",
+        "--seed",
+        "3",
+        "--report",
+        report.to_str().unwrap(),
+        "--html",
+        html_path.to_str().unwrap(),
+        "--records-csv",
+        csv_path.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "stdout {stdout}\nstderr {stderr}");
+    // the HTML report: agreement (one row per attack that ran) and the 50
+    // most vulnerable members, no page buttons in the standalone document
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(html.matches("data-testid=\"agreement-").count(), 3);
+    assert_eq!(html.matches("data-testid=\"records-row\"").count(), 50);
+    assert!(!html.contains("<button"), "standalone HTML has no buttons");
+    assert!(
+        stdout.contains("per record at 1% FPR:") && stdout.contains("members flagged by both"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut want = vec!["set", "index", "label"];
+    let per_attack =
+        |id: &str| ["score", "percentile", "flag_1pct", "flag_0_1pct"].map(|c| format!("{id}_{c}"));
+    // report order; lira_offline is skipped (no population)
+    let ran = ["loss", "risk_score", "gap"];
+    let cols: Vec<String> = ran.iter().flat_map(|id| per_attack(id)).collect();
+    want.extend(cols.iter().map(String::as_str));
+    want.extend(["flags_1pct", "flags_0_1pct"]);
+    assert_eq!(header, want);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 1200 + 597, "members + non-members");
+    assert_eq!(rows[0][..2], ["member", "0"]);
+    assert_eq!(rows[1200][..2], ["nonmember", "0"]);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut false_alarms = [0usize; 3];
+    let mut any_flag = 0;
+    for r in &rows {
+        for level in ["1pct", "0_1pct"] {
+            let sum: usize = ran
+                .iter()
+                .map(|id| {
+                    r[col(&format!("{id}_flag_{level}"))]
+                        .parse::<usize>()
+                        .unwrap()
+                })
+                .sum();
+            assert_eq!(
+                r[col(&format!("flags_{level}"))].parse::<usize>().unwrap(),
+                sum,
+                "{r:?}"
+            );
+            any_flag += sum;
+        }
+        if r[0] == "nonmember" {
+            for (i, id) in ran.iter().enumerate() {
+                false_alarms[i] += usize::from(r[col(&format!("{id}_flag_1pct"))] == "1");
+            }
+        }
+    }
+    assert!(any_flag > 0, "nothing flagged: the checks above are empty");
+    for (id, fp) in ran.iter().zip(false_alarms) {
+        assert!(
+            fp as f64 / 597.0 <= 0.01,
+            "{id}: {fp} of 597 non-members flagged at 1% FPR"
+        );
+    }
+    // the report holds the table; its CSV is the file's text
+    let r = privacy_inspector::report::read_json(&std::fs::read(&report).unwrap()).unwrap();
+    let t = r.records.as_ref().expect("records table");
+    assert_eq!(
+        t.attacks.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ran
+    );
+    assert_eq!(t.resolvable, vec![true, false]);
+    assert_eq!(r.records_csv().unwrap(), text);
+    // no temporary file left beside it
+    let left: Vec<String> = std::fs::read_dir(csv_path.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // a folder that does not exist: a clear error naming the path
+    let bad = tmp("no-such-dir").join("records.csv");
+    let (code, _, stderr) = run(&[
+        "audit",
+        fx("sk_mlp_relu.onnx").to_str().unwrap(),
+        "--members",
+        fx("data/digits.train.csv").to_str().unwrap(),
+        "--nonmembers",
+        fx("data/digits.test.csv").to_str().unwrap(),
+        "--attacks",
+        "loss",
+        "--report",
+        report.to_str().unwrap(),
+        "--records-csv",
+        bad.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("cannot write") && stderr.contains("no-such-dir"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -105,6 +105,7 @@ const el = {
     results: $('audit-results'),
     downloadJson: $('download-json'),
     downloadHtml: $('download-html'),
+    downloadRecords: $('download-records-csv'),
     timing: $('audit-timing'),
     record: $('record-dialog'),
     recordBody: $('record-body'),
@@ -1068,6 +1069,12 @@ function renderAuditResults(out) {
     table.replaceWith(wrap);
     wrap.append(table);
   }
+  // the per-record table: sortable, with the records' images when they are images
+  a.downloadRecords.hidden = !out.report.records;
+  for (const table of a.results.querySelectorAll('table[data-sortable]')) {
+    addRecordImages(table);
+    makeSortable(table);
+  }
   a.results.dataset.attacks = out.report.attacks.map((x) => x.id).join(',');
   a.results.dataset.auc = JSON.stringify(out.report.attacks.map((x) => [x.id, x.auc ?? null]));
   a.resultsPanel.hidden = false;
@@ -1121,6 +1128,7 @@ async function runAuditNow() {
     const out = await bridge.call('runAudit', { settings, names, guidance }, { onProgress: onAuditProgress });
     const seconds = (performance.now() - t0) / 1000;
     state.lastAudit = out.report;
+    state.lastAuditJson = out.reportJson;
     renderAuditResults(out);
     const refs = jobs.reduce((n, j) => n + j.k, 0);
     a.timing.textContent = `Ran in ${seconds.toFixed(1)} s${refs ? ` (${refs} reference models on ${Math.min(workers, refs)} worker${Math.min(workers, refs) > 1 ? 's' : ''})` : ''}.`;
@@ -1147,6 +1155,126 @@ async function runAuditNow() {
   }
 }
 
+/**
+ * Make a table sortable: each column heading becomes a button; the first
+ * click sorts descending by the column (each cell's data-sort number, else
+ * its text), the next ascending. Headings with class "nosort" stay as they are.
+ */
+function makeSortable(table) {
+  const heads = [...table.tHead.rows[0].cells];
+  heads.forEach((th, col) => {
+    if (th.classList.contains('nosort')) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'sort';
+    button.dataset.testid = `sort-${col}`;
+    button.append(...th.childNodes);
+    th.append(button);
+    th.setAttribute('aria-sort', 'none');
+    button.addEventListener('click', () => {
+      const dir = th.getAttribute('aria-sort') === 'descending' ? 'ascending' : 'descending';
+      for (const h of heads) if (h.hasAttribute('aria-sort')) h.setAttribute('aria-sort', 'none');
+      th.setAttribute('aria-sort', dir);
+      const key = (tr) => {
+        const cell = tr.cells[col];
+        const v = cell ? cell.dataset.sort : undefined;
+        return v !== undefined && v !== '' && !Number.isNaN(Number(v)) ? Number(v) : (cell ? cell.textContent : '');
+      };
+      const body = table.tBodies[0];
+      const rows = [...body.rows].map((tr, i) => ({ tr, i, k: key(tr) }));
+      rows.sort((x, y) => {
+        const c = typeof x.k === 'number' && typeof y.k === 'number' ? x.k - y.k : String(x.k).localeCompare(String(y.k));
+        return (dir === 'ascending' ? c : -c) || x.i - y.i;
+      });
+      body.append(...rows.map((r) => r.tr));
+    });
+  });
+}
+
+/** [height, width] when the model input (the inversion's shape field) is a one-channel image of `len` values, else null. */
+function imageShape(len) {
+  const shape = el.inv.shape.value.trim().split(/[\s,x]+/).filter(Boolean).map(Number);
+  const [c, hgt, w] = shape.length === 3 ? shape : [0, 0, 0];
+  return c === 1 && hgt * w === len && hgt > 0 ? [hgt, w] : null;
+}
+
+/** A canvas drawing a record as a grey image (dark = high), or null when it is not image-shaped. */
+function recordCanvas(features) {
+  const hw = imageShape(features.length);
+  if (!hw) return null;
+  const [hgt, w] = hw;
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = hgt;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', `the record as a ${hgt}x${w} image`);
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(w, hgt);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of features) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  for (let i = 0; i < features.length; i++) {
+    const g = hi > lo ? Math.round((255 * (features[i] - lo)) / (hi - lo)) : 0;
+    img.data.set([255 - g, 255 - g, 255 - g, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+/**
+ * The most-vulnerable table: when the records are images, a first column
+ * with each member's image (fetched from the worker, which holds the CSVs).
+ */
+async function addRecordImages(table) {
+  const rows = [...table.tBodies[0].rows];
+  const first = rows[0] && rows[0].querySelector('button.record-link');
+  if (!first) return;
+  const info = state.audit.members && state.audit.members.info;
+  if (!info || !imageShape(info.features)) return;
+  const th = document.createElement('th');
+  th.className = 'nosort';
+  th.textContent = 'image';
+  table.tHead.rows[0].cells[0].after(th);
+  const cells = rows.map((tr) => {
+    const td = document.createElement('td');
+    td.className = 'record-thumb';
+    tr.cells[0].after(td);
+    return td;
+  });
+  for (const [i, tr] of rows.entries()) {
+    try {
+      const rec = await bridge.call('record', { role: 'members', index: Number(tr.dataset.recordIndex) });
+      const canvas = recordCanvas(rec.features);
+      if (canvas) cells[i].append(canvas);
+    } catch {
+      return; // the dialog still shows the record (and says what went wrong)
+    }
+  }
+}
+
+/** The per-record CSV of the last audit, written by the core from its JSON report, as a download. */
+async function downloadRecordsCsv() {
+  const a = el.audit;
+  const report = state.lastAudit;
+  if (!state.lastAuditJson || !report) return;
+  try {
+    const csv = await bridge.call('recordsCsv', { json: state.lastAuditJson });
+    const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+    state.reportUrls.push(url);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `privacy-records-${String(report.model.sha256).slice(0, 12)}-seed${report.seed}.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+  } catch (err) {
+    if (err.code !== 'aborted') showError(a.error, err, 'The per-record CSV');
+  }
+}
+
 /** A dialog with one record of an audit CSV: its features (and the image, for 8x8 / image-shaped inputs). */
 async function showRecord(role, index) {
   const a = el.audit;
@@ -1159,29 +1287,10 @@ async function showRecord(role, index) {
   }
   a.recordTitle.textContent = `${ROLE_TITLES[role]} row ${index} (0-based; line ${index + 2} of ${state.audit[role].name})${rec.label != null ? `, label ${rec.label}` : ''}`;
   const parts = [];
-  const shape = el.inv.shape.value.trim().split(/[\s,x]+/).filter(Boolean).map(Number);
-  const [c, hgt, w] = shape.length === 3 ? shape : [0, 0, 0];
-  if (c === 1 && hgt * w === rec.features.length) {
-    const canvas = document.createElement('canvas');
-    canvas.width = w;
-    canvas.height = hgt;
+  const canvas = recordCanvas(rec.features);
+  if (canvas) {
     canvas.className = 'record-image';
     canvas.dataset.testid = 'record-image';
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', `the record as a ${hgt}x${w} image`);
-    const ctx = canvas.getContext('2d');
-    const img = ctx.createImageData(w, hgt);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const v of rec.features) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-    for (let i = 0; i < rec.features.length; i++) {
-      const g = hi > lo ? Math.round((255 * (rec.features[i] - lo)) / (hi - lo)) : 0;
-      img.data.set([255 - g, 255 - g, 255 - g, 255], 4 * i);
-    }
-    ctx.putImageData(img, 0, 0);
     parts.push(canvas);
   }
   const table = document.createElement('table');
@@ -1234,11 +1343,12 @@ function setupAudit() {
     await loadMembershipCsv(file.name, file);
     a.membershipInput.value = '';
   });
-  // the report's most exposed rows: show the record the index points at
+  // the report's most exposed / most vulnerable rows: show the record the index points at
   a.results.addEventListener('click', (ev) => {
     const button = ev.target.closest && ev.target.closest('button.record-link');
-    if (button) showRecord('members', Number(button.dataset.recordIndex));
+    if (button) showRecord(button.dataset.recordSet || 'members', Number(button.dataset.recordIndex));
   });
+  a.downloadRecords.addEventListener('click', downloadRecordsCsv);
   a.record.querySelector('button').addEventListener('click', () => a.record.close());
   fillWorkerChoices();
   applyPreset();

@@ -18,7 +18,7 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  accountant, CsvParser, currentLimits, guidanceDefaults, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, referenceJobs, runAttribute, runAudit,
+  accountant, CsvParser, currentLimits, guidanceDefaults, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, recordsCsv, referenceJobs, runAttribute, runAudit,
   runInversion, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
@@ -308,6 +308,11 @@ const methods = {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
     });
+  },
+
+  /** The per-record CSV of a report (its JSON text, as runAudit returned it), written by the core. */
+  recordsCsv({ json }) {
+    return recordsCsv(json);
   },
 
   /** One record of an audit CSV (0-based row index): its features and label, for the report's "most exposed" rows. */

@@ -1,7 +1,8 @@
 //! `privacy-inspector audit`: read the model and the member / non-member /
 //! population CSVs, run the membership audit of the core
 //! (`attacks::membership::audit::run_audit`), write the JSON report (and
-//! optionally the HTML one) with the model-file scan (`scan::scan_model`)
+//! optionally the HTML one and the per-record CSV, `--records-csv`) with the
+//! model-file scan (`scan::scan_model`)
 //! as its `scan` section, print the headline figures, with progress on
 //! stderr.
 
@@ -196,6 +197,11 @@ pub struct AuditArgs {
     pub guidance: GuidanceArgs,
     #[command(flatten)]
     pub out: ReportOut,
+    /// Also write the per-record table as CSV: set, index, label, each
+    /// attack's score, percentile among the non-members and flags at 1% and
+    /// 0.1% FPR, and the number of attacks flagging the record
+    #[arg(long, value_name = "OUT.csv")]
+    pub records_csv: Option<PathBuf>,
     /// No progress on stderr
     #[arg(long)]
     pub quiet: bool,
@@ -538,6 +544,10 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     .with_guidance(&args.guidance.options()?)
     .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
     args.out.write(&report)?;
+    if let Some(path) = &args.records_csv {
+        let csv = report.records_csv().map_err(CliError::Usage)?;
+        write_atomically(path, &csv)?;
+    }
     print_summary(&report);
     if let Some(g) = &report.guidance {
         print!("\n{}", privacy_inspector::guidance::render_text(g));
@@ -553,6 +563,24 @@ fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
     f.write_all(text.as_bytes()).map_err(|e| CliError::Write {
         path: show(path),
         source: IoCause(e),
+    })
+}
+
+/// Write `text` to a temporary file next to `path`, then rename it over
+/// `path`: a reader never sees a half-written file.
+fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    write_file(&tmp, text)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::Write {
+            path: show(path),
+            source: IoCause(e),
+        }
     })
 }
 
@@ -592,6 +620,9 @@ fn print_summary(r: &Report) {
     {
         println!("{}", c.line(mode));
     }
+    if let Some(t) = &r.records {
+        print_agreement(t);
+    }
     if let Some(s) = &r.scan {
         println!(
             "model file scan: {} of {} member records stored verbatim in the model, {} non-member records match; {} tensors look like stored records; {} metadata findings",
@@ -600,6 +631,39 @@ fn print_summary(r: &Report) {
             s.summary.nonmember_records_matched,
             s.summary.tensors_flagged,
             s.summary.metadata_findings
+        );
+    }
+}
+
+/// The attack agreement at 1% FPR (`stats::vulnerability::Agreement`).
+fn print_agreement(t: &privacy_inspector::stats::vulnerability::RecordTable) {
+    let g = &t.agreement;
+    let (m, n) = t.counts();
+    let any = m.saturating_sub(g.by_count.first().copied().unwrap_or(0));
+    let all = g.by_count.last().copied().unwrap_or(0);
+    println!(
+        "per record at {}% FPR{}: {any} of {m} members flagged by at least one of {} attacks, {all} by every one; {} of {n} non-members flagged by at least one",
+        100.0 * g.level,
+        if t.resolvable.first() == Some(&true) { "" } else { "*" },
+        t.attacks.len(),
+        g.nonmembers_any
+    );
+    println!(
+        "{:<18} {:>8} {:>8}  members flagged by both (same order)",
+        "attack", "flagged", "alone"
+    );
+    for (i, a) in t.attacks.iter().enumerate() {
+        let both: Vec<String> = g
+            .both
+            .get(i)
+            .map(|r| r.iter().map(|v| v.to_string()).collect())
+            .unwrap_or_default();
+        println!(
+            "{:<18} {:>8} {:>8}  {}",
+            a.id,
+            g.flagged.get(i).copied().unwrap_or(0),
+            g.alone.get(i).copied().unwrap_or(0),
+            both.join(" ")
         );
     }
 }

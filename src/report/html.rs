@@ -1,5 +1,6 @@
 //! HTML rendering of a [`Report`]: a summary that leads with TPR at low FPR
-//! and the epsilon lower bound, then per attack the ROC on log-log axes and
+//! and the epsilon lower bound, the per-record vulnerability (attack
+//! agreement, most vulnerable members), then per attack the ROC on log-log axes and
 //! the member / non-member score histograms as inline SVG. No script, no
 //! external request. `standalone = true` gives a whole document with its own
 //! `<style>` (the CLI's `--html` and the page's export); `false` gives a
@@ -8,6 +9,7 @@
 
 use super::Report;
 use crate::attacks::membership::audit::AttackResult;
+use crate::stats::vulnerability::RecordTable;
 use std::fmt::Write;
 
 /// Escape text for HTML content and attribute values.
@@ -38,7 +40,7 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;m
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}
 .nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}.explain{font-style:italic}.figure-guide{font-size:12px;color:#4b5563;max-width:60rem}section.guidance article.action{border-left:3px solid #c2410c;padding:.25rem .75rem;margin:.5rem 0;background:#fff7ed}section.guidance p.figure,section.guidance ul.sources{font-size:12px;color:#4b5563}section.guidance span.where{font-family:monospace;font-size:11px}svg{background:#fbfcfe;border:1px solid #e3e6ee}
-.meta{color:#4b5563}code{font-size:.9em}@media print{body{margin:0;max-width:none}section.attack,figure,tr{break-inside:avoid}h2{break-after:avoid}details::details-content{content-visibility:visible;display:block}details>summary{list-style:none;font-weight:600}}";
+.meta{color:#4b5563}.flag{color:#b91c1c}section.records td{white-space:nowrap}code{font-size:.9em}@media print{body{margin:0;max-width:none}section.attack,figure,tr{break-inside:avoid}h2{break-after:avoid}details::details-content{content-visibility:visible;display:block}details>summary{list-style:none;font-weight:600}}";
 
 /// Render the report.
 pub fn render(report: &Report, standalone: bool) -> String {
@@ -86,6 +88,9 @@ pub fn render(report: &Report, standalone: bool) -> String {
     }
     if let Some(s) = &report.scan {
         super::scan_html::render(&mut h, s);
+    }
+    if let Some(t) = &report.records {
+        records(&mut h, t, !standalone);
     }
     for a in &report.attacks {
         attack(&mut h, a, !standalone);
@@ -202,6 +207,130 @@ fn summary(h: &mut String, r: &Report) {
         }
     }
     let _ = write!(h, "</tbody></table><p class=\"meta\">n/r: fewer than one non-member per allowed false positive, so that FPR cannot be measured with these records.</p>");
+}
+
+/// Rows of the most-vulnerable table.
+pub const TOP_RECORDS: usize = 50;
+
+/// The per-record section: the lead, the attack agreement at 1% FPR and the
+/// most vulnerable members (`stats::vulnerability`). `links`: each row's
+/// index is a button the page answers with the record; the page also sorts
+/// the table (`data-sortable`, each cell's `data-sort` value).
+fn records(h: &mut String, t: &RecordTable, links: bool) {
+    let (m, n) = t.counts();
+    let k = t.attacks.len();
+    let g = &t.agreement;
+    let level = |i: usize| {
+        t.levels
+            .get(i)
+            .map(|&l| format!("{}%", 100.0 * l))
+            .unwrap_or_default()
+    };
+    let any = m.saturating_sub(g.by_count.first().copied().unwrap_or(0));
+    let all = g.by_count.last().copied().unwrap_or(0);
+    let _ = write!(
+        h,
+        "<section class=\"records\" data-testid=\"records\"><h2>Per-record vulnerability</h2><p class=\"explain\">Each attack flags the records whose score is at or above the threshold of its TPR at {l0} (and {l1}) FPR: at most {l0} (and {l1}) of the non-members are flagged. A member flagged by several attacks is exposed whatever the attacker chooses.</p><p data-testid=\"records-lead\">At {l0} FPR, <b>{any}</b> of {m} members are flagged by at least one of the {k} attacks and <b>{all}</b> by every one; {} of {n} non-members ({}) are flagged by at least one attack, the false alarms of trusting any of them.</p>",
+        g.nonmembers_any,
+        pct(g.nonmembers_any as f64 / n.max(1) as f64),
+        l0 = esc(&level(0)),
+        l1 = esc(&level(1)),
+    );
+    for note in &t.notes {
+        let _ = write!(h, "<p class=\"nr\">{}</p>", esc(note));
+    }
+    let _ = write!(
+        h,
+        "<h3>Attack agreement</h3><table data-testid=\"records-agreement\"><thead><tr><th>attack</th><th>members flagged</th><th>flagged by no other</th>"
+    );
+    for a in &t.attacks {
+        let _ = write!(h, "<th>{}</th>", esc(&a.id));
+    }
+    let _ = write!(h, "</tr></thead><tbody>");
+    for (i, a) in t.attacks.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr data-testid=\"agreement-{id}\"><th scope=\"row\">{id}</th><td>{}</td><td>{}</td>",
+            g.flagged.get(i).copied().unwrap_or(0),
+            g.alone.get(i).copied().unwrap_or(0),
+            id = esc(&a.id)
+        );
+        for j in 0..k {
+            let v = g.both.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0);
+            let _ = write!(h, "<td>{v}</td>");
+        }
+        let _ = write!(h, "</tr>");
+    }
+    let by_count: Vec<String> = g
+        .by_count
+        .iter()
+        .enumerate()
+        .map(|(c, v)| format!("{c}: {v}"))
+        .collect();
+    let _ = write!(
+        h,
+        "</tbody></table><p class=\"meta\">Members flagged at {l0} FPR; a cell counts the members flagged by both its row's and its column's attack (the diagonal: by the attack). Members flagged by exactly k attacks, k: count &mdash; {}.</p>",
+        esc(&by_count.join(", ")),
+        l0 = esc(&level(0)),
+    );
+    let _ = write!(
+        h,
+        "<h3>Most vulnerable members</h3><table data-testid=\"records-top\" data-sortable=\"true\"><thead><tr><th>row</th><th>label</th><th>attacks flagging at {}</th><th>at {}</th><th>mean percentile</th>",
+        esc(&level(0)),
+        esc(&level(1))
+    );
+    for a in &t.attacks {
+        let _ = write!(h, "<th>{}</th>", esc(&a.id));
+    }
+    let _ = write!(h, "</tr></thead><tbody>");
+    let member_flagged = |a: &crate::stats::vulnerability::RecordAttack, l: usize, r: usize| {
+        a.flagged
+            .members
+            .get(l)
+            .is_some_and(|f| f.binary_search(&r).is_ok())
+    };
+    let mark_both = format!(
+        " <span class=\"flag\" title=\"flagged at {} and at {} FPR\">&#9679;&#9679;</span>",
+        esc(&level(0)),
+        esc(&level(1))
+    );
+    let mark_one = format!(
+        " <span class=\"flag\" title=\"flagged at {} FPR\">&#9679;</span>",
+        esc(&level(0))
+    );
+    for r in t.most_vulnerable(TOP_RECORDS) {
+        let row = if links {
+            format!("<button type=\"button\" class=\"record-link\" data-record-set=\"members\" data-record-index=\"{r}\" aria-label=\"Show member row {r}\">{r}</button>")
+        } else {
+            r.to_string()
+        };
+        let label = t.labels.members.get(r).copied().unwrap_or(0);
+        let (c0, c1) = (t.member_flags(0, r), t.member_flags(1, r));
+        let mean = t.mean_percentile(r);
+        let _ = write!(
+            h,
+            "<tr data-testid=\"records-row\" data-record-index=\"{r}\"><td data-sort=\"{r}\">{row}</td><td data-sort=\"{label}\">{label}</td><td data-sort=\"{c0}\">{c0}</td><td data-sort=\"{c1}\">{c1}</td><td data-sort=\"{mean}\">{mean:.1}</td>"
+        );
+        for a in &t.attacks {
+            let p = t.percentile(a.rank.members.get(r).copied().unwrap_or(0.0));
+            let mark = if member_flagged(a, 1, r) {
+                mark_both.as_str()
+            } else if member_flagged(a, 0, r) {
+                mark_one.as_str()
+            } else {
+                ""
+            };
+            let _ = write!(h, "<td data-sort=\"{p}\">{p:.1}{mark}</td>");
+        }
+        let _ = write!(h, "</tr>");
+    }
+    let _ = write!(
+        h,
+        "</tbody></table><p class=\"meta\">The {} members flagged by the most attacks (then by the highest mean percentile). Percentile: the rank of the member's score among the non-members' (100 = above every non-member; ties count half). &#9679; flagged at {l0} FPR, &#9679;&#9679; also at {l1}. Every record with each attack's score and flags: the per-record CSV.</p></section>",
+        TOP_RECORDS.min(m),
+        l0 = esc(&level(0)),
+        l1 = esc(&level(1)),
+    );
 }
 
 /// One sentence on what an attack does, for readers new to it.

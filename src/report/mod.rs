@@ -2,8 +2,10 @@
 //! the exported HTML, so every front door shows the same numbers. It records
 //! the tool version, the model's SHA-256, the seed, the counts and every
 //! setting; each attack carries its statistics (`crate::stats`), its scores
-//! in input row order, and its details, or the reason it was skipped. Tree
-//! models add the leaf membership (`leaves`).
+//! in input row order, and its details, or the reason it was skipped; one
+//! table (`records`) holds every record's ranks and flags across the attacks
+//! (`crate::stats::vulnerability`). Tree models add the leaf membership
+//! (`leaves`).
 //!
 //! JSON keys are snake_case. `html::render` turns a report into a
 //! self-contained HTML document (inline SVG, no external requests).
@@ -17,6 +19,7 @@ use crate::attacks::membership::audit::{AttackResult, AuditOutcome, AuditSetting
 use crate::attacks::membership::leaves::LeafReport;
 use crate::engine::OutputKind;
 use crate::onnx::Model;
+use crate::stats::vulnerability::{records_csv, PerSet, RecordTable};
 use crate::summary::summarize;
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +82,10 @@ pub struct Report {
     pub references: serde_json::Value,
     /// Membership attacks, in report order (empty when no audit ran).
     pub attacks: Vec<AttackResult>,
+    /// Per record across the attacks: rank among the non-members, flags at
+    /// 1% and 0.1% FPR, flag counts, agreement (`stats::vulnerability`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<RecordTable>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribute: Option<AttributeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -174,6 +181,7 @@ impl Report {
             settings: None,
             references: serde_json::Value::Null,
             attacks: Vec::new(),
+            records: None,
             attribute: None,
             inversion: None,
             redacted: None,
@@ -266,6 +274,7 @@ impl Report {
         self.references = outcome.references;
         self.attacks = outcome.attacks;
         self.leaves = outcome.leaves;
+        self.records = outcome.records;
         self
     }
 
@@ -304,6 +313,34 @@ impl Report {
             inputs,
         )
         .with_audit(outcome)
+    }
+
+    /// The per-record CSV (`stats::vulnerability::records_csv`): the table
+    /// with each attack's scores. The one writer of the CLI's
+    /// `--records-csv` and the page's download.
+    pub fn records_csv(&self) -> Result<String, String> {
+        let table = self.records.as_ref().ok_or_else(|| {
+            "the report has no per-record table (no membership attack ran)".to_string()
+        })?;
+        let mut scores = Vec::with_capacity(table.attacks.len());
+        for a in &table.attacks {
+            let s = self
+                .attacks
+                .iter()
+                .find(|r| r.id == a.id)
+                .and_then(|r| r.scores.as_ref())
+                .ok_or_else(|| {
+                    format!(
+                        "the per-record table names attack '{}', which has no scores",
+                        a.id
+                    )
+                })?;
+            scores.push(PerSet {
+                members: &s.members[..],
+                nonmembers: &s.nonmembers[..],
+            });
+        }
+        records_csv(table, &scores).map_err(|e| e.to_string())
     }
 
     /// Pretty JSON (stable field order; the same inputs and seed give the

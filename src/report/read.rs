@@ -12,6 +12,9 @@
 //! - rates (AUC and its CI, TPR, FPR, ROC points) are finite and in
 //!   [0, 1]; the ROC's FPR and TPR have the same length; the TPR@FPR
 //!   levels "0.1", "0.01" and "0.001" are present;
+//! - the per-record table (`records`) has one entry per level, attack and
+//!   record (the counts), flagged rows in range, and names only attacks
+//!   with scores;
 //! - attribute inference: one representative, prior and true count per
 //!   candidate value, a square confusion table of that size;
 //! - model inversion: each reconstruction holds the product of its shape
@@ -143,6 +146,18 @@ pub fn validate(r: &Report) -> Result<(), ReportError> {
                     at,
                     "an attack is either skipped (no stats, no scores) or has stats and scores",
                 ))
+            }
+        }
+    }
+    if let Some(t) = &r.records {
+        t.validate(r.counts.members, r.counts.nonmembers)
+            .map_err(|(field, message)| invalid(format!("records.{field}"), message))?;
+        for (i, a) in t.attacks.iter().enumerate() {
+            if !r.attacks.iter().any(|x| x.id == a.id && x.scores.is_some()) {
+                return Err(invalid(
+                    format!("records.attacks[{i}].id"),
+                    format!("'{}' is not an attack with scores in this report", a.id),
+                ));
             }
         }
     }

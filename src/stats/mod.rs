@@ -18,6 +18,9 @@
 //!   alpha/2), threshold chosen on a seeded held-out half and evaluated on the
 //!   other ([`epsilon`]);
 //! - per-class slices and the most exposed members ([`records`]);
+//! - across attacks, the per-record table: each record's rank among the
+//!   non-members, its flags at 1% and 0.1% FPR, how many attacks flag it and
+//!   how the attacks agree ([`vulnerability`]);
 //! - a compact ROC for plotting (at most ~500 points, exact at low FPR); the
 //!   AUC always comes from the exact curve.
 //!
@@ -28,6 +31,7 @@ pub mod delong;
 pub mod epsilon;
 pub mod records;
 pub mod roc;
+pub mod vulnerability;
 
 pub use delong::{delong_ci, DelongCi};
 pub use epsilon::{

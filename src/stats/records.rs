@@ -109,11 +109,22 @@ pub struct ExposedRecord {
     pub percentile: f64,
 }
 
-/// Percentile of `s` among the sorted non-member scores (see the contract).
-pub(crate) fn percentile_of(sorted_nonmembers: &[f64], s: f64) -> f64 {
+/// Mid-rank of `s` among the sorted non-member scores: those strictly
+/// below plus half those equal.
+pub(crate) fn mid_rank(sorted_nonmembers: &[f64], s: f64) -> f64 {
     let below = sorted_nonmembers.partition_point(|&x| x < s);
     let upto = sorted_nonmembers.partition_point(|&x| x <= s);
-    100.0 * (below as f64 + 0.5 * (upto - below) as f64) / sorted_nonmembers.len() as f64
+    below as f64 + 0.5 * (upto - below) as f64
+}
+
+/// A mid-rank among `n` non-members as a percentile: 100 x rank / n.
+pub fn rank_percentile(rank: f64, n: usize) -> f64 {
+    100.0 * rank / n as f64
+}
+
+/// Percentile of `s` among the sorted non-member scores (see the contract).
+pub(crate) fn percentile_of(sorted_nonmembers: &[f64], s: f64) -> f64 {
+    rank_percentile(mid_rank(sorted_nonmembers, s), sorted_nonmembers.len())
 }
 
 pub(crate) fn most_exposed(

@@ -67,6 +67,13 @@ pub(crate) fn check_scores(members: &[f64], nonmembers: &[f64]) -> Result<(), St
     Ok(())
 }
 
+/// Whether `n` non-members resolve an FPR of `level`: at least one false
+/// positive is allowed (`1 / n <= level`), or the level is 0. The one rule
+/// for every figure at a fixed FPR (TPR at FPR, per-record flags).
+pub fn resolvable(level: f64, n: usize) -> bool {
+    level == 0.0 || 1.0 / n as f64 <= level
+}
+
 /// The exact ROC curve: one point per distinct threshold plus (0, 0).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RocCurve {
@@ -145,7 +152,7 @@ impl RocCurve {
                 best = i;
             }
         }
-        let resolvable = level == 0.0 || 1.0 / n as f64 <= level;
+        let resolvable = resolvable(level, n);
         let note = if level == 0.0 {
             Some("zero-false-positive operating point".to_string())
         } else if !resolvable {

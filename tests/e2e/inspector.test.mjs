@@ -548,18 +548,70 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const html = readFileSync(await dl.path(), 'utf8');
     assert.match(html, /^<!doctype html>/);
     assert.ok(html.includes('data-testid="summary-noise_robustness"'));
+    assert.ok(html.includes('data-testid="records-agreement"'), 'the standalone HTML has the per-record section');
+
+    // the per-record section: the agreement matrix and the most vulnerable members,
+    // each with its 8x8 image, sortable by any column
+    const records = results.getByTestId('records');
+    await records.waitFor({ timeout: TIMEOUT });
+    assert.equal(await records.getByTestId('records-agreement').locator('tbody tr').count(), AUDIT.quick.length);
+    assert.equal(
+      await records.getByTestId('records-agreement').locator('tbody tr').first().locator('td').count(),
+      2 + AUDIT.quick.length,
+      'flagged, alone and one column per attack',
+    );
+    const top = records.getByTestId('records-top');
+    const rowsTop = top.locator('tbody tr');
+    assert.equal(await rowsTop.count(), 50);
+    const vulnerable = await rowsTop.evaluateAll((trs) => trs.map((tr) => Number(tr.dataset.recordIndex)));
+    // the page's order is the report table's: most flags at 1% first
+    const flags1 = (i) => report.records.flag_counts.members[0][i];
+    for (let i = 1; i < vulnerable.length; i++) assert.ok(flags1(vulnerable[i - 1]) >= flags1(vulnerable[i]), `row ${i} out of order`);
+    await top.locator('tbody tr td.record-thumb canvas').nth(49).waitFor({ timeout: TIMEOUT });
+    const heads = await top.locator('thead th').allTextContents();
+    assert.deepEqual(heads.slice(0, 3).map((t) => t.replace(/\s*[\u2195\u2191\u2193]$/, '')), ['row', 'image', 'label']);
+    const labelCol = heads.findIndex((t) => t.startsWith('label'));
+    const labelsNow = () => top.locator('tbody tr').evaluateAll((trs, c) => trs.map((tr) => Number(tr.cells[c].dataset.sort)), labelCol);
+    await top.locator('thead th').nth(labelCol).locator('button.sort').click();
+    assert.equal(await top.locator('thead th').nth(labelCol).getAttribute('aria-sort'), 'descending');
+    const desc = await labelsNow();
+    assert.deepEqual(desc, [...desc].sort((x, y) => y - x));
+    assert.ok(desc[0] > desc[desc.length - 1], 'the sort moved the rows');
+    await top.locator('thead th').nth(labelCol).locator('button.sort').click();
+    assert.equal(await top.locator('thead th').nth(labelCol).getAttribute('aria-sort'), 'ascending');
+    const asc = await labelsNow();
+    assert.deepEqual(asc, [...asc].sort((x, y) => x - y));
+    // a row's button opens that member's record with its image
+    const firstRow = top.locator('tbody tr').first();
+    const idx = Number(await firstRow.getAttribute('data-record-index'));
+    await firstRow.locator('button.record-link').click();
+    await page.getByTestId('record-dialog').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.match(await text(page, 'record-title'), new RegExp(`Members row ${idx} `));
+    assert.ok(await page.getByTestId('record-image').isVisible(), 'an 8x8 record is drawn');
+    await page.getByTestId('record-close').click();
+    await page.getByTestId('record-dialog').waitFor({ state: 'hidden', timeout: TIMEOUT });
+    await records.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, '7-audit-records.png') });
+    // the per-record CSV, written by the core from the report
+    const [csvDl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-records-csv').click()]);
+    assert.match(csvDl.suggestedFilename(), /^privacy-records-[0-9a-f]{12}-seed\d+\.csv$/);
+    const pageCsv = readFileSync(await csvDl.path(), 'utf8');
 
     // the CLI on the same inputs
     const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-cli-'));
     try {
       const out = path.join(tmp, 'report.json');
+      const csvOut = path.join(tmp, 'records.csv');
       execFileSync(cliBinary(), [
         'audit', AUDIT.model, '--members', AUDIT.members, '--nonmembers', AUDIT.nonmembers,
-        '--attacks', AUDIT.quick.join(','), '--seed', String(AUDIT.seed), '--report', out, '--quiet',
+        '--attacks', AUDIT.quick.join(','), '--seed', String(AUDIT.seed), '--report', out, '--records-csv', csvOut, '--quiet',
       ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
       const cli = JSON.parse(readFileSync(out, 'utf8'));
       assert.equal(cli.model.sha256, report.model.sha256);
       assertFiguresClose(figures(report), figures(cli), 1e-6, 'page vs CLI');
+      const cliCsv = readFileSync(csvOut, 'utf8');
+      assert.equal(pageCsv.split('\n').length, 1 + 1200 + 597 + 1);
+      assert.ok(pageCsv === cliCsv, 'the page\'s per-record CSV is byte-identical to the CLI\'s');
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

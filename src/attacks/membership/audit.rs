@@ -41,6 +41,7 @@ use super::shokri::{shokri, ShokriConfig};
 use super::threshold::{self, ThresholdAttack, ThresholdConfig};
 use super::{AttackError, AttackOutput, AuditInputs, Progress, Target};
 use crate::limits::{Limit, LimitExceeded};
+use crate::stats::vulnerability::{self, AttackScores, RecordTable};
 use crate::stats::{evaluate, AttackStats, StatsConfig};
 use serde::{Deserialize, Serialize};
 
@@ -262,6 +263,35 @@ pub struct AuditOutcome {
     /// Leaf membership of the model's tree ensemble (tree models only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaves: Option<LeafReport>,
+    /// The per-record table across the attacks that ran
+    /// (`stats::vulnerability`); `None` when none ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<RecordTable>,
+}
+
+/// The per-record table of the attacks that ran (`None` when none did).
+pub fn record_table(
+    attacks: &[AttackResult],
+    member_labels: &[usize],
+    nonmember_labels: &[usize],
+) -> Result<Option<RecordTable>, AttackError> {
+    let ran: Vec<AttackScores> = attacks
+        .iter()
+        .filter(|a| a.stats.is_some())
+        .filter_map(|a| {
+            a.scores.as_ref().map(|s| AttackScores {
+                id: &a.id,
+                members: &s.members,
+                nonmembers: &s.nonmembers,
+            })
+        })
+        .collect();
+    if ran.is_empty() {
+        return Ok(None);
+    }
+    vulnerability::record_table(&ran, member_labels, nonmember_labels)
+        .map(Some)
+        .map_err(|e| AttackError::Input(format!("per-record table: {e}")))
 }
 
 fn skipped(id: &str, why: String) -> AttackResult {
@@ -501,6 +531,7 @@ pub fn run_audit_with(
         }
     }
     let leaves = leaves::analyze(target, inputs)?;
+    let records = record_table(&results, &inputs.members.y, &inputs.nonmembers.y)?;
     progress(Progress {
         stage: "done".into(),
         done: total,
@@ -516,5 +547,6 @@ pub fn run_audit_with(
         settings,
         attacks: results,
         leaves,
+        records,
     })
 }
