@@ -165,7 +165,10 @@ fn default_references_match_an_independent_lira_trained_with_the_targets_own_rec
         // (the targets agree with onnxruntime; float32 rounding may swap a
         // few nearly tied pairs)
         if (loss.auc - e["loss"]["auc"].as_f64().unwrap()).abs() > 2e-3 {
-            failures.push(format!("{name}: loss AUC {} differs from Python's", loss.auc));
+            failures.push(format!(
+                "{name}: loss AUC {} differs from Python's",
+                loss.auc
+            ));
         }
         if (lira.auc - ind_auc).abs() > 0.03 {
             failures.push(format!(

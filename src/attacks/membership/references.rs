@@ -483,11 +483,11 @@ pub fn fit_of(target: &Target, records: &Records) -> Result<Fit, AttackError> {
     }))
 }
 
+/// `(p_y, phi, correct)` per record.
+type FitSignals = (Vec<f64>, Vec<f64>, Vec<bool>);
+
 /// `(p_y, phi, correct)` per record of a model on `records`.
-fn fit_signals_of(
-    target: &Target,
-    records: &Records,
-) -> Result<(Vec<f64>, Vec<f64>, Vec<bool>), AttackError> {
+fn fit_signals_of(target: &Target, records: &Records) -> Result<FitSignals, AttackError> {
     if records.is_empty() {
         return Ok((vec![], vec![], vec![]));
     }
