@@ -7,7 +7,7 @@ number of epochs each reference ran in the audit, batch 64, Adam with the
 same learning rate), then, if the web build exists, the page's Standard
 audit (scripts/bench-page.mjs, 1 and 2 workers).
 
-    cargo build --release && scripts/build-web.sh   # once
+    cargo build --release && scripts/build-web.sh   # once (PI_EXE=path picks another CLI build)
     python3 scripts/bench_calibration.py [demo=digits] [--no-page]
 
 Needs torch. The demo's model must be an MLP (Gemm/MatMul + Relu layers, as
@@ -15,6 +15,7 @@ the digits and regularised demos are): the PyTorch copy is built from the
 ONNX weights' shapes.
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -64,7 +65,7 @@ def torch_train(sizes, X, y, epochs, lr, seed):
 def main():
     demo = next((a for a in sys.argv[1:] if not a.startswith("--")), "digits")
     spec = json.loads((DEMO / "demos.json").read_text())[demo]
-    exe = ROOT / "target/release/privacy-inspector"
+    exe = Path(os.environ.get("PI_EXE", ROOT / "target/release/privacy-inspector"))
     files = {k: DEMO / spec[k] for k in ("model", "members", "nonmembers", "population")}
     rows = []
     report = None
