@@ -7,7 +7,10 @@
 //! - `predict MODEL.onnx --data X.csv [--out FILE]` writes one CSV row of
 //!   class probabilities per record (softmax for logits; a single binary score
 //!   becomes `[1-p, p]`), header `class_0,...,class_{K-1}`. The CSV is
-//!   streamed in batches, so memory stays bounded by the batch size.
+//!   streamed in batches, so memory stays bounded by the batch size. With
+//!   `--logits` it writes the logits instead (the output of a logit model,
+//!   or the input of a probability model's final Softmax), as `audit
+//!   --members-predictions ... --output-kind logits` reads them.
 //! - Errors print `error: <message>: <cause>: ...` on stderr, with exit code 2
 //!   for usage and input errors (bad files, bad data, bad arguments) and 1 for
 //!   internal failures. A panic (a bug) prints one line and exits with 101,
@@ -28,8 +31,9 @@ fn main() {}
 mod native {
     use clap::{Args, Parser, Subcommand, ValueEnum};
     use ndarray::{Array2, Axis, IxDyn, Slice};
+    use privacy_inspector::attacks::membership::signals::logits_before_softmax;
     use privacy_inspector::data::{CsvOptions, CsvStream, DataError};
-    use privacy_inspector::engine::{proba, Dim, EngineError, OutputKind, Tensor};
+    use privacy_inspector::engine::{proba, Dim, EngineError, Graph, OutputKind, Tensor};
     use privacy_inspector::onnx::{self, ImportOptions, Model, OnnxError};
     use privacy_inspector::summary::{self, ModelSummary};
     use std::fmt;
@@ -69,7 +73,8 @@ by --label-column) is not fed to the model. Use '-' to read the CSV from stdin.
 Examples:
   privacy-inspector predict model.onnx --data records.csv
   privacy-inspector predict model.onnx --data records.csv --out probabilities.csv
-  privacy-inspector predict model.onnx --data records.csv --label-column target --batch-size 256";
+  privacy-inspector predict model.onnx --data records.csv --label-column target --batch-size 256
+  privacy-inspector predict model.onnx --data records.csv --logits --out logits.csv";
 
     #[derive(Parser, Debug)]
     #[command(
@@ -174,6 +179,11 @@ Examples:
         /// Name of the label column, which is not fed to the model [default: label, when present]
         #[arg(long, value_name = "NAME")]
         label_column: Option<String>,
+        /// Write the model's logits instead of probabilities (for `audit
+        /// --output-kind logits`): the output of a logit model, or the input
+        /// of the final Softmax of a probability model
+        #[arg(long)]
+        logits: bool,
         /// Records per forward pass
         #[arg(long, value_name = "N", default_value_t = 1024,
               value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -257,6 +267,11 @@ Examples:
         Audit {
             #[source]
             source: privacy_inspector::attacks::membership::AttackError,
+        },
+        #[error("cannot audit from predictions")]
+        Predictions {
+            #[source]
+            source: privacy_inspector::attacks::membership::predictions::PredictionError,
         },
         #[error("the model-file scan failed")]
         Scan {
@@ -589,11 +604,35 @@ Examples:
             label_column: args.label_column.clone(),
             ..args.model.limits()?.csv_options()
         };
+        // --logits: the graph whose output is the logits (the model's own
+        // when it emits logits, else cut before a final Softmax)
+        let logit_graph = match (args.logits, kind) {
+            (false, _) | (true, OutputKind::Logits) => None,
+            (true, OutputKind::Probabilities) => {
+                let v = logits_before_softmax(&model.graph).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "{} outputs probabilities that do not come from a final Softmax: it has no logits to write; leave out --logits",
+                        show(&args.model.model)
+                    ))
+                })?;
+                let mut g = model.graph.clone();
+                g.output = v;
+                Some(g)
+            }
+        };
         let mut stream = CsvStream::new(data, &opts).map_err(data_err)?;
         let mut sink = Sink::open(args.out.as_deref())?;
+        let written = if args.logits {
+            Written::Logits {
+                before_softmax: logit_graph.is_some(),
+            }
+        } else {
+            Written::Probabilities(kind)
+        };
         match run_batches(
             &model,
-            kind,
+            logit_graph.as_ref().unwrap_or(&model.graph),
+            written,
             &mut stream,
             &mut sink,
             args.batch_size as usize,
@@ -607,9 +646,20 @@ Examples:
         }
     }
 
+    /// What `predict` writes.
+    #[derive(Clone, Copy)]
+    enum Written {
+        /// Class probabilities from an output of this kind.
+        Probabilities(OutputKind),
+        /// The logits: the model's output, or the input of its final
+        /// Softmax (`before_softmax`, then [N, K >= 2] only).
+        Logits { before_softmax: bool },
+    }
+
     fn run_batches<R: Read>(
         model: &Model,
-        kind: OutputKind,
+        graph: &Graph,
+        written: Written,
         stream: &mut CsvStream<R>,
         sink: &mut Sink,
         batch_size: usize,
@@ -634,8 +684,7 @@ Examples:
             if let Some(b) = fixed_batch {
                 x = pad_batch(x, b);
             }
-            let y = model
-                .graph
+            let y = graph
                 .forward(&model.params, &x)
                 .map_err(|source| CliError::Run {
                     path: data_name.to_string(),
@@ -647,11 +696,15 @@ Examples:
                     .to_owned(),
                 _ => y,
             };
-            let probs = to_probabilities(&y, chunk.len(), kind, done).map_err(|message| {
-                CliError::Output {
-                    path: data_name.to_string(),
-                    message,
+            let probs = match written {
+                Written::Probabilities(kind) => to_probabilities(&y, chunk.len(), kind, done),
+                Written::Logits { before_softmax } => {
+                    to_logits(&y, chunk.len(), before_softmax, done)
                 }
+            }
+            .map_err(|message| CliError::Output {
+                path: data_name.to_string(),
+                message,
             })?;
             let k = probs.ncols();
             match classes {
@@ -751,6 +804,45 @@ Examples:
             }
         }
         proba::probabilities(y, kind).map_err(|e| e.to_string())
+    }
+
+    /// One batch of logits as written by `predict --logits`: the raw output
+    /// as [N, K] (`engine::proba::as_matrix`), checked finite; logits taken
+    /// before a final Softmax must be [N, K >= 2] (as the audit reads them).
+    fn to_logits(
+        y: &Tensor,
+        n: usize,
+        before_softmax: bool,
+        offset: usize,
+    ) -> Result<Array2<f32>, String> {
+        if y.ndim() == 0 || y.shape()[0] != n {
+            return Err(format!(
+                "the output has shape {:?} for a batch of {n} records",
+                y.shape()
+            ));
+        }
+        if before_softmax && (y.ndim() != 2 || y.shape()[1] < 2) {
+            return Err(format!(
+                "the input of the final Softmax has shape {:?}, not [records, classes >= 2]: no logits to write",
+                y.shape()
+            ));
+        }
+        let m = proba::as_matrix(y).map_err(|e| e.to_string())?;
+        if m.ncols() == 0 {
+            return Err(format!(
+                "the output has shape {:?}: no class scores",
+                y.shape()
+            ));
+        }
+        for (i, scores) in m.rows().into_iter().enumerate() {
+            if scores.iter().any(|v| !v.is_finite()) {
+                return Err(format!(
+                    "the logits of record {} are NaN or infinite",
+                    offset + i + 1
+                ));
+            }
+        }
+        Ok(m)
     }
 
     #[cfg(test)]

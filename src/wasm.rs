@@ -886,6 +886,89 @@ pub fn records_csv(report_json: &str) -> Result<String, JsValue> {
     report.records_csv().map_err(|e| js_error("no_records", &e))
 }
 
+impl Coded for crate::attacks::membership::predictions::PredictionError {
+    fn code(&self) -> &'static str {
+        crate::attacks::membership::predictions::PredictionError::code(self)
+    }
+}
+
+/// The audit from predictions alone (no model;
+/// `attacks::membership::audit::run_audit_from_predictions`), as the CLI's
+/// `audit --members-predictions ...`: `members`, `nonmembers` and the
+/// optional `population` are the bytes of prediction CSVs (columns
+/// `class_0..class_{K-1}` as `predict` writes them, plus the label column
+/// `labelColumn`, default `label`), `kind` what they hold ('probabilities'
+/// or 'logits'). Each file is read and checked by
+/// `predictions::read_predictions` (errors name the file, the row and the
+/// value; code `bad_predictions` or the CSV error's) under this instance's
+/// CSV limits. `settings`, `names`, `progress` and `guidance` as for
+/// [`run_audit`]; the file names in messages are `names.members`,
+/// `names.nonmembers` and `names.population`. Returns `{ report,
+/// reportJson, html, htmlStandalone }`.
+#[wasm_bindgen(js_name = runPredictionsAudit)]
+#[allow(clippy::too_many_arguments)]
+pub fn run_predictions_audit(
+    members: &[u8],
+    nonmembers: &[u8],
+    population: Option<Vec<u8>>,
+    kind: &str,
+    label_column: Option<String>,
+    settings: JsValue,
+    names: JsValue,
+    progress: &js_sys::Function,
+    guidance: JsValue,
+) -> Result<JsValue, JsValue> {
+    use crate::attacks::membership::audit::run_audit_from_predictions;
+    use crate::attacks::membership::predictions::{read_predictions, PredictionInputs};
+    use crate::report::Report;
+    let kind = parse_kind(kind)?;
+    let settings = audit_settings(settings)?;
+    let names: serde_json::Value = if names.is_undefined() || names.is_null() {
+        serde_json::Value::Null
+    } else {
+        serde_wasm_bindgen::from_value(names)
+            .map_err(|e| bad_argument(&format!("input names: {e}")))?
+    };
+    let name = |role: &str| {
+        names
+            .get(role)
+            .and_then(|v| v.as_str())
+            .unwrap_or(role)
+            .to_string()
+    };
+    let opts = CsvOptions {
+        label_column: label_column.clone(),
+        ..current_limits().csv_options()
+    };
+    let read = |bytes: &[u8], role: &str| {
+        read_predictions(bytes, &name(role), kind, &opts).map_err(|e| e.to_js())
+    };
+    let predictions = PredictionInputs::new(
+        kind,
+        read(members, "members")?,
+        read(nonmembers, "nonmembers")?,
+        population
+            .as_deref()
+            .map(|b| read(b, "population"))
+            .transpose()?,
+    )
+    .map_err(|e| e.to_js())?;
+    let outcome = run_audit_from_predictions(&predictions, settings, &mut progress_fn(progress))
+        .map_err(|e| e.to_js())?;
+    let mut inputs = names.clone();
+    if let Some(o) = inputs.as_object_mut() {
+        o.insert(
+            "label_column".into(),
+            serde_json::Value::from(label_column.unwrap_or_else(|| "label".into())),
+        );
+    }
+    let report = Report::from_predictions(&predictions, inputs, outcome)
+        .with_limits(&current_limits())
+        .with_guidance(&guidance_options(guidance)?)
+        .map_err(|e| e.to_js())?;
+    report_out(&report)
+}
+
 /// The audit settings of a JS object (snake_case, every field optional);
 /// `max_reference_params` comes from this instance's limits unless the
 /// object sets it.

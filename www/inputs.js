@@ -119,6 +119,18 @@ export function splitByMembership(bytes, column) {
   };
 }
 
+/**
+ * The number of classes K when a CSV header is a predictions file's (the
+ * format `predict` writes: class_0, ..., class_{K-1}, in that order, plus the
+ * label column), else null. Only a guess for the page; the core checks every
+ * row when the audit from predictions runs (predictions::read_predictions).
+ */
+export function predictionColumns(header, labelColumn = 'label') {
+  const cols = header.filter((h) => h !== labelColumn);
+  if (cols.length === header.length || cols.length === 0) return null;
+  return cols.every((h, j) => h === `class_${j}`) ? cols.length : null;
+}
+
 /** What a file's name and first bytes say it is: 'model', 'csv' or null. */
 export function fileKind(name, bytes) {
   const view = new Uint8Array(bytes, 0, Math.min(8, bytes.byteLength));

@@ -7,7 +7,7 @@
 
 import { WorkerBridge, InspectorError } from './bridge.js';
 import { ReferencePool } from './pool.js';
-import { fileKind, guessLabelColumn, guessRole, membershipColumn, SNIFF_BYTES, sniffCsv, splitByMembership } from './inputs.js';
+import { fileKind, guessLabelColumn, guessRole, membershipColumn, predictionColumns, SNIFF_BYTES, sniffCsv, splitByMembership } from './inputs.js';
 
 /** Attack ids in report order (src/attacks/membership/audit.rs ALL_ATTACKS). */
 const ALL_ATTACKS = [
@@ -91,6 +91,9 @@ const el = {
     references: $('audit-references'),
     seed: $('audit-seed'),
     delta: $('audit-delta'),
+    predictionsKind: $('predictions-kind'),
+    predictionsKindField: $('predictions-kind-field'),
+    predictionsNote: $('predictions-note'),
     attackList: $('audit-attacks'),
     checks: document.getElementById('attack-checks'),
     settingsError: $('audit-settings-error'),
@@ -669,6 +672,8 @@ async function loadAuditCsv(role, name, file, how = {}) {
     const status = await bridge.call('loadAuditCsv', { role, file, labelColumn }, { onProgress });
     state.audit[role] = {
       name, file, labelColumn, info: null, error: null, sniff,
+      // K when the header is a predictions file's (class_0..class_{K-1} + label)
+      predictions: predictionColumns(sniff.header, labelColumn),
       labelWhy: how.labelColumn ? 'chosen' : guess.column ? `guessed: ${guess.why}` : 'default',
       roleWhy: how.why || 'chosen by you',
     };
@@ -702,7 +707,7 @@ function renderAuditExtra(role) {
   const note = document.createElement('p');
   note.className = 'muted small-print';
   note.dataset.testid = `${role}-why`;
-  note.textContent = `Role: ${a.roleWhy}. Label column "${a.labelColumn}" (${a.labelWhy}).`;
+  note.textContent = `Role: ${a.roleWhy}. Label column "${a.labelColumn}" (${a.labelWhy}).${a.predictions ? ` The columns class_0 to class_${a.predictions - 1} are a model's outputs (predictions, ${a.predictions} columns).` : ''}`;
   const controls = document.createElement('div');
   controls.className = 'extra-controls';
   const roleSel = document.createElement('select');
@@ -957,10 +962,22 @@ function fillWorkerChoices() {
   else if (asked && Number(asked) >= n) sel.value = 'all';
 }
 
+/**
+ * An audit from predictions alone: no model is loaded, and the members,
+ * non-members (and population, if any) CSVs all have a predictions header.
+ */
+function predictionsAudit() {
+  if (state.model || !state.audit.members || !state.audit.nonmembers) return false;
+  return AUDIT_ROLES.every((r) => !state.audit[r] || state.audit[r].predictions != null);
+}
+
 function updateAuditReady() {
   const a = el.audit;
   const missing = [];
-  if (!state.model) missing.push('a model');
+  const fromPredictions = predictionsAudit();
+  a.predictionsKindField.hidden = !fromPredictions;
+  a.predictionsNote.hidden = !fromPredictions;
+  if (!state.model && !fromPredictions) missing.push('a model');
   if (!state.audit.members) missing.push('members');
   if (!state.audit.nonmembers) missing.push('non-members');
   const broken = AUDIT_ROLES.filter((r) => state.audit[r] && state.audit[r].error).map((r) => ROLE_TITLES[r].toLowerCase());
@@ -980,6 +997,7 @@ function updateAuditReady() {
   else if (missing.length) a.readyNote.textContent = `Load ${missing.join(', ').replace(/, ([^,]*)$/, ' and $1')} first.`;
   else if (broken.length) a.readyNote.textContent = `Fix the ${broken.join(' and ')} CSV first.`;
   else if (probeRunning()) a.readyNote.textContent = 'Another probe is running.';
+  else if (fromPredictions) a.readyNote.textContent = 'Ready: audit from predictions (no model). Everything runs in this page.';
   else a.readyNote.textContent = 'Ready. Everything runs in this page.';
   updateInversionReady();
   updateAttributeReady();
@@ -1049,7 +1067,9 @@ function renderAuditResults(out) {
   revokeReportUrls();
   // the core's own JSON text: u64 seeds above 2^53 keep every digit
   const json = out.reportJson;
-  const stem = `privacy-audit-${String(out.report.model.sha256).slice(0, 12)}-seed${out.report.seed}`;
+  // an audit from predictions has no model SHA-256: its members file's names it
+  const sha = out.report.model.sha256 || (out.report.predictions ? `predictions-${out.report.predictions.files[0].sha256}` : '');
+  const stem = `privacy-audit-${String(sha).slice(0, out.report.model.sha256 ? 12 : 24)}-seed${out.report.seed}`;
   const jsonUrl = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
   const htmlUrl = URL.createObjectURL(new Blob([out.htmlStandalone], { type: 'text/html' }));
   state.reportUrls = [jsonUrl, htmlUrl];
@@ -1096,8 +1116,9 @@ async function runAuditNow() {
     showError(a.settingsError, err, 'Settings');
     return;
   }
+  const fromPredictions = predictionsAudit();
   const names = {
-    model: state.model.name,
+    model: state.model ? state.model.name : null,
     members: state.audit.members.name,
     nonmembers: state.audit.nonmembers.name,
     population: state.audit.population ? state.audit.population.name : null,
@@ -1114,6 +1135,22 @@ async function runAuditNow() {
   a.results.setAttribute('aria-busy', 'true');
   const t0 = performance.now();
   try {
+    if (fromPredictions) {
+      // no model: the core reads and checks the prediction files, runs the
+      // attacks that need only outputs and labels, and skips the others
+      setAuditPhase('attacks', 1);
+      const files = Object.fromEntries(AUDIT_ROLES.map((r) => [r, state.audit[r] ? state.audit[r].file : undefined]));
+      delete names.model;
+      const out = await bridge.call('runPredictionsAudit', {
+        files, kind: a.predictionsKind.value, labelColumn: state.audit.members.labelColumn, settings, names, guidance,
+      }, { onProgress: onAuditProgress });
+      const seconds = (performance.now() - t0) / 1000;
+      state.lastAudit = out.report;
+      renderAuditResults(out);
+      a.timing.textContent = `Audit from predictions (no model) ran in ${seconds.toFixed(1)} s.`;
+      a.resultsPanel.dataset.seconds = seconds.toFixed(3);
+      return;
+    }
     // reference models first, one per free worker; then the attacks in the page's worker
     const jobs = await bridge.call('referenceJobs', { settings });
     const workers = workerCount();

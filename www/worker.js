@@ -19,7 +19,7 @@
 
 import {
   accountant, CsvParser, currentLimits, guidanceDefaults, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, recordsCsv, referenceJobs, runAttribute, runAudit,
-  runInversion, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version,
+  runInversion, runPredictionsAudit, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
@@ -228,6 +228,23 @@ const methods = {
       progress({ done: p.done, total: p.total, label: p.stage });
       return true;
     }, precomputed, guidance || undefined);
+  },
+
+  /**
+   * The audit from predictions alone (no model): `files` holds the members,
+   * non-members and optional population prediction CSVs (File or Blob;
+   * small: a model's K outputs per record), `kind` 'probabilities' or
+   * 'logits'. The core reads and checks them (the CLI's own code) and runs
+   * the attacks that need only outputs and labels.
+   */
+  async runPredictionsAudit({ files, kind, labelColumn, settings, names, guidance }, progress) {
+    const bytes = async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : undefined);
+    const [m, n, p] = await Promise.all([bytes(files.members), bytes(files.nonmembers), bytes(files.population)]);
+    if (!m || !n) throw coded('no_data', 'an audit from predictions needs the members and non-members prediction CSVs');
+    return runPredictionsAudit(m, n, p, kind, labelColumn || undefined, settings, names, (pr) => {
+      progress({ done: pr.done, total: pr.total, label: pr.stage });
+      return true;
+    }, guidance || undefined);
   },
 
   /** Forget the reference models collected for the next runAudit. */

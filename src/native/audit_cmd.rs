@@ -6,10 +6,16 @@
 //! as its `scan` section, print the headline figures, with progress on
 //! stderr.
 
-use super::{parse_model, read_model_bytes, show, CliError, IoCause, KindArg, ModelArgs};
+use super::{
+    parse_model, read_limits, read_model_bytes, show, CliError, IoCause, KindArg, ModelArgs,
+};
 use clap::Args;
 use privacy_inspector::attacks::membership::audit::{
-    needed_reference_modes, reference_config, run_audit_with, AuditSettings, PrecomputedReferences,
+    needed_reference_modes, reference_config, run_audit_from_predictions, run_audit_with,
+    AuditSettings, PrecomputedReferences,
+};
+use privacy_inspector::attacks::membership::predictions::{
+    read_predictions, PredictionInputs, Predictions,
 };
 use privacy_inspector::attacks::membership::references::{
     plan_references, ReferenceMode, TrainRecipe, TrainedReference,
@@ -30,10 +36,20 @@ rmia_online, rmia_offline; 'all' (default) or 'quick' (no reference models).
 Offline attacks, RMIA, Shokri and QMIA need --population; without it they
 are reported as skipped with the reason.
 
+Audit from predictions (no model): give the model's outputs on the records
+instead of the model, as CSVs with the columns class_0..class_{K-1} (the
+format `predict` writes) plus the label column. Only the attacks that need
+nothing but outputs and labels run (loss, confidence, entropy,
+modified_entropy, risk_score, gap); the others are listed as skipped.
+Probabilities must lie in [0, 1] and sum to 1 within 1e-3 per row; declare
+logits with --output-kind logits.
+
 Examples:
   privacy-inspector audit model.onnx --members train.csv --nonmembers test.csv --report audit.json
   privacy-inspector audit model.onnx --members train.csv --nonmembers test.csv \\
-      --population extra.csv --attacks all --references 16 --seed 7 --report audit.json --html audit.html";
+      --population extra.csv --attacks all --references 16 --seed 7 --report audit.json --html audit.html
+  privacy-inspector audit --members-predictions train_preds.csv \\
+      --nonmembers-predictions test_preds.csv --report audit.json --html audit.html";
 
 /// The labelled record sets of a probe (`audit`, `attribute`).
 #[derive(Args, Debug)]
@@ -136,10 +152,58 @@ impl ReportOut {
 
 #[derive(Args, Debug)]
 pub struct AuditArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub inputs: LabelledInputs,
+    /// The ONNX model file (left out for an audit from predictions)
+    #[arg(
+        value_name = "MODEL.onnx",
+        required_unless_present = "members_predictions"
+    )]
+    pub model: Option<PathBuf>,
+    /// Use this model output instead of the detected probability/logit output
+    #[arg(long, value_name = "NAME")]
+    pub output: Option<String>,
+    /// What the model output holds (overrides detection); with
+    /// --members-predictions, what the prediction files hold [default: probabilities]
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub output_kind: Option<KindArg>,
+    /// Resource limits as JSON (README "Limits"; every field optional), for files larger
+    /// than the defaults allow
+    #[arg(long, value_name = "LIMITS.json")]
+    pub limits: Option<PathBuf>,
+    /// CSV of records the model was trained on (with a label column)
+    #[arg(
+        long,
+        value_name = "M.csv",
+        required_unless_present = "members_predictions"
+    )]
+    pub members: Option<PathBuf>,
+    /// CSV of records the model never saw (with a label column)
+    #[arg(
+        long,
+        value_name = "N.csv",
+        required_unless_present = "members_predictions"
+    )]
+    pub nonmembers: Option<PathBuf>,
+    /// CSV of further records from the same population (never in training)
+    #[arg(long, value_name = "P.csv")]
+    pub population: Option<PathBuf>,
+    /// Name of the label column [default: label]
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
+    /// Audit from predictions, no model: the model's outputs on its members
+    /// (columns class_0..class_{K-1} as `predict` writes them, plus the label)
+    #[arg(
+        long,
+        value_name = "M.csv",
+        requires = "nonmembers_predictions",
+        conflicts_with_all = ["model", "members", "nonmembers", "population", "output"]
+    )]
+    pub members_predictions: Option<PathBuf>,
+    /// The model's outputs on the non-members (with --members-predictions)
+    #[arg(long, value_name = "N.csv", requires = "members_predictions")]
+    pub nonmembers_predictions: Option<PathBuf>,
+    /// The model's outputs on population records (with --members-predictions)
+    #[arg(long, value_name = "P.csv", requires = "members_predictions")]
+    pub population_predictions: Option<PathBuf>,
     /// Comma-separated attack ids, 'quick' or 'all'
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub attacks: String,
@@ -388,46 +452,76 @@ fn read_records(
     read_records_named(path, opts, model).map(|(r, _)| r)
 }
 
+impl AuditArgs {
+    /// The audit's settings from the arguments.
+    fn settings(
+        &self,
+        limits: &privacy_inspector::limits::Limits,
+    ) -> Result<AuditSettings, CliError> {
+        let audit_err = |source| CliError::Audit { source };
+        let mut settings = AuditSettings {
+            attacks: AuditSettings::parse_attacks(&self.attacks).map_err(audit_err)?,
+            references: self.references,
+            seed: self.seed,
+            recipe: TrainRecipe {
+                optimizer: Optimizer::adam(self.ref_lr),
+                batch_size: self.ref_batch_size,
+                l2: self.ref_l2,
+                max_epochs: self.ref_max_epochs,
+                fixed_epochs: self.ref_epochs,
+                target_accuracy: self.ref_target_accuracy,
+                target_loss: self.ref_target_loss,
+            },
+            reference_train_size: self.ref_train_size,
+            ..AuditSettings::default()
+        };
+        settings.stats.delta = self.delta;
+        settings.stats.prior = self.prior;
+        settings.max_reference_params = limits.max_reference_params;
+        Ok(settings)
+    }
+}
+
 pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
-    let bytes = read_model_bytes(&args.model.model)?;
-    let model = parse_model(&args.model, &bytes)?;
-    let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
+    if args.members_predictions.is_some() {
+        return audit_from_predictions(args);
+    }
+    let missing = |what: &str| CliError::Usage(format!("an audit needs {what}"));
+    let model_args = ModelArgs {
+        model: args.model.clone().ok_or_else(|| missing("a model"))?,
+        output: args.output.clone(),
+        output_kind: args.output_kind,
+        limits: args.limits.clone(),
+    };
+    let inputs_args = LabelledInputs {
+        members: args.members.clone().ok_or_else(|| missing("--members"))?,
+        nonmembers: args
+            .nonmembers
+            .clone()
+            .ok_or_else(|| missing("--nonmembers"))?,
+        population: args.population.clone(),
+        label_column: args.label_column.clone(),
+    };
+    let bytes = read_model_bytes(&model_args.model)?;
+    let model = parse_model(&model_args, &bytes)?;
+    let kind_override: Option<OutputKind> = model_args.output_kind.map(|k: KindArg| k.into());
     let kind = kind_override.unwrap_or(model.graph.output_kind);
-    let limits = args.model.limits()?;
+    let limits = model_args.limits()?;
     let opts = CsvOptions {
-        label_column: args.inputs.label_column.clone(),
+        label_column: inputs_args.label_column.clone(),
         require_label: true,
         ..limits.csv_options()
     };
-    let members = read_records(&args.inputs.members, &opts, &model)?;
-    let nonmembers = read_records(&args.inputs.nonmembers, &opts, &model)?;
-    let population = args
-        .inputs
+    let members = read_records(&inputs_args.members, &opts, &model)?;
+    let nonmembers = read_records(&inputs_args.nonmembers, &opts, &model)?;
+    let population = inputs_args
         .population
         .as_deref()
         .map(|p| read_records(p, &opts, &model))
         .transpose()?;
     let classes = num_classes(&model).unwrap_or(2);
     let audit_err = |source| CliError::Audit { source };
-    let mut settings = AuditSettings {
-        attacks: AuditSettings::parse_attacks(&args.attacks).map_err(audit_err)?,
-        references: args.references,
-        seed: args.seed,
-        recipe: TrainRecipe {
-            optimizer: Optimizer::adam(args.ref_lr),
-            batch_size: args.ref_batch_size,
-            l2: args.ref_l2,
-            max_epochs: args.ref_max_epochs,
-            fixed_epochs: args.ref_epochs,
-            target_accuracy: args.ref_target_accuracy,
-            target_loss: args.ref_target_loss,
-        },
-        reference_train_size: args.ref_train_size,
-        ..AuditSettings::default()
-    };
-    settings.stats.delta = args.delta;
-    settings.stats.prior = args.prior;
-    settings.max_reference_params = limits.max_reference_params;
+    let settings = args.settings(&limits)?;
     let counts = Counts {
         members: members.len(),
         nonmembers: nonmembers.len(),
@@ -532,11 +626,11 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     }
     let report = Report::new(
         &model,
-        Some(show(&args.model.model)),
+        Some(show(&model_args.model)),
         kind_override,
         classes,
         counts,
-        args.inputs.names(),
+        inputs_args.names(),
         outcome,
     )
     .with_scan(scan)
@@ -548,6 +642,84 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         let csv = report.records_csv().map_err(CliError::Usage)?;
         write_atomically(path, &csv)?;
     }
+    print_summary(&report);
+    if let Some(g) = &report.guidance {
+        print!("\n{}", privacy_inspector::guidance::render_text(g));
+    }
+    Ok(())
+}
+
+/// `audit --members-predictions ...`: the audit from predictions alone (no
+/// model): the files are read and checked by the core
+/// (`predictions::read_predictions`, `PredictionInputs::new`), the
+/// output-only attacks run, every other attack is listed as skipped.
+fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
+    if args.reference_shard.is_some()
+        || args.save_references.is_some()
+        || !args.references_from.is_empty()
+    {
+        return Err(CliError::Usage(
+            "an audit from predictions trains no reference models: leave out --reference-shard, --save-references and --references-from".into(),
+        ));
+    }
+    let limits = read_limits(args.limits.as_deref())?;
+    let kind: OutputKind = args
+        .output_kind
+        .map(Into::into)
+        .unwrap_or(OutputKind::Probabilities);
+    let opts = CsvOptions {
+        label_column: args.label_column.clone(),
+        ..limits.csv_options()
+    };
+    let read = |path: &Path| -> Result<Predictions, CliError> {
+        let bytes = std::fs::read(path).map_err(|e| CliError::Read {
+            path: show(path),
+            source: IoCause(e),
+        })?;
+        read_predictions(&bytes, &show(path), kind, &opts)
+            .map_err(|source| CliError::Predictions { source })
+    };
+    let (Some(m), Some(n)) = (&args.members_predictions, &args.nonmembers_predictions) else {
+        return Err(CliError::Usage(
+            "an audit from predictions needs --members-predictions and --nonmembers-predictions"
+                .into(),
+        ));
+    };
+    let members = read(m)?;
+    let nonmembers = read(n)?;
+    let population = args
+        .population_predictions
+        .as_deref()
+        .map(read)
+        .transpose()?;
+    let predictions = PredictionInputs::new(kind, members, nonmembers, population)
+        .map_err(|source| CliError::Predictions { source })?;
+    let settings = args.settings(&limits)?;
+    let quiet = args.quiet;
+    let mut progress = |p: Progress| {
+        if !quiet {
+            eprintln!("[{}/{}] {}", p.done, p.total, p.stage);
+        }
+        true
+    };
+    let outcome = run_audit_from_predictions(&predictions, settings, &mut progress)
+        .map_err(|source| CliError::Audit { source })?;
+    let names = serde_json::json!({
+        "members_predictions": show(m),
+        "nonmembers_predictions": show(n),
+        "population_predictions": args.population_predictions.as_deref().map(show),
+        "label_column": args.label_column.clone().unwrap_or_else(|| "label".into()),
+    });
+    let report = Report::from_predictions(&predictions, names, outcome)
+        .with_limits(&limits)
+        .with_guidance(&args.guidance.options()?)
+        .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
+    args.out.write(&report)?;
+    println!(
+        "audit from predictions (no model): {} classes, {} declared; attacks that need the model are skipped",
+        predictions.num_classes(),
+        predictions.kind_name()
+    );
     print_summary(&report);
     if let Some(g) = &report.guidance {
         print!("\n{}", privacy_inspector::guidance::render_text(g));

@@ -49,11 +49,14 @@ pub fn render(report: &Report, standalone: bool) -> String {
         let _ = write!(
             h,
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Privacy audit {}</title><style>{STYLE}</style></head><body>",
-            esc(&report.model.sha256[..report.model.sha256.len().min(12)])
+            esc(&report.subject_sha256()[..report.subject_sha256().len().min(12)])
         );
     }
     let _ = write!(h, "<div class=\"pi-report\" data-testid=\"report\">");
-    let _ = write!(
+    if let Some(p) = &report.predictions {
+        predictions_header(&mut h, report, p);
+    } else {
+        let _ = write!(
         h,
         "<h1>Privacy report</h1><p class=\"meta\">{} {} &middot; model SHA-256 <code>{}</code> &middot; {} output ({}) &middot; {} classes &middot; seed {} &middot; {} members, {} non-members, {} population records</p>",
         esc(&report.tool.name),
@@ -70,6 +73,7 @@ pub fn render(report: &Report, standalone: bool) -> String {
         report.counts.nonmembers,
         report.counts.population
     );
+    }
     if let Some(note) = &report.redacted {
         let _ = write!(
             h,
@@ -131,6 +135,52 @@ pub fn render(report: &Report, standalone: bool) -> String {
         h.push_str("</body></html>");
     }
     h
+}
+
+/// The head of an audit from predictions: what it is, each file with its
+/// SHA-256, and what did not run for want of the model.
+fn predictions_header(
+    h: &mut String,
+    report: &Report,
+    p: &crate::attacks::membership::predictions::PredictionsInfo,
+) {
+    let _ = write!(
+        h,
+        "<h1>Privacy report: audit from predictions</h1><p class=\"meta\" data-testid=\"predictions-lead\">{} {} &middot; <b>{}</b>: the model's outputs on the records, not the model &middot; {} declared &middot; {} classes &middot; seed {} &middot; {} members, {} non-members, {} population records</p><ul class=\"meta\" data-testid=\"predictions-files\">",
+        esc(&report.tool.name),
+        esc(&report.tool.version),
+        esc(&p.source),
+        esc(match p.output_kind {
+            crate::engine::OutputKind::Probabilities => "probabilities",
+            crate::engine::OutputKind::Logits => "logits",
+        }),
+        p.num_classes,
+        report.seed,
+        report.counts.members,
+        report.counts.nonmembers,
+        report.counts.population
+    );
+    for f in &p.files {
+        let _ = write!(
+            h,
+            "<li>{}: {} ({} rows), SHA-256 <code>{}</code></li>",
+            esc(&f.role),
+            esc(&f.file),
+            f.rows,
+            esc(&f.sha256)
+        );
+    }
+    let _ = write!(
+        h,
+        "</ul><p class=\"meta\" data-testid=\"predictions-not-run\">Not run without the model:"
+    );
+    for n in &p.not_run {
+        let _ = write!(h, " <b>{}</b>: {}.", esc(&n.section), esc(&n.reason));
+    }
+    let _ = write!(
+        h,
+        " Attacks that need the model are listed below as skipped, with the reason.</p>"
+    );
 }
 
 fn summary(h: &mut String, r: &Report) {

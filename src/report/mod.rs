@@ -17,6 +17,7 @@ pub mod scan_html;
 use crate::attacks::attribute::AttributeReport;
 use crate::attacks::membership::audit::{AttackResult, AuditOutcome, AuditSettings};
 use crate::attacks::membership::leaves::LeafReport;
+use crate::attacks::membership::predictions::{PredictionInputs, PredictionsInfo};
 use crate::engine::OutputKind;
 use crate::onnx::Model;
 use crate::stats::vulnerability::{records_csv, PerSet, RecordTable};
@@ -47,6 +48,9 @@ pub struct ToolInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelInfo {
     pub file: Option<String>,
+    /// Empty (and left out of the JSON) for an audit from predictions,
+    /// which has no model file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
     pub producer: String,
     pub opset: i64,
@@ -70,7 +74,13 @@ pub struct Counts {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
     pub tool: ToolInfo,
+    /// The model's facts; for an audit from predictions only the declared
+    /// output kind and the class count (no SHA-256: see `predictions`).
     pub model: ModelInfo,
+    /// Set for an audit from predictions alone (no model): each file with
+    /// its SHA-256, and the sections that need the model, with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictions: Option<PredictionsInfo>,
     pub seed: u64,
     pub counts: Counts,
     /// Named files of the inputs (the CLI knows them; the page passes names).
@@ -170,6 +180,7 @@ impl Report {
                 version: crate::VERSION.into(),
             },
             model,
+            predictions: None,
             seed: 0,
             counts: Counts {
                 members: 0,
@@ -341,6 +352,49 @@ impl Report {
             });
         }
         records_csv(table, &scores).map_err(|e| e.to_string())
+    }
+
+    /// Assemble the report of an audit from predictions alone: no model
+    /// facts but the declared output kind and the class count, each
+    /// predictions file with its SHA-256, and the sections that need the
+    /// model listed with the reason.
+    pub fn from_predictions(
+        predictions: &PredictionInputs,
+        inputs: serde_json::Value,
+        outcome: AuditOutcome,
+    ) -> Report {
+        let counts = Counts {
+            members: predictions.members.len(),
+            nonmembers: predictions.nonmembers.len(),
+            population: predictions.population.as_ref().map_or(0, |p| p.len()),
+        };
+        let mut r = Report::empty(ModelInfo {
+            file: None,
+            sha256: String::new(),
+            producer: String::new(),
+            opset: 0,
+            input_shape: Vec::new(),
+            output_name: String::new(),
+            output_kind: predictions.kind,
+            output_kind_source: "declared for the predictions (no model)".into(),
+            num_classes: predictions.num_classes(),
+        });
+        r.predictions = Some(PredictionsInfo::of(predictions));
+        r.counts = counts;
+        r.inputs = inputs;
+        r.conventions = CONVENTIONS.iter().map(|s| s.to_string()).collect();
+        r.with_audit(outcome)
+    }
+
+    /// A short name of what was audited: the model's SHA-256, or for an
+    /// audit from predictions the members' file's (for file names).
+    pub fn subject_sha256(&self) -> &str {
+        match &self.predictions {
+            Some(p) if self.model.sha256.is_empty() => {
+                p.files.first().map_or("", |f| f.sha256.as_str())
+            }
+            _ => &self.model.sha256,
+        }
     }
 
     /// Pretty JSON (stable field order; the same inputs and seed give the

@@ -5,7 +5,9 @@
 //! [`crate::limits`]), parse as the report's JSON (unknown keys are
 //! ignored, missing ones are errors), and pass [`validate`], which checks
 //! everything the HTML rendering and the page rely on:
-//! - the tool is `privacy-inspector`, the model SHA-256 is 64 hex digits,
+//! - the tool is `privacy-inspector`, the model SHA-256 is 64 hex digits
+//!   (for an audit from predictions: absent, and every predictions file's
+//!   SHA-256 is 64 hex digits),
 //!   the seed at most `MAX_SEED` (2^53 - 1);
 //! - each attack id is known; an attack is either skipped (no statistics,
 //!   no scores) or has both, with as many scores as its counts say;
@@ -105,11 +107,34 @@ pub fn validate(r: &Report) -> Result<(), ReportError> {
             format!("'{}' is not privacy-inspector", r.tool.name),
         ));
     }
-    if r.model.sha256.len() != 64 || !r.model.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(invalid(
-            "model.sha256",
-            format!("'{}' is not 64 hex digits", r.model.sha256),
-        ));
+    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match &r.predictions {
+        None if !hex64(&r.model.sha256) => {
+            return Err(invalid(
+                "model.sha256",
+                format!("'{}' is not 64 hex digits", r.model.sha256),
+            ));
+        }
+        None => {}
+        Some(p) => {
+            if !r.model.sha256.is_empty() {
+                return Err(invalid(
+                    "model.sha256",
+                    "an audit from predictions has no model SHA-256",
+                ));
+            }
+            if p.files.is_empty() {
+                return Err(invalid("predictions.files", "no predictions file"));
+            }
+            for (i, f) in p.files.iter().enumerate() {
+                if !hex64(&f.sha256) {
+                    return Err(invalid(
+                        format!("predictions.files[{i}].sha256"),
+                        format!("'{}' is not 64 hex digits", f.sha256),
+                    ));
+                }
+            }
+        }
     }
     if r.seed > MAX_SEED {
         return Err(invalid(

@@ -2,7 +2,7 @@
 // label column from the header and first rows, the membership-column split.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { guessLabelColumn, guessRole, membershipColumn, sniffCsv, splitByMembership, fileKind } from '../../www/inputs.js';
+import { guessLabelColumn, guessRole, membershipColumn, predictionColumns, sniffCsv, splitByMembership, fileKind } from '../../www/inputs.js';
 
 const enc = (s) => new TextEncoder().encode(s);
 
@@ -53,4 +53,15 @@ test('file kinds', () => {
 test('a constant whole-number last column is not taken for the label', () => {
   const s = sniffCsv(enc('f0,f1,f63\n0.5,1,0\n0.2,1,0\n'));
   assert.equal(guessLabelColumn(s.header, s.rows).column, null);
+});
+
+test('a predictions header: class_0..class_{K-1} in order plus the label column', () => {
+  assert.equal(predictionColumns(['class_0', 'class_1', 'class_2', 'label']), 3);
+  assert.equal(predictionColumns(['class_0', 'target'], 'target'), 1);
+  // no label column, a gap, another order, feature columns: not predictions
+  assert.equal(predictionColumns(['class_0', 'class_1']), null);
+  assert.equal(predictionColumns(['class_0', 'class_2', 'label']), null);
+  assert.equal(predictionColumns(['class_1', 'class_0', 'label']), null);
+  assert.equal(predictionColumns(['f0', 'f1', 'label']), null);
+  assert.equal(predictionColumns(['label']), null);
 });

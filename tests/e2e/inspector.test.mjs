@@ -630,6 +630,68 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  test('audit from predictions: prediction CSVs with no model give the figures of the CLI', { timeout: AUDIT_TIMEOUT }, async () => {
+    // predict --logits on the demo digits model, the labels appended: the
+    // format the page recognises (class_0..class_9 + label)
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-pred-'));
+    try {
+      const model = path.join(ROOT, 'tests/fixtures/demo/digits_mlp.onnx');
+      const files = {};
+      for (const role of ['members', 'nonmembers']) {
+        const data = path.join(ROOT, `tests/fixtures/demo/digits_${role}.csv`);
+        const raw = path.join(tmp, `${role}.raw.csv`);
+        execFileSync(cliBinary(), ['predict', model, '--data', data, '--logits', '--out', raw], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+        const src = readFileSync(data, 'utf8').trim().split('\n');
+        const li = src[0].split(',').indexOf('label');
+        const rows = readFileSync(raw, 'utf8').trim().split('\n');
+        const out = [`${rows[0]},label`, ...rows.slice(1).map((r, i) => `${r},${src[i + 1].split(',')[li]}`)];
+        files[role] = path.join(tmp, `digits_${role}_predictions.csv`);
+        writeFileSync(files[role], `${out.join('\n')}\n`);
+      }
+      const page = await open();
+      await page.getByTestId('members-input').setInputFiles(files.members);
+      await page.getByTestId('members-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+      await page.getByTestId('nonmembers-input').setInputFiles(files.nonmembers);
+      await page.getByTestId('nonmembers-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+      // no model: the page offers the audit from predictions
+      await page.getByTestId('predictions-note').waitFor({ state: 'visible', timeout: TIMEOUT });
+      assert.match(await text(page, 'audit-ready-note'), /audit from predictions \(no model\)/);
+      assert.match(await text(page, 'members-why'), /class_0 to class_9 are a model's outputs/);
+      await page.getByTestId('predictions-kind').selectOption('logits');
+      await page.getByTestId('audit-preset').selectOption('quick');
+      await page.getByTestId('audit-seed').fill(String(AUDIT.seed));
+      await page.getByTestId('audit-run').click();
+      await page.waitForFunction(() => {
+        const running = !document.querySelector('[data-testid="audit-progress"]').hidden;
+        const failed = !document.querySelector('[data-testid="audit-error"]').hidden;
+        return !running && (failed || document.querySelector('[data-testid="download-json"]').getAttribute('href'));
+      }, null, { timeout: AUDIT_TIMEOUT, polling: 500 });
+      assert.ok(await page.getByTestId('audit-error').isHidden(), `the audit failed: ${await page.getByTestId('audit-error').textContent()}`);
+      const results = page.getByTestId('audit-results');
+      await results.getByTestId('predictions-lead').waitFor({ timeout: TIMEOUT });
+      assert.match(await results.getByTestId('predictions-lead').textContent(), /audit from predictions \(no model\)/);
+      await page.screenshot({ path: path.join(ARTIFACTS, '7b-audit-from-predictions.png'), fullPage: true });
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-json').click()]);
+      assert.match(download.suggestedFilename(), /^privacy-audit-predictions-[0-9a-f]{12}-seed3\.json$/);
+      const report = JSON.parse(readFileSync(await download.path(), 'utf8'));
+      assert.equal(report.model.sha256, undefined, 'no model SHA-256');
+      assert.equal(report.predictions.source, 'audit from predictions (no model)');
+      assert.deepEqual(report.attacks.map((a) => a.id), AUDIT.quick);
+      assert.match(report.attacks.find((a) => a.id === 'noise_robustness').skipped, /^needs the model: /);
+      // the CLI on the same files
+      const cli = cliReport([
+        'audit', '--members-predictions', files.members, '--nonmembers-predictions', files.nonmembers,
+        '--output-kind', 'logits', '--attacks', 'quick', '--seed', String(AUDIT.seed), '--quiet',
+      ]);
+      assert.deepEqual(report.predictions.files.map((f) => f.sha256), cli.predictions.files.map((f) => f.sha256));
+      assertFiguresClose(figures(report), figures(cli), 1e-9, 'page vs CLI (predictions)');
+      assertClean('audit from predictions');
+      await page.close();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   test('audit: Standard preset with a population gives every attack figures or a skip reason', { timeout: AUDIT_TIMEOUT }, async () => {
     // non-members = the first half of digits.test.csv, population = the second half
     const { nonmembers, population, half, rows: total } = splitFiles();

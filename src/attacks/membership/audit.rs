@@ -26,10 +26,11 @@
 //!   the outcome also carries the leaf membership (`leaves::analyze`).
 
 use super::label_only::{
-    run_boundary_distance, run_gap, run_noise_robustness, BoundaryConfig, NoiseConfig,
+    run_boundary_distance, run_gap, run_gap_on, run_noise_robustness, BoundaryConfig, NoiseConfig,
 };
 use super::leaves::{self, LeafReport};
 use super::lira::{lira_offline, lira_online, LiraConfig};
+use super::predictions::PredictionInputs;
 use super::qmia::{qmia, QmiaConfig};
 use super::references::{
     plan_references, train_references, ReferenceConfig, ReferenceMode, ReferenceSet, TrainRecipe,
@@ -39,7 +40,7 @@ use super::risk_score::{self, RiskScoreConfig};
 use super::rmia::{rmia, RmiaConfig};
 use super::shokri::{shokri, ShokriConfig};
 use super::threshold::{self, ThresholdAttack, ThresholdConfig};
-use super::{AttackError, AttackOutput, AuditInputs, Progress, Target};
+use super::{AttackError, AttackOutput, AuditInputs, Outputs, Progress, Target};
 use crate::limits::{Limit, LimitExceeded};
 use crate::stats::vulnerability::{self, AttackScores, RecordTable};
 use crate::stats::{evaluate, AttackStats, StatsConfig};
@@ -313,6 +314,133 @@ fn skippable(e: &AttackError) -> bool {
     )
 }
 
+/// The result of one attack: its statistics and scores, or skipped with the
+/// reason (an error that only stops this attack), or the audit's error.
+fn finish(
+    id: &str,
+    out: Result<AttackOutput, AttackError>,
+    member_labels: &[usize],
+    nonmember_labels: &[usize],
+    settings: &AuditSettings,
+) -> Result<AttackResult, AttackError> {
+    match out {
+        Ok(o) => {
+            let stats = evaluate(
+                &o.members,
+                &o.nonmembers,
+                member_labels,
+                nonmember_labels,
+                &settings.stats,
+            )
+            .map_err(|e| AttackError::Input(format!("{id}: {e}")))?;
+            Ok(AttackResult {
+                id: id.to_string(),
+                skipped: None,
+                stats: Some(stats),
+                scores: Some(Scores {
+                    members: o.members,
+                    nonmembers: o.nonmembers,
+                }),
+                details: o.details,
+            })
+        }
+        Err(AttackError::Cancelled) => Err(AttackError::Cancelled),
+        Err(e) if skippable(&e) => Ok(skipped(id, e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Attacks that read only the target's outputs and the labels: the ones an
+/// audit from predictions runs.
+pub const OUTPUT_ONLY_ATTACKS: [&str; 6] = [
+    "loss",
+    "confidence",
+    "entropy",
+    "modified_entropy",
+    "risk_score",
+    "gap",
+];
+
+/// Why an attack cannot run from predictions alone (every attack outside
+/// [`OUTPUT_ONLY_ATTACKS`]).
+pub fn needs_the_model(id: &str) -> String {
+    let why = match id {
+        "noise_robustness" => "it queries the model on noisy copies of every record",
+        "boundary_distance" => "it follows the model's input gradients to its decision boundary",
+        "shokri" => "it trains shadow models like the target on population records",
+        "lira_online" | "lira_offline" | "rmia_online" | "rmia_offline" => {
+            "it trains reference models like the target"
+        }
+        "qmia" => {
+            "it fits a quantile regressor on the records' features, which predictions do not hold"
+        }
+        _ => "it needs more than the model's outputs and the labels",
+    };
+    format!("needs the model: {why}; an audit from predictions has only the outputs and the labels")
+}
+
+/// The audit from predictions alone ([`PredictionInputs`]): the same
+/// settings, seeds and statistics as [`run_audit`]; the attacks of
+/// [`OUTPUT_ONLY_ATTACKS`] read the supplied outputs (through
+/// [`Outputs::Predictions`]) and give exactly the figures of a model audit
+/// whose outputs these are; every other chosen attack is reported as
+/// skipped with the reason ([`needs_the_model`]). No reference models, no
+/// leaves.
+pub fn run_audit_from_predictions(
+    predictions: &PredictionInputs,
+    settings: AuditSettings,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<AuditOutcome, AttackError> {
+    let settings = settings.validate()?;
+    let outputs = Outputs::Predictions(predictions);
+    let (ym, yn) = (&predictions.members.labels, &predictions.nonmembers.labels);
+    if ym.is_empty() || yn.is_empty() {
+        return Err(AttackError::Input(format!(
+            "an audit needs members and non-members (got {} and {})",
+            ym.len(),
+            yn.len()
+        )));
+    }
+    let total = settings.attacks.len();
+    let mut results = Vec::with_capacity(total);
+    for (i, id) in settings.attacks.iter().enumerate() {
+        if !progress(Progress {
+            stage: format!("attack {}/{}: {id}", i + 1, total),
+            done: i,
+            total,
+        }) {
+            return Err(AttackError::Cancelled);
+        }
+        let out = match id.as_str() {
+            "loss" | "confidence" | "entropy" | "modified_entropy" => {
+                let a =
+                    ThresholdAttack::from_id(id).ok_or_else(|| AttackError::Config(id.clone()))?;
+                threshold::run_on(a, &outputs, &settings.threshold)
+            }
+            "risk_score" => risk_score::run_on(&outputs, &settings.risk_score),
+            "gap" => run_gap_on(&outputs),
+            other => {
+                results.push(skipped(other, needs_the_model(other)));
+                continue;
+            }
+        };
+        results.push(finish(id, out, ym, yn, &settings)?);
+    }
+    progress(Progress {
+        stage: "done".into(),
+        done: total,
+        total,
+    });
+    let records = record_table(&results, ym, yn)?;
+    Ok(AuditOutcome {
+        references: serde_json::json!({ "online": null, "offline": null }),
+        settings,
+        attacks: results,
+        leaves: None,
+        records,
+    })
+}
+
 /// Reference models trained elsewhere (other workers, processes or
 /// machines) for this audit: every model of a mode's set, from
 /// [`ReferencePlan::train`](super::references::ReferencePlan::train) with
@@ -504,31 +632,13 @@ pub fn run_audit_with(
             }
             other => Err(AttackError::Config(format!("unknown attack '{other}'"))),
         };
-        match out {
-            Ok(o) => {
-                let stats = evaluate(
-                    &o.members,
-                    &o.nonmembers,
-                    &inputs.members.y,
-                    &inputs.nonmembers.y,
-                    &settings.stats,
-                )
-                .map_err(|e| AttackError::Input(format!("{id}: {e}")))?;
-                results.push(AttackResult {
-                    id: id.clone(),
-                    skipped: None,
-                    stats: Some(stats),
-                    scores: Some(Scores {
-                        members: o.members,
-                        nonmembers: o.nonmembers,
-                    }),
-                    details: o.details,
-                });
-            }
-            Err(AttackError::Cancelled) => return Err(AttackError::Cancelled),
-            Err(e) if skippable(&e) => results.push(skipped(id, e.to_string())),
-            Err(e) => return Err(e),
-        }
+        results.push(finish(
+            id,
+            out,
+            &inputs.members.y,
+            &inputs.nonmembers.y,
+            &settings,
+        )?);
     }
     let leaves = leaves::analyze(target, inputs)?;
     let records = record_table(&results, &inputs.members.y, &inputs.nonmembers.y)?;

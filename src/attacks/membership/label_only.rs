@@ -46,8 +46,10 @@
 //!      changed; the details count such records.
 //! - Labels outside the model's classes are [`AttackError::Input`] errors.
 
-use super::signals::{check_labels, classes_of_width, logits_before_softmax};
-use super::{predict_probs, AttackError, AttackOutput, AuditInputs, Progress, Records, Target};
+use super::signals::{check_label_slice, check_labels, classes_of_width, logits_before_softmax};
+use super::{
+    predict_probs, AttackError, AttackOutput, AuditInputs, Outputs, Progress, Records, Set, Target,
+};
 use crate::engine::math::PortableMath;
 use crate::engine::proba::{argmax_rows, as_matrix, probabilities};
 use crate::engine::{Graph, Op, OutputKind, Tensor, ValueId};
@@ -253,11 +255,46 @@ pub fn gap_scores(target: &Target, records: &Records) -> Result<Vec<f64>, Attack
         .collect())
 }
 
+/// Gap scores of a set of supplied outputs: 1 if the argmax of the class
+/// probabilities (first maximum on ties) is the label, else 0.
+fn gap_scores_of(outputs: &Outputs, set: Set) -> Result<Vec<f64>, AttackError> {
+    let labels = outputs.labels_or_empty(set);
+    if labels.is_empty() {
+        return Ok(Vec::new());
+    }
+    check_label_slice(labels, outputs.num_classes(), set.name())?;
+    let p = outputs
+        .probabilities(set)?
+        .ok_or_else(|| AttackError::Input(format!("no {} records", set.name())))?;
+    check_width(labels, p.ncols(), 0)?;
+    Ok(p.outer_iter()
+        .map(argmax)
+        .zip(labels)
+        .map(|(p, y)| if p == *y { 1.0 } else { 0.0 })
+        .collect())
+}
+
 /// The `gap` attack.
 pub fn run_gap(target: &Target, inputs: &AuditInputs) -> Result<AttackOutput, AttackError> {
-    check_all(target, inputs)?;
-    let members = gap_scores(target, &inputs.members)?;
-    let nonmembers = gap_scores(target, &inputs.nonmembers)?;
+    run_gap_on(&Outputs::Model { target, inputs })
+}
+
+/// The `gap` attack on the target's outputs (a model or supplied
+/// predictions).
+pub fn run_gap_on(outputs: &Outputs) -> Result<AttackOutput, AttackError> {
+    let (members, nonmembers) = match outputs {
+        Outputs::Model { target, inputs } => {
+            check_all(target, inputs)?;
+            (
+                gap_scores(target, &inputs.members)?,
+                gap_scores(target, &inputs.nonmembers)?,
+            )
+        }
+        Outputs::Predictions(_) => (
+            gap_scores_of(outputs, Set::Members)?,
+            gap_scores_of(outputs, Set::Nonmembers)?,
+        ),
+    };
     let acc = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     Ok(AttackOutput {
         details: json!({

@@ -59,12 +59,111 @@ impl Records {
     }
 }
 
+/// One of the audit's record sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Set {
+    Members,
+    Nonmembers,
+    Population,
+}
+
+impl Set {
+    /// The set's name in messages ("members", "non-members", "population").
+    pub fn name(self) -> &'static str {
+        match self {
+            Set::Members => "members",
+            Set::Nonmembers => "non-members",
+            Set::Population => "population",
+        }
+    }
+}
+
+/// Where the output-only attacks (loss, confidence, entropy, modified
+/// entropy, risk score, gap) read the target's outputs: the model run on the
+/// records ([`Outputs::Model`], every audit with a model; it runs the same
+/// code as before this enum existed, so model audits are unchanged to the
+/// bit), or outputs supplied without a model ([`Outputs::Predictions`], see
+/// [`predictions`]). Every other attack needs the model itself.
+#[derive(Clone, Copy)]
+pub enum Outputs<'a> {
+    Model {
+        target: &'a Target<'a>,
+        inputs: &'a AuditInputs,
+    },
+    Predictions(&'a predictions::PredictionInputs),
+}
+
+impl Outputs<'_> {
+    /// Number of classes (one binary output column counts as two).
+    pub fn num_classes(&self) -> usize {
+        match self {
+            Outputs::Model { target, .. } => signals::classes_of_width(target.num_classes.max(1)),
+            Outputs::Predictions(p) => p.num_classes(),
+        }
+    }
+
+    /// The labels of a set (`None`: no population).
+    pub fn labels(&self, set: Set) -> Option<&[usize]> {
+        match self {
+            Outputs::Model { inputs, .. } => inputs.records(set).map(|r| r.y.as_slice()),
+            Outputs::Predictions(p) => p.set(set).map(|s| s.labels.as_slice()),
+        }
+    }
+
+    /// The labels of a set, empty without it.
+    pub fn labels_or_empty(&self, set: Set) -> &[usize] {
+        self.labels(set).unwrap_or(&[])
+    }
+
+    /// The target's output on a set in the form signals are computed from
+    /// (`None`: no population).
+    pub fn signal_output(&self, set: Set) -> Result<Option<signals::ModelOutput>, AttackError> {
+        match self {
+            Outputs::Model { target, inputs } => inputs
+                .records(set)
+                .map(|r| {
+                    signals::ModelOutput::compute(
+                        target.graph,
+                        target.params,
+                        target.output_kind,
+                        r,
+                    )
+                })
+                .transpose(),
+            Outputs::Predictions(p) => Ok(p.set(set).map(|s| p.signal_output(s))),
+        }
+    }
+
+    /// Class probabilities [N, K] of a set (`engine::proba` conventions),
+    /// for the label-only attacks (`None`: no population).
+    pub fn probabilities(&self, set: Set) -> Result<Option<Array2<f64>>, AttackError> {
+        match self {
+            Outputs::Model { target, inputs } => inputs
+                .records(set)
+                .map(|r| predict_probs(target.graph, target.params, target.output_kind, &r.x))
+                .transpose(),
+            Outputs::Predictions(p) => p.set(set).map(|s| p.probabilities(s)).transpose(),
+        }
+    }
+}
+
 /// Members, non-members and optional population records.
 #[derive(Debug, Clone)]
 pub struct AuditInputs {
     pub members: Records,
     pub nonmembers: Records,
     pub population: Option<Records>,
+}
+
+impl AuditInputs {
+    /// The records of a set (`None`: no population).
+    pub fn records(&self, set: Set) -> Option<&Records> {
+        match set {
+            Set::Members => Some(&self.members),
+            Set::Nonmembers => Some(&self.nonmembers),
+            Set::Population => self.population.as_ref(),
+        }
+    }
 }
 
 /// Scores of one attack, in input row order, higher = more likely member.
@@ -170,6 +269,7 @@ pub mod audit;
 pub mod label_only;
 pub mod leaves;
 pub mod lira;
+pub mod predictions;
 pub mod qmia;
 pub mod references;
 pub mod risk_score;

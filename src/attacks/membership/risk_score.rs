@@ -29,8 +29,8 @@
 //!   any reference signals, e.g. of shadow models.)
 //! - Score = the risk score in [0, 1], higher = more likely a member.
 
-use super::signals::{check_labels, classes_of_width, ModelOutput, Signal};
-use super::{AttackError, AttackOutput, AuditInputs, Target};
+use super::signals::{check_label_slice, Signal};
+use super::{AttackError, AttackOutput, AuditInputs, Outputs, Set, Target};
 use crate::engine::math::PortableMath;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -265,43 +265,48 @@ fn halves(labels: &[usize], rng: &mut ChaCha8Rng) -> [Vec<usize>; 2] {
     out
 }
 
-/// Run the privacy risk score attack.
+/// Run the privacy risk score attack on the target model.
 pub fn run(
     target: &Target,
     inputs: &AuditInputs,
     cfg: &RiskScoreConfig,
 ) -> Result<AttackOutput, AttackError> {
+    run_on(&Outputs::Model { target, inputs }, cfg)
+}
+
+/// Run the privacy risk score attack on the target's outputs (a model or
+/// supplied predictions).
+pub fn run_on(outputs: &Outputs, cfg: &RiskScoreConfig) -> Result<AttackOutput, AttackError> {
     cfg.validate()?;
-    if inputs.members.len() < 2 || inputs.nonmembers.len() < 2 {
+    let (ym, yn) = (
+        outputs.labels_or_empty(Set::Members),
+        outputs.labels_or_empty(Set::Nonmembers),
+    );
+    if ym.len() < 2 || yn.len() < 2 {
         return Err(AttackError::Needs {
             attack: "risk_score".into(),
             what: format!(
                 "at least 2 members and 2 non-members to cross-fit its histograms (got {} and {})",
-                inputs.members.len(),
-                inputs.nonmembers.len()
+                ym.len(),
+                yn.len()
             ),
         });
     }
-    let k = classes_of_width(target.num_classes.max(1));
-    check_labels(&inputs.members, k, "members")?;
-    check_labels(&inputs.nonmembers, k, "non-members")?;
-    let out_m = ModelOutput::compute(
-        target.graph,
-        target.params,
-        target.output_kind,
-        &inputs.members,
-    )?;
-    let out_n = ModelOutput::compute(
-        target.graph,
-        target.params,
-        target.output_kind,
-        &inputs.nonmembers,
-    )?;
-    let sm = out_m.signals(cfg.signal, &inputs.members.y)?;
-    let sn = out_n.signals(cfg.signal, &inputs.nonmembers.y)?;
+    let k = outputs.num_classes();
+    check_label_slice(ym, k, "members")?;
+    check_label_slice(yn, k, "non-members")?;
+    let missing = |set: Set| AttackError::Input(format!("no {} records", set.name()));
+    let out_m = outputs
+        .signal_output(Set::Members)?
+        .ok_or_else(|| missing(Set::Members))?;
+    let out_n = outputs
+        .signal_output(Set::Nonmembers)?
+        .ok_or_else(|| missing(Set::Nonmembers))?;
+    let sm = out_m.signals(cfg.signal, ym)?;
+    let sn = out_n.signals(cfg.signal, yn)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let hm = halves(&inputs.members.y, &mut rng);
-    let hn = halves(&inputs.nonmembers.y, &mut rng);
+    let hm = halves(ym, &mut rng);
+    let hn = halves(yn, &mut rng);
     let mut members = vec![0.0; sm.len()];
     let mut nonmembers = vec![0.0; sn.len()];
     let mut pooled = Vec::new();
@@ -312,19 +317,19 @@ pub fn run(
         let (fm, fnm) = (&hm[fit_half], &hn[fit_half]);
         let model = RiskModel::fit(
             &take(&sm, fm),
-            &labels(&inputs.members.y, fm),
+            &labels(ym, fm),
             &take(&sn, fnm),
-            &labels(&inputs.nonmembers.y, fnm),
+            &labels(yn, fnm),
             k,
             cfg.bins,
         )?;
         pooled.push(model.pooled_classes());
         let other = 1 - fit_half;
         for &i in &hm[other] {
-            members[i] = model.score(sm[i], inputs.members.y[i]);
+            members[i] = model.score(sm[i], ym[i]);
         }
         for &i in &hn[other] {
-            nonmembers[i] = model.score(sn[i], inputs.nonmembers.y[i]);
+            nonmembers[i] = model.score(sn[i], yn[i]);
         }
     }
     Ok(AttackOutput {

@@ -268,12 +268,16 @@ pub fn classes_of_width(cols: usize) -> usize {
 /// Check that every label of `records` is a class of a `num_classes`-class
 /// model; `set` names the record set in the message ("members", ...).
 pub fn check_labels(records: &Records, num_classes: usize, set: &str) -> Result<(), AttackError> {
-    if let Some((i, &y)) = records
-        .y
-        .iter()
-        .enumerate()
-        .find(|&(_, &y)| y >= num_classes)
-    {
+    check_label_slice(&records.y, num_classes, set)
+}
+
+/// [`check_labels`] on a set's labels.
+pub fn check_label_slice(
+    labels: &[usize],
+    num_classes: usize,
+    set: &str,
+) -> Result<(), AttackError> {
+    if let Some((i, &y)) = labels.iter().enumerate().find(|&(_, &y)| y >= num_classes) {
         return Err(AttackError::Input(format!(
             "{set}: row {} has label {y}, but the model has {num_classes} classes (0..={})",
             i + 1,

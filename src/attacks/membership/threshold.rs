@@ -32,8 +32,8 @@
 //! - Labels outside the model's classes are [`AttackError::Input`] errors
 //!   naming the record set and row.
 
-use super::signals::{check_labels, classes_of_width, ModelOutput, Signal, Source};
-use super::{AttackError, AttackOutput, AuditInputs, Records, Target};
+use super::signals::{check_label_slice, Signal, Source};
+use super::{AttackError, AttackOutput, AuditInputs, Outputs, Set, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -112,46 +112,60 @@ fn mid_rank_cdf(sorted: &[f64], s: f64, exclude_one: bool) -> f64 {
     (below as f64 + equal / 2.0) / n
 }
 
-/// Oriented scores of `records` (higher = member) and what they were
-/// computed from.
+/// Oriented scores of a set (higher = member) and what they were computed
+/// from.
 fn oriented(
     attack: ThresholdAttack,
-    target: &Target,
-    records: &Records,
+    outputs: &Outputs,
+    set: Set,
 ) -> Result<(Vec<f64>, Source), AttackError> {
     let sig = attack.signal();
-    let out = ModelOutput::compute(target.graph, target.params, target.output_kind, records)?;
+    let out = outputs
+        .signal_output(set)?
+        .ok_or_else(|| AttackError::Input(format!("no {} records", set.name())))?;
     let scores = out
-        .signals(sig, &records.y)?
+        .signals(sig, outputs.labels_or_empty(set))?
         .into_iter()
         .map(|v| sig.member_sign() * v)
         .collect();
     Ok((scores, out.source))
 }
 
-/// Run one threshold attack.
+/// Run one threshold attack on the target model.
 pub fn run(
     attack: ThresholdAttack,
     target: &Target,
     inputs: &AuditInputs,
     cfg: &ThresholdConfig,
 ) -> Result<AttackOutput, AttackError> {
-    if inputs.members.is_empty() || inputs.nonmembers.is_empty() {
+    run_on(attack, &Outputs::Model { target, inputs }, cfg)
+}
+
+/// Run one threshold attack on the target's outputs (a model or supplied
+/// predictions).
+pub fn run_on(
+    attack: ThresholdAttack,
+    outputs: &Outputs,
+    cfg: &ThresholdConfig,
+) -> Result<AttackOutput, AttackError> {
+    let (n_members, n_nonmembers) = (
+        outputs.labels_or_empty(Set::Members).len(),
+        outputs.labels_or_empty(Set::Nonmembers).len(),
+    );
+    if n_members == 0 || n_nonmembers == 0 {
         return Err(AttackError::Input(format!(
-            "the audit needs members and non-members (got {} members, {} non-members)",
-            inputs.members.len(),
-            inputs.nonmembers.len()
+            "the audit needs members and non-members (got {n_members} members, {n_nonmembers} non-members)"
         )));
     }
     // one output column = one binary score = two classes
-    let k = classes_of_width(target.num_classes.max(1));
-    check_labels(&inputs.members, k, "members")?;
-    check_labels(&inputs.nonmembers, k, "non-members")?;
-    if let Some(pop) = &inputs.population {
-        check_labels(pop, k, "population")?;
+    let k = outputs.num_classes();
+    check_label_slice(outputs.labels_or_empty(Set::Members), k, "members")?;
+    check_label_slice(outputs.labels_or_empty(Set::Nonmembers), k, "non-members")?;
+    if let Some(pop) = outputs.labels(Set::Population) {
+        check_label_slice(pop, k, "population")?;
     }
-    let (mut members, source) = oriented(attack, target, &inputs.members)?;
-    let (mut nonmembers, _) = oriented(attack, target, &inputs.nonmembers)?;
+    let (mut members, source) = oriented(attack, outputs, Set::Members)?;
+    let (mut nonmembers, _) = oriented(attack, outputs, Set::Nonmembers)?;
     let computed_from = source.id();
     let mut details = json!({
         "attack": attack.id(),
@@ -167,20 +181,20 @@ pub fn run(
         },
     });
     if cfg.class_dependent {
-        let pop = inputs.population.as_ref().filter(|p| !p.is_empty());
+        let pop = outputs.labels(Set::Population).filter(|p| !p.is_empty());
         // labels are checked against k above
         let classes = k;
         // reference scores per class, sorted
         let (ref_scores, ref_labels, leave_one_out, source) = match pop {
             Some(p) => (
-                oriented(attack, target, p)?.0,
-                p.y.clone(),
+                oriented(attack, outputs, Set::Population)?.0,
+                p.to_vec(),
                 false,
                 "population records of the class",
             ),
             None => (
                 nonmembers.clone(),
-                inputs.nonmembers.y.clone(),
+                outputs.labels_or_empty(Set::Nonmembers).to_vec(),
                 true,
                 "the audit's non-members of the class, leave-one-out (a non-member is never in its own reference set)",
             ),
@@ -209,10 +223,16 @@ pub fn run(
                 mid_rank_cdf(&per_class[c], s, own)
             }
         };
-        for (s, &c) in members.iter_mut().zip(&inputs.members.y) {
+        for (s, &c) in members
+            .iter_mut()
+            .zip(outputs.labels_or_empty(Set::Members))
+        {
             *s = calibrate(*s, c, false);
         }
-        for (s, &c) in nonmembers.iter_mut().zip(&inputs.nonmembers.y) {
+        for (s, &c) in nonmembers
+            .iter_mut()
+            .zip(outputs.labels_or_empty(Set::Nonmembers))
+        {
             *s = calibrate(*s, c, leave_one_out);
         }
         details["calibration"] = json!({
