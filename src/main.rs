@@ -103,7 +103,7 @@ Examples:
         /// Run membership inference attacks against a model with its member
         /// and non-member records, and write a report
         #[command(after_help = audit_cmd::AUDIT_EXAMPLES)]
-        Audit(audit_cmd::AuditArgs),
+        Audit(Box<audit_cmd::AuditArgs>),
         /// Attribute inference: how well the model lets an attacker fill in
         /// a sensitive column of members, against baselines without the model
         #[command(after_help = attribute_cmd::ATTRIBUTE_EXAMPLES)]
