@@ -37,8 +37,12 @@ def read_csv(p):
 
 def layer_sizes(model_path):
     m = onnx.load(str(model_path))
-    dims = [tuple(t.dims) for t in m.graph.initializer if len(t.dims) == 2]
-    return [dims[0][0]] + [d[1] for d in dims]
+    dims = [tuple(t.dims) for t in m.graph.initializer if len(t.dims) == 2 and min(t.dims) > 1]
+    sizes = [dims[0][0]]
+    for a, b in dims:  # the weight matrices, chained (skips other 2-D constants)
+        if a == sizes[-1]:
+            sizes.append(b)
+    return sizes
 
 
 def torch_train(sizes, X, y, epochs, lr, seed):
