@@ -32,6 +32,7 @@
 use super::references::{target_signals, ReferenceMode, ReferenceSet};
 use super::{AttackError, AttackOutput, AuditInputs, Target};
 use crate::engine::math::PortableMath;
+use crate::engine::proba::median_in_place as median;
 use serde::{Deserialize, Serialize};
 
 /// How the standard deviations are estimated.
@@ -92,16 +93,6 @@ pub struct LiraStats {
     /// The global standard deviations when fixed.
     pub s_in: Option<f64>,
     pub s_out: Option<f64>,
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 /// Per-record side statistics: median, mean, sum of squared deviations
