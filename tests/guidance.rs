@@ -406,6 +406,7 @@ fn set(acc: f64) -> SetFigures {
         true_counts: vec![50, 50],
         truth: vec![],
         attack_predictions: vec![],
+        prior_predictions: vec![],
         imputation_predictions: vec![],
     }
 }
@@ -424,7 +425,9 @@ fn attribute(gap: f64, baseline_gap: f64) -> AttributeReport {
         gap,
         gap_ci95: [gap - 0.05, gap + 0.05],
         prior_gap: 0.0,
+        prior_gap_ci95: [-0.1, 0.1],
         baseline_gap,
+        baseline_gap_ci95: [baseline_gap - 0.1, baseline_gap + 0.1],
         gap_minus_baseline: gap - baseline_gap,
         reference_set: "nonmembers".into(),
         values_outside_bins: 0,
@@ -434,6 +437,7 @@ fn attribute(gap: f64, baseline_gap: f64) -> AttributeReport {
             imputation: String::new(),
             bin_value: String::new(),
             gap_interval: String::new(),
+            ties: String::new(),
             knn_reference_size: 100,
         },
     }

@@ -539,7 +539,7 @@ fn hist_svg(h: &mut String, members: &[f64], nonmembers: &[f64]) {
 fn attribute(h: &mut String, a: &crate::attacks::attribute::AttributeReport) {
     let _ = write!(
         h,
-        "<section class=\"attribute\" data-testid=\"attribute-report\"><h2>Attribute inference: {}</h2><p data-testid=\"attribute-lead\">Filling in each candidate value of <b>{}</b> and keeping the one the model finds most likely (times the value's prior), the attack is right for <b>{}</b> of the members and <b>{}</b> of the non-members: a gap of <b>{}</b> [{}, {}] (95% CI). The same gap for the imputation baseline, which never queries the model, is {}. A gap well above the baseline's is what the model leaks about its training records.</p>",
+        "<section class=\"attribute\" data-testid=\"attribute-report\"><h2>Attribute inference: {}</h2><p data-testid=\"attribute-lead\">Filling in each candidate value of <b>{}</b> and keeping the one the model finds most likely (times the value's prior), the attack is right for <b>{}</b> of the members and <b>{}</b> of the non-members: a gap of <b>{}</b> [{}, {}] (95% CI). The same gap for the imputation baseline, which never queries the model, is {} [{}, {}], and for the prior baseline {} [{}, {}]. A gap well above the baseline's is what the model leaks about its training records.</p>",
         esc(&a.column_name),
         esc(&a.column_name),
         pct(a.members.attack_accuracy),
@@ -547,7 +547,12 @@ fn attribute(h: &mut String, a: &crate::attacks::attribute::AttributeReport) {
         pct(a.gap),
         pct(a.gap_ci95[0]),
         pct(a.gap_ci95[1]),
-        pct(a.baseline_gap)
+        pct(a.baseline_gap),
+        pct(a.baseline_gap_ci95[0]),
+        pct(a.baseline_gap_ci95[1]),
+        pct(a.prior_gap),
+        pct(a.prior_gap_ci95[0]),
+        pct(a.prior_gap_ci95[1])
     );
     let _ = write!(
         h,
