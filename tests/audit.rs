@@ -105,11 +105,11 @@ fn audit(
 }
 
 /// Six independent data splits and seeds. A 95% CI excludes 0.5 by chance
-/// in about 1 of 20 audits even without any signal, so asking that all 78
-/// CIs contain 0.5 would test luck, not the code (with 13 attacks, "at most
+/// in about 1 of 20 audits even without any signal, so asking that all 84
+/// CIs contain 0.5 would test luck, not the code (with 14 attacks, "at most
 /// one exclusion in six" would still fail a correct implementation about a
 /// third of the time). What must hold, each with a family-wise false-alarm
-/// rate under 5% over the 13 attacks: for every attack at most two of the
+/// rate under 5% over the 14 attacks: for every attack at most two of the
 /// six CIs exclude 0.5 (P = 0.2% per attack under no signal), and the mean
 /// AUC over the six audits is within 0.035 of 0.5 (3 standard errors: the
 /// null SD of one AUC with 200 vs 200 records is 0.029). A biased attack

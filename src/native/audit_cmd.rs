@@ -24,8 +24,10 @@ use std::path::{Path, PathBuf};
 
 pub const AUDIT_EXAMPLES: &str = "\
 Attack ids: loss, confidence, entropy, modified_entropy, risk_score, gap,
-noise_robustness, boundary_distance, shokri, lira_online, lira_offline,
-rmia_online, rmia_offline; 'all' (default) or 'quick' (no reference models).
+noise_robustness, boundary_distance (label-only: queries predicted labels,
+--boundary-queries per record), boundary_distance_gradient (white-box: the
+model's input gradients), shokri, lira_online, lira_offline, rmia_online,
+rmia_offline; 'all' (default) or 'quick' (no reference models).
 Offline attacks, RMIA and Shokri need --population; without it they are
 reported as skipped with the reason.
 
@@ -154,6 +156,9 @@ pub struct AuditArgs {
     /// Member prior for the PPV figures
     #[arg(long, value_name = "P", default_value_t = 0.5)]
     pub prior: f64,
+    /// Query budget per record of the label-only boundary_distance
+    #[arg(long, value_name = "Q", default_value_t = 2500)]
+    pub boundary_queries: usize,
     /// Reference training: fixed number of epochs (default: calibrated to the target's accuracy)
     #[arg(long, value_name = "E")]
     pub ref_epochs: Option<usize>,
@@ -410,6 +415,7 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     };
     settings.stats.delta = args.delta;
     settings.stats.prior = args.prior;
+    settings.boundary.max_queries = args.boundary_queries;
     settings.max_reference_params = limits.max_reference_params;
     let counts = Counts {
         members: members.len(),

@@ -25,8 +25,9 @@
 //!   reference attacks are skipped with that reason. For a tree ensemble
 //!   the outcome also carries the leaf membership (`leaves::analyze`).
 
+use super::boundary_query::{run_boundary_distance, QueryBoundaryConfig};
 use super::label_only::{
-    run_boundary_distance, run_gap, run_noise_robustness, BoundaryConfig, NoiseConfig,
+    run_boundary_distance_gradient, run_gap, run_noise_robustness, BoundaryConfig, NoiseConfig,
 };
 use super::leaves::{self, LeafReport};
 use super::lira::{lira_offline, lira_online, LiraConfig};
@@ -44,7 +45,7 @@ use crate::stats::{evaluate, AttackStats, StatsConfig};
 use serde::{Deserialize, Serialize};
 
 /// Every attack id, in report order.
-pub const ALL_ATTACKS: [&str; 13] = [
+pub const ALL_ATTACKS: [&str; 14] = [
     "loss",
     "confidence",
     "entropy",
@@ -53,6 +54,7 @@ pub const ALL_ATTACKS: [&str; 13] = [
     "gap",
     "noise_robustness",
     "boundary_distance",
+    "boundary_distance_gradient",
     "shokri",
     "lira_online",
     "lira_offline",
@@ -88,7 +90,10 @@ pub struct AuditSettings {
     pub stats: StatsConfig,
     pub threshold: ThresholdConfig,
     pub noise: NoiseConfig,
-    pub boundary: BoundaryConfig,
+    /// `boundary_distance`: the query-only (label-only) search.
+    pub boundary: QueryBoundaryConfig,
+    /// `boundary_distance_gradient`: the white-box gradient search.
+    pub boundary_gradient: BoundaryConfig,
     pub risk_score: RiskScoreConfig,
     pub lira: LiraConfig,
     pub rmia: RmiaConfig,
@@ -109,7 +114,8 @@ impl Default for AuditSettings {
             stats: StatsConfig::default(),
             threshold: ThresholdConfig::default(),
             noise: NoiseConfig::default(),
-            boundary: BoundaryConfig::default(),
+            boundary: QueryBoundaryConfig::default(),
+            boundary_gradient: BoundaryConfig::default(),
             risk_score: RiskScoreConfig::default(),
             lira: LiraConfig::default(),
             rmia: RmiaConfig::default(),
@@ -188,11 +194,13 @@ impl AuditSettings {
             .map_err(|e| AttackError::Config(e.to_string()))?;
         self.noise.validate()?;
         self.boundary.validate()?;
+        self.boundary_gradient.validate()?;
         self.risk_score.validate()?;
         self.stats.seed = derive(self.seed, 1);
         self.noise.seed = derive(self.seed, 2);
         self.risk_score.seed = derive(self.seed, 3);
         self.shokri.seed = derive(self.seed, 4);
+        self.boundary.seed = derive(self.seed, 5);
         self.shokri.recipe = self.recipe.clone();
         Ok(self)
     }
@@ -429,12 +437,20 @@ pub fn run_audit_with(
             "risk_score" => risk_score::run(target, inputs, &settings.risk_score),
             "gap" => run_gap(target, inputs),
             "noise_robustness" => run_noise_robustness(target, inputs, &settings.noise, &mut sub),
-            "boundary_distance" => match no_input_gradient(target) {
+            "boundary_distance" => {
+                run_boundary_distance(target, inputs, &settings.boundary, &mut sub)
+            }
+            "boundary_distance_gradient" => match no_input_gradient(target) {
                 Some(why) => Err(AttackError::Needs {
                     attack: id.clone(),
                     what: format!("input gradients, and {why}"),
                 }),
-                None => run_boundary_distance(target, inputs, &settings.boundary, &mut sub),
+                None => run_boundary_distance_gradient(
+                    target,
+                    inputs,
+                    &settings.boundary_gradient,
+                    &mut sub,
+                ),
             },
             "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
             "lira_online" | "rmia_online" => {
