@@ -31,9 +31,13 @@
 //!     delta is at most the audit's (a bound at delta_a refutes any
 //!     (eps, delta_c)-DP claim with delta_c <= delta_a).
 //!   - `label_only` (infrastructure): the highest AUC of the label-only
-//!     attacks (`gap`, `noise_robustness`, `boundary_distance`) `>=
+//!     attacks (`gap`, `noise_robustness`, and `boundary_distance` only when
+//!     its details say `labels_only: true`, i.e. the query-only search) `>=
 //!     label_only_auc` (0.6) -> hiding or rounding confidences does not help
-//!     (Choquette-Choo et al. 2021).
+//!     (Choquette-Choo et al. 2021). White-box results
+//!     (`boundary_distance_gradient`, or a `boundary_distance` of an older
+//!     report that searched with gradients) never feed it; the finding names
+//!     the attack that fired.
 //!   - `inversion` (infrastructure): the highest similarity of a class's
 //!     reconstruction to the members' class mean `>= inversion_ssim` (0.5,
 //!     images) or `>= inversion_cosine` (0.9, tabular) -> restrict confidence
@@ -486,7 +490,20 @@ fn max_over<'a>(it: impl Iterator<Item = (&'a str, f64)>) -> Option<(&'a str, f6
         })
 }
 
+/// Attacks that see predicted labels only; `boundary_distance` counts only
+/// when its details say so ([`label_only_attack`]).
 const LABEL_ONLY: [&str; 3] = ["gap", "noise_robustness", "boundary_distance"];
+
+/// Whether an attack result used predicted labels alone: `gap` and
+/// `noise_robustness` always do; `boundary_distance` only in its query-only
+/// mode (`details.labels_only == true`; reports before that mode existed
+/// ran a white-box gradient search under the same id).
+fn label_only_attack(a: &crate::attacks::membership::audit::AttackResult) -> bool {
+    match a.id.as_str() {
+        "boundary_distance" => a.details.get("labels_only") == Some(&serde_json::Value::Bool(true)),
+        id => LABEL_ONLY.contains(&id),
+    }
+}
 
 fn fmt_level(level: f64) -> String {
     if level == 0.1 {
@@ -721,13 +738,15 @@ fn label_only(report: &Report, t: &Thresholds) -> RuleOutcome {
         sources: vec![choquette2021()],
     };
     let best = max_over(
-        ran(report)
-            .filter(|(id, _)| LABEL_ONLY.contains(id))
-            .map(|(id, s)| (id, s.auc)),
+        report
+            .attacks
+            .iter()
+            .filter(|a| label_only_attack(a))
+            .filter_map(|a| a.stats.as_ref().map(|s| (a.id.as_str(), s.auc))),
     );
     let Some((id, auc)) = best else {
         return rule.not_evaluated(
-            "no label-only attack (gap, noise_robustness, boundary_distance) ran".into(),
+            "no label-only attack (gap, noise_robustness, query-only boundary_distance) ran; white-box results (boundary_distance_gradient) do not count".into(),
         );
     };
     let ci = ran(report)
@@ -742,8 +761,14 @@ fn label_only(report: &Report, t: &Thresholds) -> RuleOutcome {
         },
         at_least("label_only_auc", t.label_only_auc),
         format!(
-            "Seeing only predicted labels, {id} tells members from non-members with AUC {auc:.3} [{:.3}, {:.3}].",
-            ci[0], ci[1]
+            "Seeing only predicted labels, {id} tells members from non-members with AUC {auc:.3} [{:.3}, {:.3}] ({}).",
+            ci[0],
+            ci[1],
+            match id {
+                "gap" => "the gap attack: right or wrong label",
+                "noise_robustness" => "noise robustness: labels of noisy copies",
+                _ => "query-only boundary distance: labels of searched points",
+            }
         ),
     )
 }

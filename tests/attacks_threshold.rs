@@ -9,7 +9,7 @@ mod common;
 
 use ndarray::{ArrayD, IxDyn};
 use privacy_inspector::attacks::membership::label_only::{
-    boundary_points, gap_scores, run_boundary_distance, run_gap, run_noise_robustness,
+    boundary_points, gap_scores, run_boundary_distance_gradient, run_gap, run_noise_robustness,
     BoundaryConfig, BoundaryStatus, FeatureStats, NoiseConfig,
 };
 use privacy_inspector::attacks::membership::risk_score::{self, RiskModel, RiskScoreConfig};
@@ -795,7 +795,7 @@ fn boundary_distance_flips_the_label_at_the_reported_distance() {
         population: None,
     };
     let cfg = BoundaryConfig::default();
-    let out = run_boundary_distance(&t, &small, &cfg, &mut |_| true).unwrap();
+    let out = run_boundary_distance_gradient(&t, &small, &cfg, &mut |_| true).unwrap();
     eprintln!(
         "boundary distance AUC {:.4}; {}",
         auc(&out.members, &out.nonmembers),
@@ -997,7 +997,7 @@ fn labels_outside_the_model_classes_are_clear_errors() {
             label,
         );
         check(
-            run_boundary_distance(&t, inputs, &BoundaryConfig::default(), &mut |_| true),
+            run_boundary_distance_gradient(&t, inputs, &BoundaryConfig::default(), &mut |_| true),
             set,
             row,
             label,

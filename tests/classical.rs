@@ -626,6 +626,8 @@ fn audit_of_a_tree_model_runs_what_it_can_and_reports_leaves() {
             "risk_score",
             "gap",
             "noise_robustness",
+            // the query-only search needs labels only: it runs on a tree
+            "boundary_distance",
         ];
         if quick.contains(&a.id.as_str()) {
             assert!(a.skipped.is_none(), "{} skipped: {:?}", a.id, a.skipped);
@@ -640,7 +642,7 @@ fn audit_of_a_tree_model_runs_what_it_can_and_reports_leaves() {
                 .skipped
                 .as_deref()
                 .unwrap_or_else(|| panic!("{} ran", a.id));
-            if a.id == "boundary_distance" {
+            if a.id == "boundary_distance_gradient" {
                 assert!(why.contains("piecewise constant"), "{why}");
             } else {
                 assert!(
@@ -680,8 +682,9 @@ fn audit_of_a_tree_model_runs_what_it_can_and_reports_leaves() {
     assert!(page.contains("<td>73</td>"));
 }
 
-/// An SVM audit: boundary distance runs on the SVM's input gradients;
-/// reference attacks are skipped for re-training; no leaves section.
+/// An SVM audit: the white-box boundary distance runs on the SVM's input
+/// gradients, the query-only one on its labels; reference attacks are
+/// skipped for re-training; no leaves section.
 #[test]
 fn audit_of_an_svm_runs_boundary_distance() {
     let m = load_fixture("svc_rbf");
@@ -697,14 +700,21 @@ fn audit_of_an_svm_runs_boundary_distance() {
         num_classes: 2,
     };
     let settings = AuditSettings {
-        attacks: vec!["boundary_distance".into(), "lira_online".into()],
+        attacks: vec![
+            "boundary_distance".into(),
+            "boundary_distance_gradient".into(),
+            "lira_online".into(),
+        ],
         references: 2,
         ..AuditSettings::default()
     };
     let out = run_audit(&target, &inputs, settings, &mut |_| true).expect("audit runs");
-    let bd = &out.attacks[0];
-    assert!(bd.skipped.is_none(), "{:?}", bd.skipped);
-    let lira = &out.attacks[1];
+    for bd in &out.attacks[..2] {
+        assert!(bd.skipped.is_none(), "{}: {:?}", bd.id, bd.skipped);
+    }
+    assert_eq!(out.attacks[0].details["labels_only"], true);
+    assert_eq!(out.attacks[1].details["labels_only"], false);
+    let lira = &out.attacks[2];
     assert!(lira
         .skipped
         .as_deref()

@@ -312,8 +312,8 @@ const POPULATION: usize = 20;
 /// Master seed of every fixture case.
 const FIXTURE_SEED: u64 = 17;
 
-/// The attacks that need no reference models (`quick` + boundary distance).
-const NO_REFERENCES: &str = "quick,boundary_distance";
+/// The attacks that need no reference models (`quick` + both boundary distances).
+const NO_REFERENCES: &str = "quick,boundary_distance,boundary_distance_gradient";
 
 struct FixtureCase {
     name: String,

@@ -310,10 +310,42 @@ fn label_only_counts_only_label_only_attacks() {
     assert_eq!(g.rule("label_only").unwrap().group, Group::Infrastructure);
     let o = opts_with(|t| t.label_only_auc = 0.75);
     assert_eq!(status(&run(&r, None, &o), "label_only"), Status::Clear);
-    r.attacks[1] = attack("boundary_distance", 1000, 0.55, 0.0, 0.0);
+    let mut query_only = attack("boundary_distance", 1000, 0.55, 0.0, 0.0);
+    query_only.details = json!({"labels_only": true});
+    r.attacks[1] = query_only.clone();
     assert_eq!(
         status(&run(&r, None, &GuidanceOptions::default()), "label_only"),
         Status::Clear
+    );
+    // white-box results never feed the rule: the gradient search, and a
+    // boundary_distance without the labels-only mark (older reports)
+    r.attacks = vec![
+        attack("loss", 1000, 0.95, 0.0, 0.0),
+        attack("boundary_distance_gradient", 1000, 0.9, 0.0, 0.0),
+        attack("boundary_distance", 1000, 0.9, 0.0, 0.0),
+    ];
+    let g = run(&r, None, &GuidanceOptions::default());
+    assert_eq!(status(&g, "label_only"), Status::NotEvaluated);
+    assert!(g
+        .rule("label_only")
+        .unwrap()
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("white-box results (boundary_distance_gradient) do not count"));
+    // the query-only search fires it, and the finding names it
+    let mut q = query_only;
+    q.stats.as_mut().unwrap().auc = 0.7;
+    r.attacks.push(q);
+    let g = run(&r, None, &GuidanceOptions::default());
+    assert_eq!(status(&g, "label_only"), Status::Fired);
+    let rule = g.rule("label_only").unwrap();
+    assert_eq!(rule.figure.as_ref().unwrap().value, 0.7);
+    assert!(
+        rule.finding.contains("boundary_distance tells members")
+            && rule.finding.contains("query-only boundary distance"),
+        "{}",
+        rule.finding
     );
 }
 
@@ -406,6 +438,7 @@ fn set(acc: f64) -> SetFigures {
         true_counts: vec![50, 50],
         truth: vec![],
         attack_predictions: vec![],
+        prior_predictions: vec![],
         imputation_predictions: vec![],
     }
 }
@@ -424,7 +457,9 @@ fn attribute(gap: f64, baseline_gap: f64) -> AttributeReport {
         gap,
         gap_ci95: [gap - 0.05, gap + 0.05],
         prior_gap: 0.0,
+        prior_gap_ci95: [-0.1, 0.1],
         baseline_gap,
+        baseline_gap_ci95: [baseline_gap - 0.1, baseline_gap + 0.1],
         gap_minus_baseline: gap - baseline_gap,
         reference_set: "nonmembers".into(),
         values_outside_bins: 0,
@@ -434,6 +469,7 @@ fn attribute(gap: f64, baseline_gap: f64) -> AttributeReport {
             imputation: String::new(),
             bin_value: String::new(),
             gap_interval: String::new(),
+            ties: String::new(),
             knn_reference_size: 100,
         },
     }

@@ -12,7 +12,7 @@ import { fileKind, guessLabelColumn, guessRole, membershipColumn, predictionColu
 /** Attack ids in report order (src/attacks/membership/audit.rs ALL_ATTACKS). */
 const ALL_ATTACKS = [
   'loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness',
-  'boundary_distance', 'shokri', 'qmia', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
+  'boundary_distance', 'boundary_distance_gradient', 'shokri', 'qmia', 'lira_online', 'lira_offline', 'rmia_online', 'rmia_offline',
 ];
 /** The Quick preset: attacks that train no reference models (QUICK_ATTACKS). */
 const QUICK_ATTACKS = ['loss', 'confidence', 'entropy', 'modified_entropy', 'risk_score', 'gap', 'noise_robustness'];
@@ -24,7 +24,8 @@ const ATTACK_LABELS = {
   risk_score: 'Risk score',
   gap: 'Gap (label only)',
   noise_robustness: 'Noise robustness (label only)',
-  boundary_distance: 'Boundary distance (label only)',
+  boundary_distance: 'Boundary distance (label only, queries)',
+  boundary_distance_gradient: 'Boundary distance (white-box gradients)',
   shokri: 'Shokri shadow models',
   qmia: 'QMIA (quantile regression)',
   lira_online: 'LiRA online',

@@ -147,8 +147,16 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
         result.nonmembers.imputation_accuracy
     );
     println!(
-        "member/non-member gap {:.3} [{:.3}, {:.3}] (imputation baseline gap {:.3})",
-        result.gap, result.gap_ci95[0], result.gap_ci95[1], result.baseline_gap
+        "member/non-member gap {:.3} [{:.3}, {:.3}] (imputation baseline gap {:.3} [{:.3}, {:.3}], prior baseline gap {:.3} [{:.3}, {:.3}])",
+        result.gap,
+        result.gap_ci95[0],
+        result.gap_ci95[1],
+        result.baseline_gap,
+        result.baseline_gap_ci95[0],
+        result.baseline_gap_ci95[1],
+        result.prior_gap,
+        result.prior_gap_ci95[0],
+        result.prior_gap_ci95[1]
     );
     report.attribute = Some(result);
     args.out.write(&report)?;

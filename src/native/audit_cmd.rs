@@ -31,7 +31,9 @@ use std::path::{Path, PathBuf};
 
 pub const AUDIT_EXAMPLES: &str = "\
 Attack ids: loss, confidence, entropy, modified_entropy, risk_score, gap,
-noise_robustness, boundary_distance, shokri, qmia, lira_online, lira_offline,
+noise_robustness, boundary_distance (label-only: queries predicted labels,
+--boundary-queries per record), boundary_distance_gradient (white-box: the
+model's input gradients), shokri, qmia, lira_online, lira_offline,
 rmia_online, rmia_offline; 'all' (default) or 'quick' (no reference models).
 Offline attacks, RMIA, Shokri and QMIA need --population; without it they
 are reported as skipped with the reason.
@@ -219,6 +221,9 @@ pub struct AuditArgs {
     /// Member prior for the PPV figures
     #[arg(long, value_name = "P", default_value_t = 0.5)]
     pub prior: f64,
+    /// Query budget per record of the label-only boundary_distance
+    #[arg(long, value_name = "Q", default_value_t = 2500)]
+    pub boundary_queries: usize,
     /// Reference training: fixed number of epochs (default: calibrated to the target's fit, its median loss on the members)
     #[arg(long, value_name = "E")]
     pub ref_epochs: Option<usize>,
@@ -477,6 +482,7 @@ impl AuditArgs {
         };
         settings.stats.delta = self.delta;
         settings.stats.prior = self.prior;
+        settings.boundary.max_queries = self.boundary_queries;
         settings.max_reference_params = limits.max_reference_params;
         Ok(settings)
     }

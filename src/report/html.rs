@@ -393,7 +393,8 @@ pub fn explain(id: &str) -> &'static str {
         "risk_score" => "The posterior probability of membership given the signal, from member and non-member histograms (Song and Mittal 2021).",
         "gap" => "Label only: a record is a member exactly when the model classifies it correctly (the train/test gap).",
         "noise_robustness" => "Label only: training records keep their predicted label under more random noise (Choquette-Choo et al. 2021).",
-        "boundary_distance" => "Label only: training records lie farther from the decision boundary; measured by the smallest input change that flips the label.",
+        "boundary_distance" => "Label only (predicted labels alone, a query budget per record): training records lie farther from the decision boundary; measured by the smallest input change found that flips the label, searched with label queries only (HopSkipJump).",
+        "boundary_distance_gradient" => "White-box (the model's input gradients, not label-only): training records lie farther from the decision boundary; measured by the smallest input change that flips the label, searched along the gradients (DeepFool).",
         "shokri" => "Shadow models trained like the target teach a classifier what a member's output looks like (Shokri et al. 2017).",
         "qmia" => "A small regressor fitted on population records predicts how confident the model would be on a record it never saw (a high quantile); a record far above that prediction is likely a member (Bertran et al. 2023). No reference models.",
         "lira_online" => "Likelihood ratio: compares the target's confidence on a record with reference models trained with and without it (Carlini et al. 2022).",
@@ -720,7 +721,7 @@ fn hist_svg(h: &mut String, members: &[f64], nonmembers: &[f64]) {
 fn attribute(h: &mut String, a: &crate::attacks::attribute::AttributeReport) {
     let _ = write!(
         h,
-        "<section class=\"attribute\" data-testid=\"attribute-report\"><h2>Attribute inference: {}</h2><p data-testid=\"attribute-lead\">Filling in each candidate value of <b>{}</b> and keeping the one the model finds most likely (times the value's prior), the attack is right for <b>{}</b> of the members and <b>{}</b> of the non-members: a gap of <b>{}</b> [{}, {}] (95% CI). The same gap for the imputation baseline, which never queries the model, is {}. A gap well above the baseline's is what the model leaks about its training records.</p>",
+        "<section class=\"attribute\" data-testid=\"attribute-report\"><h2>Attribute inference: {}</h2><p data-testid=\"attribute-lead\">Filling in each candidate value of <b>{}</b> and keeping the one the model finds most likely (times the value's prior), the attack is right for <b>{}</b> of the members and <b>{}</b> of the non-members: a gap of <b>{}</b> [{}, {}] (95% CI). The same gap for the imputation baseline, which never queries the model, is {} [{}, {}], and for the prior baseline {} [{}, {}]. A gap well above the baseline's is what the model leaks about its training records.</p>",
         esc(&a.column_name),
         esc(&a.column_name),
         pct(a.members.attack_accuracy),
@@ -728,7 +729,12 @@ fn attribute(h: &mut String, a: &crate::attacks::attribute::AttributeReport) {
         pct(a.gap),
         pct(a.gap_ci95[0]),
         pct(a.gap_ci95[1]),
-        pct(a.baseline_gap)
+        pct(a.baseline_gap),
+        pct(a.baseline_gap_ci95[0]),
+        pct(a.baseline_gap_ci95[1]),
+        pct(a.prior_gap),
+        pct(a.prior_gap_ci95[0]),
+        pct(a.prior_gap_ci95[1])
     );
     let _ = write!(
         h,

@@ -25,8 +25,9 @@
 //!   reference attacks are skipped with that reason. For a tree ensemble
 //!   the outcome also carries the leaf membership (`leaves::analyze`).
 
+use super::boundary_query::{run_boundary_distance, QueryBoundaryConfig};
 use super::label_only::{
-    run_boundary_distance, run_gap, run_gap_on, run_noise_robustness, BoundaryConfig, NoiseConfig,
+    run_boundary_distance_gradient, run_gap, run_gap_on, run_noise_robustness, BoundaryConfig, NoiseConfig,
 };
 use super::leaves::{self, LeafReport};
 use super::lira::{lira_offline, lira_online, LiraConfig};
@@ -47,7 +48,7 @@ use crate::stats::{evaluate, AttackStats, StatsConfig};
 use serde::{Deserialize, Serialize};
 
 /// Every attack id, in report order.
-pub const ALL_ATTACKS: [&str; 14] = [
+pub const ALL_ATTACKS: [&str; 15] = [
     "loss",
     "confidence",
     "entropy",
@@ -56,6 +57,7 @@ pub const ALL_ATTACKS: [&str; 14] = [
     "gap",
     "noise_robustness",
     "boundary_distance",
+    "boundary_distance_gradient",
     "shokri",
     "qmia",
     "lira_online",
@@ -95,7 +97,10 @@ pub struct AuditSettings {
     pub stats: StatsConfig,
     pub threshold: ThresholdConfig,
     pub noise: NoiseConfig,
-    pub boundary: BoundaryConfig,
+    /// `boundary_distance`: the query-only (label-only) search.
+    pub boundary: QueryBoundaryConfig,
+    /// `boundary_distance_gradient`: the white-box gradient search.
+    pub boundary_gradient: BoundaryConfig,
     pub risk_score: RiskScoreConfig,
     pub lira: LiraConfig,
     pub rmia: RmiaConfig,
@@ -119,7 +124,8 @@ impl Default for AuditSettings {
             stats: StatsConfig::default(),
             threshold: ThresholdConfig::default(),
             noise: NoiseConfig::default(),
-            boundary: BoundaryConfig::default(),
+            boundary: QueryBoundaryConfig::default(),
+            boundary_gradient: BoundaryConfig::default(),
             risk_score: RiskScoreConfig::default(),
             lira: LiraConfig::default(),
             rmia: RmiaConfig::default(),
@@ -199,12 +205,14 @@ impl AuditSettings {
             .map_err(|e| AttackError::Config(e.to_string()))?;
         self.noise.validate()?;
         self.boundary.validate()?;
+        self.boundary_gradient.validate()?;
         self.risk_score.validate()?;
         self.qmia.validate()?;
         self.stats.seed = derive(self.seed, 1);
         self.noise.seed = derive(self.seed, 2);
         self.risk_score.seed = derive(self.seed, 3);
         self.shokri.seed = derive(self.seed, 4);
+        self.boundary.seed = derive(self.seed, 6);
         self.shokri.recipe = self.recipe.clone();
         self.qmia.seed = derive(self.seed, 5);
         Ok(self)
@@ -366,7 +374,10 @@ pub const OUTPUT_ONLY_ATTACKS: [&str; 6] = [
 pub fn needs_the_model(id: &str) -> String {
     let why = match id {
         "noise_robustness" => "it queries the model on noisy copies of every record",
-        "boundary_distance" => "it follows the model's input gradients to its decision boundary",
+        "boundary_distance" => "it queries the model's predicted labels on perturbed copies of every record",
+        "boundary_distance_gradient" => {
+            "it follows the model's input gradients to its decision boundary"
+        }
         "shokri" => "it trains shadow models like the target on population records",
         "lira_online" | "lira_offline" | "rmia_online" | "rmia_offline" => {
             "it trains reference models like the target"
@@ -599,12 +610,20 @@ pub fn run_audit_with(
             "risk_score" => risk_score::run(target, inputs, &settings.risk_score),
             "gap" => run_gap(target, inputs),
             "noise_robustness" => run_noise_robustness(target, inputs, &settings.noise, &mut sub),
-            "boundary_distance" => match no_input_gradient(target) {
+            "boundary_distance" => {
+                run_boundary_distance(target, inputs, &settings.boundary, &mut sub)
+            }
+            "boundary_distance_gradient" => match no_input_gradient(target) {
                 Some(why) => Err(AttackError::Needs {
                     attack: id.clone(),
                     what: format!("input gradients, and {why}"),
                 }),
-                None => run_boundary_distance(target, inputs, &settings.boundary, &mut sub),
+                None => run_boundary_distance_gradient(
+                    target,
+                    inputs,
+                    &settings.boundary_gradient,
+                    &mut sub,
+                ),
             },
             "shokri" => shokri(target, inputs, &settings.shokri, &mut sub),
             "qmia" => qmia(target, inputs, &settings.qmia, &mut sub),

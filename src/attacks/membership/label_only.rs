@@ -1,7 +1,10 @@
 //! Label-only membership attacks (Choquette-Choo et al. 2021): the attacker
 //! sees only the predicted label (argmax of the class probabilities, first
-//! maximum on ties, as in `engine::proba`); `boundary_distance` additionally
-//! uses the engine's input gradients (white-box).
+//! maximum on ties, as in `engine::proba`). `gap` and `noise_robustness`
+//! live here with `boundary_distance_gradient`, the white-box boundary
+//! search that uses the engine's input gradients (so its results are *not*
+//! label-only); the query-only `boundary_distance` is in
+//! [`super::boundary_query`].
 //!
 //! Contract (scores higher = more likely a member, in input row order):
 //! - `gap`: score 1 if the predicted label equals y, else 0 (the baseline of
@@ -19,7 +22,7 @@
 //!   - randomness: ChaCha8 seeded with `seed`, one stream per record
 //!     (stream = row index in members-then-non-members order), so a record's
 //!     noise does not depend on batching.
-//! - `boundary_distance`: the L2 norm (in input units, over all features of
+//! - `boundary_distance_gradient` (white-box): the L2 norm (in input units, over all features of
 //!   the flattened record) of the smallest perturbation found that changes
 //!   the predicted label; 0 for a record already misclassified. Search:
 //!   1. DeepFool (Moosavi-Dezfooli et al. 2016) on the margins
@@ -495,7 +498,7 @@ pub fn run_noise_robustness(
 
 // ---------------------------------------------------------------- boundary
 
-/// Settings of `boundary_distance`.
+/// Settings of `boundary_distance_gradient` (white-box).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BoundaryConfig {
@@ -913,8 +916,8 @@ pub fn boundary_points(
     Ok(results)
 }
 
-/// The `boundary_distance` attack.
-pub fn run_boundary_distance(
+/// The `boundary_distance_gradient` attack (white-box).
+pub fn run_boundary_distance_gradient(
     target: &Target,
     inputs: &AuditInputs,
     cfg: &BoundaryConfig,
@@ -931,7 +934,7 @@ pub fn run_boundary_distance(
     let mut tick = |k: usize| {
         done += k;
         progress(Progress {
-            stage: "boundary distance".into(),
+            stage: "boundary distance (white-box gradients)".into(),
             done,
             total,
         })
@@ -961,7 +964,9 @@ pub fn run_boundary_distance(
         members: pm.iter().map(score).collect(),
         nonmembers: pn.iter().map(score).collect(),
         details: json!({
-            "attack": "boundary_distance",
+            "attack": "boundary_distance_gradient",
+            "mode": "white-box: the model's input gradients (not label-only)",
+            "labels_only": false,
             "score": "L2 distance (input units) of the smallest label-changing perturbation found; 0 if misclassified",
             "orientation": "higher score = more likely a member",
             "reference": "Choquette-Choo et al. 2021 (white-box variant: DeepFool with input gradients, then bisection)",

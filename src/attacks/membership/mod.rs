@@ -266,6 +266,7 @@ pub fn predict_raw(
 }
 
 pub mod audit;
+pub mod boundary_query;
 pub mod label_only;
 pub mod leaves;
 pub mod lira;
