@@ -274,7 +274,7 @@ fn overfit_recipe() -> TrainRecipe {
     TrainRecipe {
         optimizer: Optimizer::adam(1e-3),
         batch_size: 64,
-        l2: 1e-4,
+        l2: Some(1e-4),
         max_epochs: 300,
         fixed_epochs: Some(300),
         target_accuracy: None,
@@ -312,11 +312,12 @@ fn recipe_to_config(r: &TrainRecipe) -> TrainConfig {
         optimizer: r.optimizer,
         epochs: r.fixed_epochs.unwrap_or(r.max_epochs),
         batch_size: r.batch_size,
-        l2: r.l2,
+        l2: r.l2.unwrap_or(0.0),
         target_accuracy: None,
         target_loss: None,
         seed: 3,
         dp: None,
+        plateau: None,
     }
 }
 

@@ -199,6 +199,7 @@ fn overfit() -> Overfit {
         target_loss: None,
         seed: 7,
         dp: None,
+        plateau: None,
     };
     let rep = train(
         &m.graph,

@@ -334,6 +334,7 @@ fn trained(rows: &[Vec<f32>], y: &[usize], seed: u64) -> (Graph, ParamSet) {
         target_loss: None,
         seed,
         dp: None,
+        plateau: None,
     };
     train(&graph, &mut params, &x, y, &cfg, &mut |_| true).unwrap();
     let acc = accuracy(&graph, &params, &x, y, 256).unwrap();

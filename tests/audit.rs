@@ -65,6 +65,7 @@ fn fit(model: &Model, data: &Records, epochs: usize, seed: u64) -> ParamSet {
         target_loss: None,
         seed,
         dp: None,
+        plateau: None,
     };
     train(
         &model.graph,

@@ -153,6 +153,7 @@ fn cfg(
         target_loss: None,
         seed: 5,
         dp,
+        plateau: None,
     }
 }
 

@@ -27,6 +27,7 @@ fn fresh_mlp_learns_blobs_and_stops_at_target_accuracy() {
         target_loss: None,
         seed: 3,
         dp: None,
+        plateau: None,
     };
     let mut epochs_seen = 0;
     let report = train(&graph, &mut params, &x, &y, &cfg, &mut |p| {
@@ -65,6 +66,7 @@ fn sgd_with_momentum_also_learns() {
         target_loss: None,
         seed: 1,
         dp: None,
+        plateau: None,
     };
     let report = train(&graph, &mut params, &x, &y, &cfg, &mut |_| true).unwrap();
     assert_eq!(report.epochs_run, 60);
@@ -229,4 +231,63 @@ fn graph_backward_matches_finite_differences() {
             );
         }
     }
+}
+
+/// A model trained to convergence with an L2 penalty sits where the loss
+/// gradient balances it: `l2_stationarity` gives back the coefficient (the
+/// trainer's convention) with a cosine near 1, and the convergence stop
+/// (`plateau`) ends the run before the epoch limit. An unpenalised model
+/// stopped early gives a coefficient far from it.
+#[test]
+fn l2_stationarity_recovers_the_penalty_a_model_was_trained_with() {
+    use privacy_inspector::engine::train::{l2_stationarity, Plateau};
+    let (graph, template) = common::mlp(4, 8, 3, 1);
+    let (x, y) = common::blobs(3, 60, 4, 11);
+    for l2 in [0.02f32, 0.1] {
+        let mut params = init_params(&graph, &template, 5);
+        // full batch, plain gradient descent: the end point is the
+        // penalised objective's stationary point, not a noisy neighbour
+        let cfg = TrainConfig {
+            optimizer: Optimizer::Sgd {
+                lr: 0.2,
+                momentum: 0.9,
+            },
+            epochs: 20_000,
+            batch_size: y.len(),
+            l2,
+            target_accuracy: None,
+            target_loss: None,
+            seed: 1,
+            dp: None,
+            plateau: Some(Plateau {
+                tol: 1e-9,
+                patience: 50,
+            }),
+        };
+        let report = train(&graph, &mut params, &x, &y, &cfg, &mut |_| true).unwrap();
+        assert_eq!(report.stopped_by, "plateau", "l2 {l2}");
+        assert!(report.epochs_run < 20_000);
+        let s = l2_stationarity(&graph, &params, &x, &y, 37).unwrap();
+        assert!(
+            (s.l2 - l2 as f64).abs() < 0.02 * l2 as f64,
+            "l2 {l2}: estimated {s:?}"
+        );
+        assert!(s.cosine > 0.999 && s.residual < 0.05, "l2 {l2}: {s:?}");
+        assert_eq!(s.records, y.len());
+    }
+    // no penalty, a few epochs: the gradient is not an L2 equilibrium
+    let mut params = init_params(&graph, &template, 5);
+    let cfg = TrainConfig {
+        optimizer: Optimizer::adam(0.01),
+        epochs: 3,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    train(&graph, &mut params, &x, &y, &cfg, &mut |_| true).unwrap();
+    let s = l2_stationarity(&graph, &params, &x, &y, 64).unwrap();
+    eprintln!("early-stopped: {s:?}");
+    assert!(
+        s.cosine < privacy_inspector::attacks::membership::references::L2_MIN_COSINE,
+        "{s:?}"
+    );
 }

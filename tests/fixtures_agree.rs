@@ -147,6 +147,7 @@ fn reference_copies_of_trained_mlps_reach_the_original_accuracy() {
             target_loss: None,
             seed: 42,
             dp: None,
+            plateau: None,
         };
         let r = train(&model.graph, &mut params, &x, &y, &cfg, &mut |_| true)
             .unwrap_or_else(|e| panic!("{name}: {e}"));

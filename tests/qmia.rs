@@ -83,6 +83,7 @@ fn engine_overfit() -> (Model, ParamSet, AuditInputs) {
         target_loss: None,
         seed: 1,
         dp: None,
+        plateau: None,
     };
     train(
         &model.graph,

@@ -911,16 +911,17 @@ function auditSettings() {
     throw new InspectorError('bad_setting', `delta must be a number in [0, 1), got "${el.audit.delta.value}"`);
   }
   const fixed = $('recipe-epochs').value.trim();
+  const l2Text = $('recipe-l2').value.trim();
   const recipe = {
     optimizer: { kind: 'adam', lr: parseNumber($('recipe-lr').value, 'the reference learning rate'), beta1: 0.9, beta2: 0.999, eps: 1e-8 },
     batchSize: parseWhole($('recipe-batch').value, 'the reference batch size', 1, 100000),
-    l2: parseNumber($('recipe-l2').value, 'the reference L2 penalty'),
+    l2: l2Text === '' ? null : parseNumber(l2Text, 'the reference L2 penalty'),
     maxEpochs: parseWhole($('recipe-max-epochs').value, 'the reference epoch limit', 1, 10000),
     fixedEpochs: fixed === '' ? null : parseWhole(fixed, 'the fixed reference epochs', 1, 10000),
     targetAccuracy: null,
   };
   if (!(recipe.optimizer.lr > 0)) throw new InspectorError('bad_setting', `the reference learning rate must be above 0, got "${$('recipe-lr').value}"`);
-  if (!(recipe.l2 >= 0)) throw new InspectorError('bad_setting', `the reference L2 penalty must be 0 or more, got "${$('recipe-l2').value}"`);
+  if (recipe.l2 !== null && !(recipe.l2 >= 0)) throw new InspectorError('bad_setting', `the reference L2 penalty must be 0 or more, got "${$('recipe-l2').value}"`);
   const size = $('recipe-train-size').value.trim();
   const referenceTrainSize = size === '' ? null : parseWhole(size, 'the records per reference', 1, 1e9);
   return { attacks, references, seed, stats: { delta }, recipe, reference_train_size: referenceTrainSize };

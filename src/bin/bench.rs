@@ -53,6 +53,7 @@ fn run(path: &str, rows: usize, repeat: usize) -> Result<String, String> {
             target_loss: None,
             seed: r as u64,
             dp: None,
+            plateau: None,
         };
         let t = Instant::now();
         train(&model.graph, &mut params, &x, &y, &cfg, &mut |_| true).map_err(|e| e.to_string())?;

@@ -16,6 +16,7 @@
 //!   training data reaches `target_accuracy`, or as soon as the median
 //!   per-record loss `-ln p_y` on the training data (evaluated after each
 //!   epoch, from the graph's output: [`fit`]) falls to `target_loss`, or
+//!   when the objective stops improving (`plateau`, [`Plateau`]), or
 //!   when the progress callback asks to stop. Same graph, data, config and seed on the same build give
 //!   bit-identical parameters (ChaCha8 for all randomness, no threads).
 //! - [`check_trainable`] says why a graph cannot be trained.
@@ -143,6 +144,46 @@ pub struct TrainConfig {
     /// DP-SGD (per-record clipping, Gaussian noise, Poisson sampling).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dp: Option<DpConfig>,
+    /// Stop when the regularised training objective stops improving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<Plateau>,
+}
+
+/// Convergence stop (scikit-learn's rule for its MLPs): training ends when
+/// the epoch's objective (mean training loss + `l2/2 * ||w||^2`) has not
+/// fallen below the best seen by more than `tol * max(1, |best|)` for
+/// `patience` epochs in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plateau {
+    pub tol: f64,
+    pub patience: usize,
+}
+
+impl Default for Plateau {
+    fn default() -> Self {
+        Plateau {
+            tol: 1e-4,
+            patience: 10,
+        }
+    }
+}
+
+/// How far the target sits from a stationary point of an L2-penalised
+/// loss, from [`l2_stationarity`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stationarity {
+    /// `max(0, -<g, w> / <w, w>)`: the L2 coefficient `lambda` for which
+    /// `g + lambda w` is smallest, `g` the gradient of the mean training
+    /// loss over the weights `w` (the trainer's convention: `l2/2 ||w||^2`).
+    pub l2: f64,
+    /// `-<g, w> / (|g| |w|)`: 1 when the loss gradient points exactly
+    /// against the weights (an L2 equilibrium), about 0 when unrelated.
+    pub cosine: f64,
+    /// `|g + l2 w| / |g|`: the part of the gradient the penalty leaves.
+    pub residual: f64,
+    pub records: usize,
 }
 
 impl Default for TrainConfig {
@@ -156,6 +197,7 @@ impl Default for TrainConfig {
             target_loss: None,
             seed: 0,
             dp: None,
+            plateau: None,
         }
     }
 }
@@ -214,6 +256,14 @@ impl TrainConfig {
         if let Some(dp) = &self.dp {
             dp.validate()?;
         }
+        if let Some(p) = &self.plateau {
+            if !(p.tol.is_finite() && p.tol >= 0.0) || p.patience == 0 {
+                return bad(format!(
+                    "the convergence stop needs a tolerance >= 0 and a patience of at least 1 epoch, got {} and {}",
+                    p.tol, p.patience
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -240,7 +290,7 @@ pub struct TrainReport {
     /// Median per-record loss `-ln p_y` on the training data at the end
     /// (the statistic `target_loss` stops on).
     pub train_loss_median: f64,
-    /// "epochs", "target_accuracy", "target_loss" or "cancelled".
+    /// "epochs", "target_accuracy", "target_loss", "plateau" or "cancelled".
     pub stopped_by: String,
     pub loss_history: Vec<f64>,
     /// What DP-SGD spent (when `TrainConfig::dp` was set).
@@ -509,6 +559,91 @@ pub fn fit(
     )
 }
 
+/// The L2 coefficient at which `params` would be a stationary point of the
+/// trainer's objective on (x, y) (mean loss + `l2/2 ||w||^2`, weights
+/// only), and how well that explains the gradient ([`Stationarity`]). A
+/// model trained to convergence with an L2 penalty gives its coefficient
+/// (scaled to this convention) and a cosine near 1; an unregularised model
+/// still fitting separable data also has its gradient against its weights
+/// (growing the weights lowers the loss) but with a coefficient near 0.
+/// Gradients over the full data, in batches of `batch_size`, summed in f64.
+pub fn l2_stationarity(
+    graph: &Graph,
+    params: &ParamSet,
+    x: &Tensor,
+    y: &[usize],
+    batch_size: usize,
+) -> Result<Stationarity, EngineError> {
+    check_trainable(graph)?;
+    let n = y.len();
+    if n == 0 || x.shape().first() != Some(&n) {
+        return Err(EngineError::Config(format!(
+            "the stationarity check needs as many labels as rows: {} rows, {} labels",
+            x.shape().first().copied().unwrap_or(0),
+            n
+        )));
+    }
+    let on = loss_target(graph);
+    let g = truncated_graph(graph, on);
+    let is_weight: Vec<bool> = graph
+        .params
+        .iter()
+        .map(|p| p.trainable() && matches!(p.role, ParamRole::Weight { .. }))
+        .collect();
+    let mut grad: Vec<Vec<f64>> = params
+        .iter()
+        .zip(&is_weight)
+        .map(|(t, &w)| if w { vec![0.0; t.len()] } else { vec![] })
+        .collect();
+    let bs = batch_size.max(1);
+    for start in (0..n).step_by(bs) {
+        let end = (start + bs).min(n);
+        let idx: Vec<usize> = (start..end).collect();
+        let tape = g.forward_tape(params, &take_rows(x, &idx))?;
+        let (_, dl) = loss_and_grad(on, tape.get(g.output), &y[start..end])?;
+        let gp = g.backward(&tape, dl)?.params;
+        // loss_and_grad averages over the batch: weight it by its share
+        let share = (end - start) as f64 / n as f64;
+        for (i, t) in gp.iter().enumerate() {
+            if is_weight[i] {
+                for (acc, &v) in grad[i].iter_mut().zip(t.iter()) {
+                    *acc += share * v as f64;
+                }
+            }
+        }
+    }
+    let (mut gw, mut ww, mut gg) = (0.0f64, 0.0f64, 0.0f64);
+    for (i, t) in params.iter().enumerate() {
+        if !is_weight[i] {
+            continue;
+        }
+        for (&gv, &wv) in grad[i].iter().zip(t.iter()) {
+            let wv = wv as f64;
+            gw += gv * wv;
+            ww += wv * wv;
+            gg += gv * gv;
+        }
+    }
+    if ww <= 0.0 || gg <= 0.0 {
+        return Ok(Stationarity {
+            l2: 0.0,
+            cosine: 0.0,
+            residual: 1.0,
+            records: n,
+        });
+    }
+    let l2 = (-gw / ww).max(0.0);
+    let cosine = -gw / (gg.sqrt() * ww.sqrt());
+    // |g + l2 w|^2 = gg + 2 l2 gw + l2^2 ww
+    let residual = ((gg + 2.0 * l2 * gw + l2 * l2 * ww).max(0.0) / gg).sqrt();
+    Ok(Stationarity {
+        l2,
+        cosine,
+        residual,
+        records: n,
+    })
+}
+
 /// A graph that ends at the loss target (the output, or the logits before a
 /// final Softmax).
 fn truncated_graph(graph: &Graph, on: LossOn) -> Graph {
@@ -703,6 +838,7 @@ pub fn train(
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     let expected_batch = q * n as f64;
     let (mut clipped, mut seen) = (0u64, 0u64);
+    let (mut best, mut stale) = (f64::INFINITY, 0usize);
     for epoch in 1..=cfg.epochs {
         let batches: Vec<Vec<usize>> = if cfg.dp.is_some() {
             (0..steps_per_epoch)
@@ -814,6 +950,28 @@ pub fn train(
         if let Some(t) = cfg.target_loss {
             if train_loss_median <= t {
                 stopped_by = "target_loss";
+                break;
+            }
+        }
+        if let Some(p) = cfg.plateau {
+            let mut objective = loss;
+            if cfg.l2 > 0.0 {
+                let w2: f64 = params
+                    .iter()
+                    .zip(&is_weight)
+                    .filter(|(_, &w)| w)
+                    .map(|(t, _)| t.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>())
+                    .sum();
+                objective += 0.5 * cfg.l2 as f64 * w2;
+            }
+            if !best.is_finite() || objective < best - p.tol * best.abs().max(1.0) {
+                stale = 0;
+            } else {
+                stale += 1;
+            }
+            best = best.min(objective);
+            if stale >= p.patience {
+                stopped_by = "plateau";
                 break;
             }
         }

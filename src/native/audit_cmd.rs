@@ -239,9 +239,10 @@ pub struct AuditArgs {
     /// Reference training: Adam learning rate
     #[arg(long, value_name = "LR", default_value_t = privacy_inspector::attacks::membership::references::DEFAULT_LR)]
     pub ref_lr: f32,
-    /// Reference training: L2 penalty on weights
-    #[arg(long, value_name = "L2", default_value_t = 0.0)]
-    pub ref_l2: f32,
+    /// Reference training: L2 penalty on weights (default: calibrated by fit, the
+    /// target's own penalty estimated from its gradient on the members, 0 when none shows)
+    #[arg(long, value_name = "L2")]
+    pub ref_l2: Option<f32>,
     /// Reference training: minibatch size
     #[arg(long, value_name = "B", default_value_t = 64)]
     pub ref_batch_size: usize,

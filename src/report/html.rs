@@ -969,6 +969,34 @@ fn calibration(h: &mut String, report: &Report) {
             esc(&spread(c.out_loss_median, &loss)),
             esc(&spread(c.out_accuracy, &acc)),
         );
+        let penalty = match (c.l2_source.as_str(), c.target.stationarity) {
+            ("target", Some(st)) => format!(
+                "The target looks trained to convergence with an L2 penalty: its loss gradient on the members points against its weights (cosine {:.2}) with the strength of a penalty {:.3e}, so the references trained with that penalty until their fit reached the target's or stopped improving.",
+                st.cosine, c.l2
+            ),
+            ("recipe", _) => format!("The references trained with the L2 penalty of the settings, {:.3e}.", c.l2),
+            (_, Some(st))
+                if st.cosine < crate::attacks::membership::references::L2_MIN_COSINE =>
+            {
+                format!(
+                    "No L2 penalty: the target's loss gradient on the members is not balanced by one (cosine {:.2}, below {}).",
+                    st.cosine,
+                    crate::attacks::membership::references::L2_MIN_COSINE
+                )
+            }
+            (_, Some(st)) => format!(
+                "No L2 penalty, as the settings fix the epochs or an accuracy, although the target's loss gradient on the members suggests one ({:.3e}, cosine {:.2}).",
+                st.l2, st.cosine
+            ),
+            _ => String::new(),
+        };
+        if !penalty.is_empty() {
+            let _ = write!(
+                h,
+                "<p data-testid=\"calibration-l2-{mode}\">{}</p>",
+                esc(&penalty)
+            );
+        }
         for w in &c.warnings {
             let _ = write!(
                 h,

@@ -27,7 +27,8 @@
 
 use super::boundary_query::{run_boundary_distance, QueryBoundaryConfig};
 use super::label_only::{
-    run_boundary_distance_gradient, run_gap, run_gap_on, run_noise_robustness, BoundaryConfig, NoiseConfig,
+    run_boundary_distance_gradient, run_gap, run_gap_on, run_noise_robustness, BoundaryConfig,
+    NoiseConfig,
 };
 use super::leaves::{self, LeafReport};
 use super::lira::{lira_offline, lira_online, LiraConfig};
@@ -374,7 +375,9 @@ pub const OUTPUT_ONLY_ATTACKS: [&str; 6] = [
 pub fn needs_the_model(id: &str) -> String {
     let why = match id {
         "noise_robustness" => "it queries the model on noisy copies of every record",
-        "boundary_distance" => "it queries the model's predicted labels on perturbed copies of every record",
+        "boundary_distance" => {
+            "it queries the model's predicted labels on perturbed copies of every record"
+        }
         "boundary_distance_gradient" => {
             "it follows the model's input gradients to its decision boundary"
         }

@@ -22,11 +22,14 @@
 //!   records trained model k; `z_indices` lists the Z records.
 //! - **Recipe** ([`TrainRecipe`]): by default calibrated to the target's
 //!   *fit*: the target's median per-record loss `-ln p_y` on the members
-//!   becomes each reference's `target_loss`; Adam (lr 3e-3), batch 64, L2 0,
+//!   becomes each reference's `target_loss`; Adam (lr 3e-3), batch 64,
 //!   up to `max_epochs` (default 3000) epochs, stopping after the first
 //!   epoch at which the median loss on the reference's own training records
 //!   is at most the target's (so a reference never trains past the fit of a
-//!   regularised or early-stopped target). Why loss and not accuracy: a
+//!   regularised or early-stopped target). L2: the target's own penalty when
+//!   its loss gradient on the members balances one (cosine at least
+//!   [`L2_MIN_COSINE`], [`TargetFit::of`]); the references then also stop
+//!   when their penalised objective stops improving ([`Plateau`]); else 0. Why loss and not accuracy: a
 //!   converged target reaches 100% training accuracy long before its fit,
 //!   and references stopped there are far less confident on their IN
 //!   records than the target on its members, so LiRA under-reports
@@ -60,7 +63,9 @@
 use super::{predict_raw, AttackError, AuditInputs, Progress, Records, Target};
 pub use crate::engine::proba::prob_and_phi;
 use crate::engine::proba::{fit_signals, Fit};
-use crate::engine::train::{check_trainable, init_params, train, Optimizer, TrainConfig};
+use crate::engine::train::{
+    check_trainable, init_params, train, Optimizer, Plateau, Stationarity, TrainConfig,
+};
 use crate::engine::OutputKind;
 use ndarray::Array2;
 use rand::seq::SliceRandom;
@@ -82,7 +87,14 @@ pub enum ReferenceMode {
 pub struct TrainRecipe {
     pub optimizer: Optimizer,
     pub batch_size: usize,
-    pub l2: f32,
+    /// L2 coefficient on the weights (`l2/2 ||w||^2`). `None` (the default)
+    /// when calibrating by fit: the target's own, estimated from where its
+    /// loss gradient on the members balances an L2 penalty
+    /// ([`crate::engine::train::l2_stationarity`]) when that explains the
+    /// gradient (cosine at least [`L2_MIN_COSINE`]), else 0. With fixed
+    /// epochs or an accuracy target, `None` is 0.
+    #[serde(default)]
+    pub l2: Option<f32>,
     /// Upper bound on epochs when calibrating (to the target's loss, or to
     /// an accuracy the user gives).
     pub max_epochs: usize,
@@ -117,7 +129,7 @@ impl Default for TrainRecipe {
         TrainRecipe {
             optimizer: Optimizer::adam(DEFAULT_LR),
             batch_size: 64,
-            l2: 0.0,
+            l2: None,
             max_epochs: DEFAULT_MAX_EPOCHS,
             fixed_epochs: None,
             target_accuracy: None,
@@ -125,6 +137,13 @@ impl Default for TrainRecipe {
         }
     }
 }
+
+/// The target's L2 is copied into the references only when its gradient on
+/// the members points against its weights at least this closely (cosine).
+/// Measured on tests/fixtures/calibration: a scikit-learn MLP with alpha 3
+/// gives 0.93 (coefficient 0.037 in the trainer's convention); models
+/// trained without a penalty give lower cosines and coefficients near 0.
+pub const L2_MIN_COSINE: f64 = 0.8;
 
 /// Settings of [`train_references`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -217,6 +236,9 @@ pub struct ReferenceSet {
     pub target_fit: TargetFit,
     /// Records each model was asked to train on (the design's size).
     pub train_size: usize,
+    /// The L2 coefficient the models trained with (the recipe's, or the
+    /// target's when the recipe leaves it to calibration).
+    pub train_l2: f32,
     pub models: Vec<ReferenceInfo>,
 }
 
@@ -226,6 +248,37 @@ pub struct ReferenceSet {
 pub struct TargetFit {
     pub members: Fit,
     pub nonmembers: Fit,
+    /// The L2 penalty the target's gradient on the members balances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stationarity: Option<Stationarity>,
+}
+
+impl TargetFit {
+    /// The target's fit on the members and non-members and its L2
+    /// stationarity on the members (`None` when the graph cannot be
+    /// differentiated).
+    pub fn of(target: &Target, inputs: &AuditInputs) -> Result<TargetFit, AttackError> {
+        let members = fit_of(target, &inputs.members)?;
+        let nonmembers = fit_of(target, &inputs.nonmembers)?;
+        let stationarity = if inputs.members.is_empty() {
+            None
+        } else {
+            crate::engine::train::l2_stationarity(
+                target.graph,
+                target.params,
+                &inputs.members.x,
+                &inputs.members.y,
+                256,
+            )
+            .ok()
+            .filter(|s| s.l2.is_finite() && s.cosine.is_finite())
+        };
+        Ok(TargetFit {
+            members,
+            nonmembers,
+            stationarity,
+        })
+    }
 }
 
 /// Median, smallest and largest of a figure over the references.
@@ -268,6 +321,11 @@ pub struct Calibration {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_accuracy: Option<f64>,
     pub target: TargetFit,
+    /// The L2 coefficient the references trained with, and where it came
+    /// from: "recipe" (the user's), "target" (the target's stationarity)
+    /// or "none".
+    pub l2: f64,
+    pub l2_source: String,
     /// Over the references: their fit on their own training records (IN)...
     pub in_loss_median: Option<Spread>,
     pub in_accuracy: Option<Spread>,
@@ -334,7 +392,16 @@ impl Calibration {
             ),
             _ => String::new(),
         };
-        let mut s = format!("{mode} references: {goal}{reach}");
+        let penalty = match self.l2_source.as_str() {
+            "target" => format!(
+                ", with the L2 penalty the target's gradient balances ({:.3e}, cosine {:.2})",
+                self.l2,
+                self.target.stationarity.map_or(f64::NAN, |s| s.cosine)
+            ),
+            "recipe" => format!(", L2 {:.3e}", self.l2),
+            _ => String::new(),
+        };
+        let mut s = format!("{mode} references: {goal}{penalty}{reach}");
         for w in &self.warnings {
             s.push_str("\n  warning: ");
             s.push_str(w);
@@ -402,7 +469,15 @@ impl ReferenceSet {
                 self.k, self.recipe.max_epochs
             ));
         }
+        let l2 = self.train_l2 as f64;
+        let l2_source = match self.recipe.l2 {
+            Some(_) => "recipe",
+            None if l2 > 0.0 => "target",
+            None => "none",
+        };
         Calibration {
+            l2,
+            l2_source: l2_source.into(),
             stop: stop.into(),
             statistic: "median per-record loss -ln p_y (= ln(1 + e^-phi)) and accuracy".into(),
             target_loss: self.recipe.target_loss,
@@ -513,11 +588,12 @@ pub(crate) fn resolve_recipe(
         optimizer: r.optimizer,
         epochs: r.max_epochs,
         batch_size: r.batch_size,
-        l2: r.l2,
+        l2: r.l2.unwrap_or(0.0),
         target_accuracy: None,
         target_loss: None,
         seed: 0,
         dp: None,
+        plateau: None,
     };
     if r.max_epochs == 0 && r.fixed_epochs.is_none() {
         return Err(AttackError::Config(
@@ -543,6 +619,20 @@ pub(crate) fn resolve_recipe(
             }
             r.target_loss = Some(t);
             cfg.target_loss = Some(t);
+            if r.l2.is_none() {
+                if let Some(st) = target_fit.stationarity {
+                    if st.cosine >= L2_MIN_COSINE && st.l2 > 0.0 && st.l2 < 1e6 {
+                        // the target sits at an L2 equilibrium: train with
+                        // its penalty until the fit is reached or the
+                        // objective stops improving (a regularised
+                        // equilibrium may never reach the exact loss)
+                        // (the recipe keeps `None`: the calibration
+                        // section records the value and its source)
+                        cfg.l2 = st.l2 as f32;
+                        cfg.plateau = Some(Plateau::default());
+                    }
+                }
+            }
         }
     }
     cfg.validate()
@@ -749,10 +839,7 @@ pub fn plan_references(
         )));
     }
     check_trainable(target.graph)?;
-    let target_fit = TargetFit {
-        members: fit_of(target, &inputs.members)?,
-        nonmembers: fit_of(target, &inputs.nonmembers)?,
-    };
+    let target_fit = TargetFit::of(target, inputs)?;
     let (recipe, train_cfg) = resolve_recipe(&cfg.recipe, &target_fit)?;
     if cfg.train_size == Some(0) {
         return Err(AttackError::Config(
@@ -1024,6 +1111,7 @@ impl ReferencePlan {
             recipe: self.recipe,
             target_member_accuracy: self.target_fit.members.accuracy,
             target_fit: self.target_fit,
+            train_l2: self.train_cfg.l2,
             train_size: self.train_size,
             models,
         })

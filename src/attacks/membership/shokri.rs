@@ -20,7 +20,7 @@
 //!   target's features for it, `sigmoid(w.f + b)`.
 //! - Needs a population CSV with at least [`MIN_POPULATION`] records.
 
-use super::references::{fit_of, model_seed, resolve_recipe, train_one, TargetFit, TrainRecipe};
+use super::references::{model_seed, resolve_recipe, train_one, TargetFit, TrainRecipe};
 use super::{predict_probs, AttackError, AttackOutput, AuditInputs, Progress, Records, Target};
 use crate::engine::math::PortableMath;
 use crate::engine::train::check_trainable;
@@ -216,10 +216,7 @@ pub fn shokri(
         )));
     }
     check_trainable(target.graph)?;
-    let target_fit = TargetFit {
-        members: fit_of(target, &inputs.members)?,
-        nonmembers: fit_of(target, &inputs.nonmembers)?,
-    };
+    let target_fit = TargetFit::of(target, inputs)?;
     let member_acc = target_fit.members.accuracy;
     let (recipe, train_cfg) = resolve_recipe(&cfg.recipe, &target_fit)?;
     let kind = target.output_kind;
