@@ -44,6 +44,7 @@ mod native {
 
     mod attribute_cmd;
     mod audit_cmd;
+    mod dp_audit_cmd;
     mod invert_cmd;
     mod scan_cmd;
 
@@ -117,6 +118,10 @@ Examples:
         /// its metadata; optionally write a cleaned copy
         #[command(after_help = scan_cmd::SCAN_EXAMPLES)]
         Scan(scan_cmd::ScanArgs),
+        /// Check a DP-SGD claim in one training run: train a template with
+        /// canaries, bound its epsilon from the guesses, beside the accountant's
+        #[command(after_help = dp_audit_cmd::DP_AUDIT_EXAMPLES)]
+        DpAudit(Box<dp_audit_cmd::DpAuditArgs>),
     }
 
     #[derive(Args, Debug)]
@@ -352,6 +357,7 @@ Examples:
             Command::Attribute(args) => attribute_cmd::attribute(args),
             Command::Invert(args) => invert_cmd::invert_cmd(args),
             Command::Scan(args) => scan_cmd::scan(args),
+            Command::DpAudit(args) => dp_audit_cmd::dp_audit(args),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -4,5 +4,6 @@
 //! those scores live in `crate::stats`.
 
 pub mod attribute;
+pub mod dp_audit;
 pub mod inversion;
 pub mod membership;

@@ -5,11 +5,15 @@
 //!   steps and converted to (epsilon, delta)-DP the way Opacus 1.6 does
 //!   (Balle et al. 2020, Theorem 21), and its inverse: the noise multiplier
 //!   that reaches a target epsilon.
+//! - [`one_run`]: the one-run canary audit of Steinke, Nasr and Jagielski
+//!   2023: an epsilon lower bound from the guesses on canaries included
+//!   with probability 1/2 in one training run.
 //!
 //! Pure: no clocks, no randomness, no JS. Bad arguments are
 //! [`PrivacyError`]s naming the numbers, never panics.
 
 pub mod accountant;
+pub mod one_run;
 
 pub use accountant::{
     default_orders, epsilon, noise_multiplier_for, rdp_sgm, rdp_to_epsilon, EpsilonSpent,

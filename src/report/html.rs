@@ -108,6 +108,9 @@ pub fn render(report: &Report, standalone: bool) -> String {
     if let Some(inv) = &report.inversion {
         inversion(&mut h, inv);
     }
+    if let Some(d) = &report.dp_audit {
+        dp_audit(&mut h, d);
+    }
     if !report.attacks.is_empty() {
         let _ = write!(h, "<h2>Conventions</h2><ul>");
         for c in &report.conventions {
@@ -1005,4 +1008,41 @@ fn calibration(h: &mut String, report: &Report) {
             );
         }
     }
+}
+
+fn dp_audit(h: &mut String, d: &crate::attacks::dp_audit::DpAuditReport) {
+    let b = &d.bound;
+    let acc = match d.accountant_epsilon {
+        Some(e) => format!("{e:.3}"),
+        None => "none (no noise: no guarantee)".into(),
+    };
+    let _ = write!(
+        h,
+        "<section class=\"dp-audit\" data-testid=\"dp-audit-report\"><h2>Checking the DP-SGD claim in one run</h2><p data-testid=\"dp-audit-lead\">{} canaries (mislabelled training records), each included in training with probability 1/2 ({} were), in one DP-SGD run on {} records. Guessing IN for the highest-scoring canaries and OUT for the lowest, the audit shows the run is <b>not ({:.3}, {})-DP</b> at {:.0}% confidence (Steinke, Nasr and Jagielski 2023). The accountant's epsilon for the same run is <b>{}</b>: a lower bound far below it means this attack could not show the guarantee is loose, not that it is tight.</p>",
+        b.canaries,
+        b.included,
+        d.trained_on,
+        b.epsilon_lower_bound,
+        b.delta,
+        100.0 * (1.0 - b.beta),
+        esc(&acc)
+    );
+    let _ = write!(
+        h,
+        "<table data-testid=\"dp-audit-table\"><thead><tr><th>guesses (IN + OUT)</th><th>correct</th><th>epsilon lower bound (at beta {:.4})</th></tr></thead><tbody>",
+        b.beta_per_row
+    );
+    for r in &b.rows {
+        let _ = write!(
+            h,
+            "<tr><td>{} + {}</td><td>{}</td><td>{:.3}</td></tr>",
+            r.k_plus, r.k_minus, r.correct, r.epsilon_lower_bound
+        );
+    }
+    let _ = write!(
+        h,
+        "</tbody></table><p class=\"note\">{}</p><details><summary>Every setting of the DP audit</summary><pre>{}</pre></details></section>",
+        esc(&b.method),
+        esc(&serde_json::to_string_pretty(&d.config).unwrap_or_default())
+    );
 }

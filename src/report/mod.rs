@@ -100,6 +100,9 @@ pub struct Report {
     pub attribute: Option<AttributeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inversion: Option<InversionReport>,
+    /// The one-run check of a DP-SGD claim (`attacks::dp_audit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp_audit: Option<crate::attacks::dp_audit::DpAuditReport>,
     /// Set on an export made with [`Report::without_training_data`]: what
     /// was removed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,6 +198,7 @@ impl Report {
             records: None,
             attribute: None,
             inversion: None,
+            dp_audit: None,
             redacted: None,
             scan: None,
             leaves: None,
