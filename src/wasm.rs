@@ -1395,6 +1395,58 @@ pub fn train_target(
     Ok(out.into())
 }
 
+/// The one-run check of a DP-SGD claim (`attacks::dp_audit`): a fresh
+/// copy of `template` trained with `config.train` (DP-SGD) on the labelled
+/// `members` plus `config.canaries` mislabelled canaries, each included
+/// with probability 1/2. `config` is a camelCase `DpAuditConfig` (missing
+/// fields take the defaults). Returns the `DpAuditReport` (the bound, the
+/// accountant's epsilon, the canaries). `progress` gets
+/// `{done, total, stage}` per epoch; returning false cancels.
+#[wasm_bindgen(js_name = dpAudit)]
+pub fn dp_audit(
+    template: &[u8],
+    members: &DatasetHandle,
+    config: JsValue,
+    progress: &js_sys::Function,
+) -> Result<JsValue, JsValue> {
+    let model = load_with(template, &current_limits().import_options()).map_err(|e| e.to_js())?;
+    let cfg: crate::attacks::dp_audit::DpAuditConfig = if config.is_undefined() || config.is_null()
+    {
+        Default::default()
+    } else {
+        serde_wasm_bindgen::from_value(config)
+            .map_err(|e| bad_argument(&format!("DP audit settings: {e}")))?
+    };
+    let x = members
+        .data
+        .to_batch(&model.graph.input)
+        .map_err(|e| js_error(e.code(), &format!("members CSV: {e}")))?;
+    let Some(y) = members.data.labels.clone() else {
+        return Err(js_error(
+            "csv_no_label_column",
+            "members CSV has no label column; training needs the true class of every record",
+        ));
+    };
+    let (report, _) = crate::attacks::dp_audit::run_dp_audit(
+        &model.graph,
+        &model.params,
+        &x,
+        &y,
+        &cfg,
+        &mut |p| {
+            let Ok(v) = to_js_value(&p) else {
+                return true;
+            };
+            match progress.call1(&JsValue::NULL, &v) {
+                Ok(r) => r.as_bool() != Some(false),
+                Err(_) => true,
+            }
+        },
+    )
+    .map_err(|e| e.to_js())?;
+    to_js_value(&report)
+}
+
 impl Coded for crate::guidance::GuidanceError {
     fn code(&self) -> &'static str {
         crate::guidance::GuidanceError::code(self)

@@ -1663,6 +1663,8 @@ const teach = {
 };
 /** The digits demo the teaching mode trains on and audits with. */
 const TEACH_DEMO = 'digits';
+/** Canaries of the one-run DP check of a teaching run (of the demo's 300 members). */
+const TEACH_CANARIES = 100;
 
 /** The teaching form as {width, config (TrainConfig, camelCase), seed, dp, label}, or an Error naming the field. */
 function teachSettings() {
@@ -1712,7 +1714,7 @@ async function updateTeachEpsilon() {
     const r = await bridge.call('accountant', { q, sigma: s.dp.sigma, steps, delta: s.dp.delta });
     // a later change of the settings has already asked again: its answer wins
     if (call !== teachEpsilonCall) return;
-    teach.epsilon.textContent = `Noise multiplier \u03c3 = ${s.dp.sigma}, sampling rate q = ${q.toFixed(3)} (batch ${s.config.batchSize} of ${rows}), ${fmtInt(steps)} steps: the RDP accountant gives \u03b5 = ${Number.isFinite(r.epsilon) ? r.epsilon.toFixed(2) : '\u221e'} at \u03b4 = ${s.dp.delta}. Compare it with the empirical \u03b5 lower bound of the audit.`;
+    teach.epsilon.textContent = `Noise multiplier \u03c3 = ${s.dp.sigma}, sampling rate q = ${q.toFixed(3)} (batch ${s.config.batchSize} of ${rows}), ${fmtInt(steps)} steps: the RDP accountant gives \u03b5 = ${Number.isFinite(r.epsilon) ? r.epsilon.toFixed(2) : '\u221e'} at \u03b4 = ${s.dp.delta}. Compare it with the empirical \u03b5 lower bound of the audit and with the one-run check (a second run of the same recipe with ${TEACH_CANARIES} mislabelled canaries).`;
     teach.epsilon.dataset.epsilon = String(r.epsilon);
   } catch (err) {
     teach.epsilon.textContent = `\u03c3 = ${s.dp.sigma}, q = ${q.toFixed(3)}, ${fmtInt(steps)} steps (${err.message})`;
@@ -1756,6 +1758,32 @@ async function runTeachNow() {
     if (err.code !== 'aborted') showError(teach.error, err, 'Training failed');
     return;
   }
+  // with DP-SGD: a second run of the same recipe with canaries, the
+  // one-run check of the accountant's epsilon (the audited model above has
+  // no canaries)
+  let oneRun = null;
+  if (s.dp) {
+    try {
+      const index = await demoIndex();
+      const demo = index[TEACH_DEMO];
+      const members = await fetchBytes(`demo/${demo.members}`);
+      const template = await fetchBytes(`demo/teach_mlp_${s.width}.onnx`);
+      oneRun = await bridge.call('dpAudit', { template, members, config: { canaries: TEACH_CANARIES, train: s.config, seed: s.seed, beta: 0.05 } }, {
+        onProgress: ({ done, total, label }) => {
+          teach.progressText.textContent = `One-run DP check (${TEACH_CANARIES} canaries): ${label}`;
+          if (total > 0) teach.progressBar.value = done / total;
+        },
+      });
+    } catch (err) {
+      if (err.code === 'aborted') {
+        state.teachRunning = false;
+        teach.progress.hidden = true;
+        updateReady();
+        return;
+      }
+      oneRun = { error: err.message };
+    }
+  }
   state.teachRunning = false;
   teach.progress.hidden = true;
   const name = `teach-w${s.width}-e${s.config.epochs}-l2_${s.config.l2}${s.dp ? `-dp_s${s.dp.sigma}_c${s.dp.clip}` : ''}-seed${s.seed}.onnx`;
@@ -1781,8 +1809,14 @@ async function runTeachNow() {
   const tr = document.createElement('tr');
   const dpEps = trained.report.dp && trained.report.dp.epsilon;
   const dpText = s.dp ? `\u03c3 ${s.dp.sigma}, C ${s.dp.clip}${dpEps != null ? `, \u03b5 ${Number(dpEps).toFixed(2)} (\u03b4 ${s.dp.delta})` : ''}` : 'off';
+  let oneRunText = '';
+  if (oneRun && oneRun.error) oneRunText = `not run: ${oneRun.error}`;
+  else if (oneRun) {
+    const acc = oneRun.accountantEpsilon;
+    oneRunText = `${oneRun.bound.epsilonLowerBound.toFixed(2)} (accountant ${acc != null ? Number(acc).toFixed(2) : '\u221e'})`;
+  }
   const cells = [
-    String(teach.history.tBodies[0].rows.length + 1), String(s.width), String(s.config.epochs), String(s.config.l2), dpText,
+    String(teach.history.tBodies[0].rows.length + 1), String(s.width), String(s.config.epochs), String(s.config.l2), dpText, oneRunText,
     `${(100 * (trained.report.trainAccuracy ?? trained.report.train_accuracy)).toFixed(1)}%`, testAcc == null ? '' : `${(100 * testAcc).toFixed(1)}%`,
     best ? `${(100 * best.tpr_at_fpr['0.01']).toFixed(1)}% (${best.id})` : '',
     bestAuc ? `${bestAuc.auc.toFixed(3)} (${bestAuc.id})` : '', eps.toFixed(2), name,

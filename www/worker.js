@@ -19,7 +19,7 @@
 
 import {
   accountant, CsvParser, currentLimits, guidanceDefaults, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, recordsCsv, referenceJobs, runAttribute, runAudit,
-  runInversion, runPredictionsAudit, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version,
+  runInversion, runPredictionsAudit, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version, dpAudit,
 } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
@@ -359,6 +359,24 @@ const methods = {
         return true;
       });
       return { bytes: out.bytes, report: out.report };
+    } finally {
+      ds.free();
+    }
+  },
+
+  /**
+   * The one-run check of a DP-SGD claim: `template` retrained with
+   * `config.train` on the labelled `members` plus `config.canaries`
+   * mislabelled canaries (the core's DpAuditConfig, camelCase); returns the
+   * core's DpAuditReport.
+   */
+  dpAudit({ template, members, config }, progress) {
+    const ds = parseCsv(new Uint8Array(members), 'label');
+    try {
+      return dpAudit(new Uint8Array(template), ds, config, (p) => {
+        progress({ done: p.done, total: p.total, label: p.stage });
+        return true;
+      });
     } finally {
       ds.free();
     }

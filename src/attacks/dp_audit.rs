@@ -191,9 +191,13 @@ pub fn run_dp_audit(
     let mut rows: Vec<usize> = (0..n).collect();
     rows.shuffle(&mut rng);
     rows.truncate(m);
+    // u32 draws: a usize range samples differently on 32-bit wasm
+    let shift_max = u32::try_from(k - 1).map_err(|_| {
+        AttackError::Input(format!("the model has {k} classes, too many for canaries"))
+    })?;
     let labels: Vec<usize> = rows
         .iter()
-        .map(|&r| (y[r] + 1 + rng.gen_range(0..k - 1)) % k)
+        .map(|&r| (y[r] + 1 + rng.gen_range(0..shift_max) as usize) % k)
         .collect();
     let included: Vec<bool> = (0..m).map(|_| rng.gen::<bool>()).collect();
 

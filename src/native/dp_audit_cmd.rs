@@ -46,6 +46,9 @@ pub struct DpAuditArgs {
     /// Adam learning rate
     #[arg(long, value_name = "LR", default_value_t = 1e-3)]
     pub lr: f32,
+    /// L2 penalty on the weights (l2/2 |w|^2)
+    #[arg(long, value_name = "L2", default_value_t = 0.0)]
+    pub l2: f32,
     /// Per-record gradient clipping norm C
     #[arg(long, value_name = "C", default_value_t = 1.0)]
     pub clip: f64,
@@ -86,6 +89,7 @@ pub fn dp_audit(args: &DpAuditArgs) -> Result<(), CliError> {
             optimizer: Optimizer::adam(args.lr),
             epochs: args.epochs,
             batch_size: args.batch_size,
+            l2: args.l2,
             dp: Some(DpConfig {
                 clip_norm: args.clip,
                 noise_multiplier: args.noise_multiplier.unwrap_or(1.0),

@@ -1242,9 +1242,10 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
       runs.push(cells);
     }
     // run 1: no L2; run 2: L2 0.05 -> the best AUC and the epsilon bound fall
-    const auc = (cells) => Number(cells[8].split(' ')[0]);
-    const eps = (cells) => Number(cells[9]);
-    assert.match(runs[0][5], /^\d+\.\d%$/, `train accuracy "${runs[0][5]}"`);
+    const auc = (cells) => Number(cells[9].split(' ')[0]);
+    const eps = (cells) => Number(cells[10]);
+    assert.equal(runs[0][5], '', 'no DP-SGD, no one-run check');
+    assert.match(runs[0][6], /^\d+\.\d%$/, `train accuracy "${runs[0][6]}"`);
     assert.ok(auc(runs[1]) < auc(runs[0]), `best AUC ${auc(runs[0])} -> ${auc(runs[1])}`);
     assert.ok(eps(runs[1]) <= eps(runs[0]), `epsilon bound ${eps(runs[0])} -> ${eps(runs[1])}`);
     assert.match(await text(page, 'model-name'), /teach-w64-e150-l2_0\.05-seed1\.onnx/);
@@ -1364,6 +1365,22 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await row.waitFor({ timeout: AUDIT_TIMEOUT });
     const cells = await row.locator('td').allTextContents();
     assert.match(cells[4], new RegExp(`σ 1\\.1, C 1, ε ${shown.toFixed(2).replace('.', '\\.')}`), `DP cell "${cells[4]}" vs shown epsilon ${shown}`);
+    // the one-run check: the same run as the CLI's dp-audit with the same
+    // recipe, seed and 100 canaries
+    const m = cells[5].match(/^(\d+\.\d\d) \(accountant (\d+\.\d\d)\)$/);
+    assert.ok(m, `one-run cell "${cells[5]}"`);
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-dp-'));
+    try {
+      const out = path.join(tmp, 'dp.json');
+      execFileSync(cliBinary(), ['dp-audit', path.join(ROOT, 'www/demo/teach_mlp_64.onnx'), '--data', path.join(ROOT, 'www/demo/digits_members.csv'),
+        '--canaries', '100', '--epochs', '5', '--batch-size', '32', '--lr', '0.003', '--l2', '0', '--clip', '1', '--noise-multiplier', '1.1',
+        '--delta', '1e-5', '--seed', '1', '--report', out]);
+      const d = JSON.parse(readFileSync(out, 'utf8')).dp_audit;
+      assert.equal(m[1], d.bound.epsilonLowerBound.toFixed(2), 'one-run bound: page vs CLI');
+      assert.equal(m[2], d.accountantEpsilon.toFixed(2), 'accountant epsilon of the canary run: page vs CLI');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
     assertClean('teaching dp');
     await page.close();
   });
