@@ -637,7 +637,10 @@ function applyAuditStatus(status) {
     a.info = s.info;
     a.error = s.error;
     el.audit.counts[role].textContent = `${a.name}: ${fmtCounts(s.info)}`;
-    if (role === 'members') fillAttributeColumns(s.info.featureNames);
+    if (role === 'members') {
+      fillAttributeColumns(s.info.featureNames);
+      fillSliceColumns(s.info.featureNames);
+    }
     if (s.error) {
       const model = state.model ? state.model.name : 'the model';
       showError(el.audit.errors[role], s.error, `${a.name} does not fit ${model}`);
@@ -924,7 +927,14 @@ function auditSettings() {
   if (recipe.l2 !== null && !(recipe.l2 >= 0)) throw new InspectorError('bad_setting', `the reference L2 penalty must be 0 or more, got "${$('recipe-l2').value}"`);
   const size = $('recipe-train-size').value.trim();
   const referenceTrainSize = size === '' ? null : parseWhole(size, 'the records per reference', 1, 1e9);
-  return { attacks, references, seed, stats: { delta }, recipe, reference_train_size: referenceTrainSize };
+  const settings = { attacks, references, seed, stats: { delta }, recipe, reference_train_size: referenceTrainSize };
+  const sliceBy = $('audit-slice-by').value;
+  if (sliceBy !== '') {
+    // the column's index among the members' features (the core slices the flat records)
+    const names = state.audit.members ? state.audit.members.info.featureNames : [];
+    settings.slice = { column: names.indexOf(sliceBy), name: sliceBy };
+  }
+  return settings;
 }
 
 /** The guidance options from the form (claimed epsilon, thresholds JSON), or an Error naming the field. */
@@ -1534,6 +1544,14 @@ function fillAttributeColumns(names) {
   const sel = el.attr.column;
   const keep = sel.value;
   sel.replaceChildren(...names.map((n) => new Option(n, n)));
+  if (names.includes(keep)) sel.value = keep;
+}
+
+/** The members' feature columns as the "Leakage by subgroup" menu (none first). */
+function fillSliceColumns(names) {
+  const sel = $('audit-slice-by');
+  const keep = sel.value;
+  sel.replaceChildren(new Option('none', ''), ...names.map((n) => new Option(n, n)));
   if (names.includes(keep)) sel.value = keep;
 }
 

@@ -39,7 +39,7 @@ fn pct(v: f64) -> String {
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}
-.nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}.explain{font-style:italic}.figure-guide{font-size:12px;color:#4b5563;max-width:60rem}section.guidance article.action{border-left:3px solid #c2410c;padding:.25rem .75rem;margin:.5rem 0;background:#fff7ed}section.guidance p.figure,section.guidance ul.sources{font-size:12px;color:#4b5563}section.guidance span.where{font-family:monospace;font-size:11px}svg{background:#fbfcfe;border:1px solid #e3e6ee}
+.nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}.explain{font-style:italic}.figure-guide{font-size:12px;color:#4b5563;max-width:60rem}section.guidance article.action{border-left:3px solid #c2410c;padding:.25rem .75rem;margin:.5rem 0;background:#fff7ed}section.guidance p.figure,section.guidance ul.sources{font-size:12px;color:#4b5563}section.guidance span.where{font-family:monospace;font-size:11px}svg{background:#fbfcfe;border:1px solid #e3e6ee}td.flag{background:#fde8e8;font-weight:600}
 .meta{color:#4b5563}.flag{color:#b91c1c}section.records td{white-space:nowrap}code{font-size:.9em}@media print{body{margin:0;max-width:none}section.attack,figure,tr{break-inside:avoid}h2{break-after:avoid}details::details-content{content-visibility:visible;display:block}details>summary{list-style:none;font-weight:600}}";
 
 /// Render the report.
@@ -95,6 +95,9 @@ pub fn render(report: &Report, standalone: bool) -> String {
     }
     if let Some(t) = &report.records {
         records(&mut h, t, !standalone);
+    }
+    if let Some(sl) = &report.slices {
+        slices(&mut h, sl);
     }
     for a in &report.attacks {
         attack(&mut h, a, !standalone);
@@ -1044,5 +1047,84 @@ fn dp_audit(h: &mut String, d: &crate::attacks::dp_audit::DpAuditReport) {
         "</tbody></table><p class=\"note\">{}</p><details><summary>Every setting of the DP audit</summary><pre>{}</pre></details></section>",
         esc(&b.method),
         esc(&serde_json::to_string_pretty(&d.config).unwrap_or_default())
+    );
+}
+
+fn slices(h: &mut String, r: &crate::stats::slices::SliceReport) {
+    let flagged: Vec<String> = r
+        .attacks
+        .iter()
+        .flat_map(|a| {
+            a.slices
+                .iter()
+                .filter(|f| f.leaks_more)
+                .map(move |f| format!("{} on {}", a.attack, r.slices[f.slice].label))
+        })
+        .collect();
+    let lead = if flagged.is_empty() {
+        format!(
+            "No slice of <b>{}</b> leaks more than the whole at the {}% level once the number of slices is accounted for (Holm).",
+            esc(&r.spec.name),
+            100.0 * (1.0 - r.alpha)
+        )
+    } else {
+        format!(
+            "Leaking more than the whole after the Holm correction ({}% level): <b>{}</b>.",
+            100.0 * (1.0 - r.alpha),
+            esc(&flagged.join("; "))
+        )
+    };
+    let _ = write!(
+        h,
+        "<section class=\"slices\" data-testid=\"slices-report\"><h2>Leakage by subgroup: {} ({})</h2><p data-testid=\"slices-lead\">{lead}</p><p class=\"note\">{}</p><div class=\"table-scroll\"><table data-testid=\"slices-table\"><thead><tr><th>slice</th><th>members</th><th>non-members</th>",
+        esc(&r.spec.name),
+        esc(&r.kind),
+        esc(&r.caution)
+    );
+    for a in &r.attacks {
+        let _ = write!(
+            h,
+            "<th>{} AUC (overall {:.3})</th>",
+            esc(&a.attack),
+            a.overall_auc
+        );
+    }
+    let _ = write!(h, "</tr></thead><tbody>");
+    for (i, sl) in r.slices.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td>",
+            esc(&sl.label),
+            sl.members,
+            sl.nonmembers
+        );
+        for a in &r.attacks {
+            match a.slices.iter().find(|f| f.slice == i) {
+                Some(f) => {
+                    let p = f
+                        .p_holm
+                        .map_or("not tested".into(), |p| format!("Holm p {p:.3}"));
+                    let mark = if f.leaks_more { " class=\"flag\"" } else { "" };
+                    let _ = write!(
+                        h,
+                        "<td{mark} title=\"{}\">{:.3} [{:.3}, {:.3}]{}</td>",
+                        esc(&p),
+                        f.auc,
+                        f.auc_ci95[0],
+                        f.auc_ci95[1],
+                        if f.leaks_more { " leaks more" } else { "" }
+                    );
+                }
+                None => {
+                    let _ = write!(h, "<td>-</td>");
+                }
+            }
+        }
+        let _ = write!(h, "</tr>");
+    }
+    let _ = write!(
+        h,
+        "</tbody></table></div><p class=\"note\">{}</p></section>",
+        esc(&r.method)
     );
 }

@@ -96,6 +96,10 @@ pub struct Report {
     /// 1% and 0.1% FPR, flag counts, agreement (`stats::vulnerability`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<RecordTable>,
+    /// Every attack's figures per slice of a feature column, and the slices
+    /// that leak more than the whole after a Holm correction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<crate::stats::slices::SliceReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribute: Option<AttributeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,6 +200,7 @@ impl Report {
             references: serde_json::Value::Null,
             attacks: Vec::new(),
             records: None,
+            slices: None,
             attribute: None,
             inversion: None,
             dp_audit: None,
@@ -290,6 +295,7 @@ impl Report {
         self.attacks = outcome.attacks;
         self.leaves = outcome.leaves;
         self.records = outcome.records;
+        self.slices = outcome.slices;
         self
     }
 

@@ -31,6 +31,7 @@ pub mod delong;
 pub mod epsilon;
 pub mod records;
 pub mod roc;
+pub mod slices;
 pub mod vulnerability;
 
 pub use delong::{delong_ci, DelongCi};

@@ -630,6 +630,39 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.close();
   });
 
+  test('audit: leakage by subgroup, a column chosen in the page, equals the CLI --slice-by', { timeout: AUDIT_TIMEOUT }, async () => {
+    const page = await openAudit();
+    await page.getByTestId('audit-preset').selectOption('quick');
+    await page.getByTestId('audit-seed').fill(String(AUDIT.seed));
+    await page.getByTestId('audit-slice-by').selectOption('f36');
+    const report = await runAndDownload(page);
+    const results = page.getByTestId('audit-results');
+    await results.getByTestId('slices-report').waitFor({ timeout: TIMEOUT });
+    assert.equal(await results.getByTestId('slices-table').locator('tbody tr').count(), report.slices.slices.length);
+    assert.match(await results.getByTestId('slices-lead').textContent(), /Holm/);
+    const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-slices-'));
+    try {
+      const out = path.join(tmp, 'r.json');
+      execFileSync(cliBinary(), ['audit', AUDIT.model, '--members', AUDIT.members, '--nonmembers', AUDIT.nonmembers,
+        '--attacks', 'quick', '--seed', String(AUDIT.seed), '--slice-by', 'f36', '--quiet', '--report', out]);
+      const cli = JSON.parse(readFileSync(out, 'utf8')).slices;
+      assert.deepEqual(report.slices.slices, cli.slices, 'the same slices');
+      assert.deepEqual(report.slices.bins, cli.bins);
+      for (const [i, a] of cli.attacks.entries()) {
+        const p = report.slices.attacks[i];
+        assert.equal(p.attack, a.attack);
+        for (const [j, f] of a.slices.entries()) {
+          assert.ok(Math.abs(p.slices[j].auc - f.auc) <= 1e-6, `${a.attack} slice ${j}: ${p.slices[j].auc} vs ${f.auc}`);
+          assert.equal(p.slices[j].leaksMore, f.leaksMore);
+        }
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    assertClean('slices');
+    await page.close();
+  });
+
   test('audit from predictions: prediction CSVs with no model give the figures of the CLI', { timeout: AUDIT_TIMEOUT }, async () => {
     // predict --logits on the demo digits model, the labels appended: the
     // format the page recognises (class_0..class_9 + label)

@@ -111,6 +111,10 @@ pub struct AuditSettings {
     /// Limit on models in one reference set x trainable parameters of the
     /// target (see [`crate::limits`]).
     pub max_reference_params: u64,
+    /// Subgroup leakage: every attack's figures per slice of this feature
+    /// column (`stats::slices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice: Option<crate::stats::slices::SliceSpec>,
 }
 
 impl Default for AuditSettings {
@@ -133,6 +137,7 @@ impl Default for AuditSettings {
             shokri: ShokriConfig::default(),
             qmia: QmiaConfig::default(),
             max_reference_params: crate::limits::DEFAULT_MAX_REFERENCE_PARAMS,
+            slice: None,
         }
     }
 }
@@ -277,6 +282,52 @@ pub struct AuditOutcome {
     /// (`stats::vulnerability`); `None` when none ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub records: Option<RecordTable>,
+    /// Figures per slice of the column `settings.slice` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<crate::stats::slices::SliceReport>,
+}
+
+/// The subgroup section for `settings.slice` (None when unset).
+pub fn slice_section(
+    settings: &AuditSettings,
+    attacks: &[AttackResult],
+    inputs: &AuditInputs,
+) -> Result<Option<crate::stats::slices::SliceReport>, AttackError> {
+    use crate::stats::slices::{slice_report, SliceScores};
+    let Some(spec) = &settings.slice else {
+        return Ok(None);
+    };
+    let column = |r: &super::Records, set: &str| -> Result<Vec<f64>, AttackError> {
+        let n = r.len();
+        let d: usize = r.x.shape().iter().skip(1).product();
+        if spec.column >= d {
+            return Err(AttackError::Config(format!(
+                "slice column {} ('{}') is out of range: the {set} have {d} feature columns",
+                spec.column, spec.name
+            )));
+        }
+        let flat = r.x.as_standard_layout();
+        let v = flat.as_slice().unwrap_or(&[]);
+        Ok((0..n).map(|i| v[i * d + spec.column] as f64).collect())
+    };
+    let mv = column(&inputs.members, "members")?;
+    let nv = column(&inputs.nonmembers, "non-members")?;
+    let scores: Vec<SliceScores> = attacks
+        .iter()
+        .filter_map(|a| {
+            let st = a.stats.as_ref()?;
+            let sc = a.scores.as_ref()?;
+            Some(SliceScores {
+                id: &a.id,
+                members: &sc.members,
+                nonmembers: &sc.nonmembers,
+                overall_auc: st.auc,
+            })
+        })
+        .collect();
+    slice_report(spec, &mv, &nv, &scores, settings.stats.alpha)
+        .map(Some)
+        .map_err(|e| AttackError::Config(format!("slices by '{}': {e}", spec.name)))
 }
 
 /// The per-record table of the attacks that ran (`None` when none did).
@@ -406,6 +457,12 @@ pub fn run_audit_from_predictions(
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<AuditOutcome, AttackError> {
     let settings = settings.validate()?;
+    if let Some(spec) = &settings.slice {
+        return Err(AttackError::Config(format!(
+            "slices by '{}' need the records' features: an audit from predictions has only the outputs and the labels",
+            spec.name
+        )));
+    }
     let outputs = Outputs::Predictions(predictions);
     let (ym, yn) = (&predictions.members.labels, &predictions.nonmembers.labels);
     if ym.is_empty() || yn.is_empty() {
@@ -452,6 +509,7 @@ pub fn run_audit_from_predictions(
         attacks: results,
         leaves: None,
         records,
+        slices: None,
     })
 }
 
@@ -664,6 +722,7 @@ pub fn run_audit_with(
     }
     let leaves = leaves::analyze(target, inputs)?;
     let records = record_table(&results, &inputs.members.y, &inputs.nonmembers.y)?;
+    let slices = slice_section(&settings, &results, inputs)?;
     progress(Progress {
         stage: "done".into(),
         done: total,
@@ -680,5 +739,6 @@ pub fn run_audit_with(
         attacks: results,
         leaves,
         records,
+        slices,
     })
 }
