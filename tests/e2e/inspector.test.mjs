@@ -1405,7 +1405,7 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'pi-e2e-dp-'));
     try {
       const out = path.join(tmp, 'dp.json');
-      execFileSync(cliBinary(), ['dp-audit', path.join(ROOT, 'www/demo/teach_mlp_64.onnx'), '--data', path.join(ROOT, 'www/demo/digits_members.csv'),
+      execFileSync(cliBinary(), ['dp-audit', path.join(ROOT, 'tests/fixtures/demo/teach_mlp_64.onnx'), '--data', path.join(ROOT, 'tests/fixtures/demo/digits_members.csv'),
         '--canaries', '100', '--epochs', '5', '--batch-size', '32', '--lr', '0.003', '--l2', '0', '--clip', '1', '--noise-multiplier', '1.1',
         '--delta', '1e-5', '--seed', '1', '--report', out]);
       const d = JSON.parse(readFileSync(out, 'utf8')).dp_audit;
