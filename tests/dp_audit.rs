@@ -215,8 +215,14 @@ fn cli_writes_the_report_and_refuses_a_run_without_noise_settings() {
     let report = dir.join("dp.json");
     let html = dir.join("dp.html");
     let out = std::process::Command::new(exe)
-        .args(["dp-audit", &format!("{root}/tests/fixtures/demo/teach_mlp_16.onnx")])
-        .args(["--data", &format!("{root}/tests/fixtures/demo/digits_members.csv")])
+        .args([
+            "dp-audit",
+            &format!("{root}/tests/fixtures/demo/teach_mlp_16.onnx"),
+        ])
+        .args([
+            "--data",
+            &format!("{root}/tests/fixtures/demo/digits_members.csv"),
+        ])
         .args([
             "--canaries",
             "60",
@@ -254,8 +260,14 @@ fn cli_writes_the_report_and_refuses_a_run_without_noise_settings() {
     assert!(page.contains("data-testid=\"dp-audit-report\""));
 
     let out = std::process::Command::new(exe)
-        .args(["dp-audit", &format!("{root}/tests/fixtures/demo/teach_mlp_16.onnx")])
-        .args(["--data", &format!("{root}/tests/fixtures/demo/digits_members.csv")])
+        .args([
+            "dp-audit",
+            &format!("{root}/tests/fixtures/demo/teach_mlp_16.onnx"),
+        ])
+        .args([
+            "--data",
+            &format!("{root}/tests/fixtures/demo/digits_members.csv"),
+        ])
         .arg("--report")
         .arg(dir.join("none.json"))
         .output()

@@ -184,8 +184,14 @@ fn cli_slices_by_a_named_column() {
     let report = dir.join("r.json");
     let run = |extra: &[&str]| {
         std::process::Command::new(exe)
-            .args(["audit", &format!("{root}/tests/fixtures/demo/tabular_pipeline.onnx")])
-            .args(["--members", &format!("{root}/tests/fixtures/demo/tabular_members.csv")])
+            .args([
+                "audit",
+                &format!("{root}/tests/fixtures/demo/tabular_pipeline.onnx"),
+            ])
+            .args([
+                "--members",
+                &format!("{root}/tests/fixtures/demo/tabular_members.csv"),
+            ])
             .args([
                 "--nonmembers",
                 &format!("{root}/tests/fixtures/demo/tabular_nonmembers.csv"),
