@@ -191,8 +191,8 @@ Examples:
         logits: bool,
         /// Records per forward pass
         #[arg(long, value_name = "N", default_value_t = 1024,
-              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        batch_size: u32,
+              value_parser = |s: &str| privacy_inspector::settings::PREDICT_BATCH_SIZE.parse(s))]
+        batch_size: usize,
     }
 
     #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -641,7 +641,7 @@ Examples:
             written,
             &mut stream,
             &mut sink,
-            args.batch_size as usize,
+            args.batch_size,
             &data_name,
         ) {
             Ok(()) => Ok(()),

@@ -990,6 +990,9 @@ fn audit_settings(
     if !own {
         s.max_reference_params = limit;
     }
+    // every typed number in its declared range (`crate::settings`) before
+    // the scan or any training; the audit checks them again
+    s.clone().validate().map_err(|e| e.to_js())?;
     Ok(s)
 }
 

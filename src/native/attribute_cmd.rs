@@ -53,6 +53,15 @@ pub struct AttributeArgs {
 }
 
 pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
+    // every typed number in its declared range before any file is read (the
+    // column is found later; bins are checked again then)
+    AttributeConfig {
+        bins: args.bins.clone(),
+        max_categories: args.max_categories,
+        ..AttributeConfig::default()
+    }
+    .validate()
+    .map_err(|source| CliError::Audit { source })?;
     let bytes = read_model_bytes(&args.model.model)?;
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());

@@ -498,6 +498,18 @@ impl AuditArgs {
         settings.stats.prior = self.prior;
         settings.boundary.max_queries = self.boundary_queries;
         settings.max_reference_params = limits.max_reference_params;
+        if let Some(name) = &self.slice_by {
+            // the column index is found in the members' header later; an
+            // audit from predictions has none and the core refuses it
+            settings.slice = Some(privacy_inspector::stats::slices::SliceSpec {
+                name: name.clone(),
+                bins: self.slice_bins.clone(),
+                ..Default::default()
+            });
+        }
+        // every typed number in its declared range before any file is read
+        // (`privacy_inspector::settings`); the audit checks them again
+        settings.clone().validate().map_err(audit_err)?;
         Ok(settings)
     }
 }
@@ -506,6 +518,8 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     if args.members_predictions.is_some() {
         return audit_from_predictions(args);
     }
+    let limits = read_limits(args.limits.as_deref())?;
+    let mut settings = args.settings(&limits)?;
     let missing = |what: &str| CliError::Usage(format!("an audit needs {what}"));
     let model_args = ModelArgs {
         model: args.model.clone().ok_or_else(|| missing("a model"))?,
@@ -526,7 +540,6 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     let model = parse_model(&model_args, &bytes)?;
     let kind_override: Option<OutputKind> = model_args.output_kind.map(|k: KindArg| k.into());
     let kind = kind_override.unwrap_or(model.graph.output_kind);
-    let limits = model_args.limits()?;
     let opts = CsvOptions {
         label_column: inputs_args.label_column.clone(),
         require_label: true,
@@ -541,9 +554,8 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         .transpose()?;
     let classes = num_classes(&model).unwrap_or(2);
     let audit_err = |source| CliError::Audit { source };
-    let mut settings = args.settings(&limits)?;
-    if let Some(name) = &args.slice_by {
-        let column = feature_names
+    if let (Some(name), Some(slice)) = (&args.slice_by, settings.slice.as_mut()) {
+        slice.column = feature_names
             .iter()
             .position(|n| n == name)
             .ok_or_else(|| {
@@ -555,12 +567,6 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
                     ),
                 ))
             })?;
-        settings.slice = Some(privacy_inspector::stats::slices::SliceSpec {
-            column,
-            name: name.clone(),
-            bins: args.slice_bins.clone(),
-            ..Default::default()
-        });
     }
     let counts = Counts {
         members: members.len(),
@@ -703,6 +709,7 @@ fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
         ));
     }
     let limits = read_limits(args.limits.as_deref())?;
+    let settings = args.settings(&limits)?;
     let kind: OutputKind = args
         .output_kind
         .map(Into::into)
@@ -734,14 +741,6 @@ fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
         .transpose()?;
     let predictions = PredictionInputs::new(kind, members, nonmembers, population)
         .map_err(|source| CliError::Predictions { source })?;
-    let mut settings = args.settings(&limits)?;
-    if let Some(name) = &args.slice_by {
-        // the core refuses it, naming why
-        settings.slice = Some(privacy_inspector::stats::slices::SliceSpec {
-            name: name.clone(),
-            ..Default::default()
-        });
-    }
     let quiet = args.quiet;
     let mut progress = |p: Progress| {
         if !quiet {

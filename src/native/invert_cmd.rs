@@ -121,35 +121,7 @@ fn write_png(path: &Path, w: usize, h: usize, channels: usize, px: &[u8]) -> Res
 }
 
 pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
-    let bytes = read_model_bytes(&args.model.model)?;
-    let model = parse_model(&args.model, &bytes)?;
-    let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
-    let opts = CsvOptions {
-        label_column: args.label_column.clone(),
-        ..args.model.limits()?.csv_options()
-    };
-    let labelled = CsvOptions {
-        require_label: true,
-        ..opts.clone()
-    };
-    let data = read_opt(&args.data, &opts, &model)?;
-    let members = read_opt(&args.members, &labelled, &model)?;
-    let nonmembers = read_opt(&args.nonmembers, &labelled, &model)?;
-    let classes_n = num_classes(&model).unwrap_or(2);
     let audit_err = |source| CliError::Audit { source };
-    let classes: Vec<usize> = if args.class == "all" {
-        (0..classes_n).collect()
-    } else {
-        let c: usize = args.class.parse().map_err(|_| {
-            audit_err(AttackError::Config(format!(
-                "--class takes a class index or 'all', got '{}'",
-                args.class
-            )))
-        })?;
-        vec![c]
-    };
-    let layout =
-        ImageLayout::for_model(&model.graph, args.input_shape.as_deref()).map_err(audit_err)?;
     let cfg = InversionConfig {
         mode: if args.black_box {
             InversionMode::BlackBox
@@ -170,6 +142,40 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
         seed: args.seed,
         ..InversionConfig::default()
     };
+    // every typed number in its declared range (and the shape's product
+    // checked) before any file is read
+    cfg.validate().map_err(audit_err)?;
+    if let Some(shape) = &args.input_shape {
+        privacy_inspector::settings::shape_len(shape).map_err(|e| audit_err(e.into()))?;
+    }
+    let bytes = read_model_bytes(&args.model.model)?;
+    let model = parse_model(&args.model, &bytes)?;
+    let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
+    let opts = CsvOptions {
+        label_column: args.label_column.clone(),
+        ..args.model.limits()?.csv_options()
+    };
+    let labelled = CsvOptions {
+        require_label: true,
+        ..opts.clone()
+    };
+    let data = read_opt(&args.data, &opts, &model)?;
+    let members = read_opt(&args.members, &labelled, &model)?;
+    let nonmembers = read_opt(&args.nonmembers, &labelled, &model)?;
+    let classes_n = num_classes(&model).unwrap_or(2);
+    let classes: Vec<usize> = if args.class == "all" {
+        (0..classes_n).collect()
+    } else {
+        let c: usize = args.class.parse().map_err(|_| {
+            audit_err(AttackError::Config(format!(
+                "--class takes a class index or 'all', got '{}'",
+                args.class
+            )))
+        })?;
+        vec![c]
+    };
+    let layout =
+        ImageLayout::for_model(&model.graph, args.input_shape.as_deref()).map_err(audit_err)?;
     let target = Target {
         graph: &model.graph,
         params: &model.params,
