@@ -62,7 +62,13 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
     }
     .validate()
     .map_err(|source| CliError::Audit { source })?;
-    let bytes = read_model_bytes(&args.model.model)?;
+    let mut inputs = args.inputs.files();
+    inputs.push(("MODEL", &args.model.model));
+    if let Some(l) = &args.model.limits {
+        inputs.push(("--limits", l));
+    }
+    super::files::check_outputs(&inputs, &args.out.outputs())?;
+    let bytes = read_model_bytes(&args.model.model, &args.model.limits()?)?;
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
     let opts = CsvOptions {

@@ -92,7 +92,15 @@ pub fn dp_audit(args: &DpAuditArgs) -> Result<(), CliError> {
     // every typed number in its declared range before any file is read
     cfg.validate()
         .map_err(|source| CliError::Audit { source })?;
-    let bytes = read_model_bytes(&args.model.model)?;
+    let mut inputs = vec![
+        ("MODEL", args.model.model.as_path()),
+        ("--data", &args.data),
+    ];
+    if let Some(l) = &args.model.limits {
+        inputs.push(("--limits", l));
+    }
+    super::files::check_outputs(&inputs, &args.out.outputs())?;
+    let bytes = read_model_bytes(&args.model.model, &args.model.limits()?)?;
     let model = parse_model(&args.model, &bytes)?;
     let opts = CsvOptions {
         label_column: args.label_column.clone(),

@@ -107,8 +107,8 @@ fn write_png(path: &Path, w: usize, h: usize, channels: usize, px: &[u8]) -> Res
         path: show(path),
         source: IoCause(e),
     };
-    let file = std::fs::File::create(path).map_err(err)?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+    let mut file = super::files::Output::create(path)?;
+    let mut enc = png::Encoder::new(&mut file, w as u32, h as u32);
     enc.set_color(if channels >= 3 {
         png::ColorType::Rgb
     } else {
@@ -117,7 +117,9 @@ fn write_png(path: &Path, w: usize, h: usize, channels: usize, px: &[u8]) -> Res
     enc.set_depth(png::BitDepth::Eight);
     let io = |e: png::EncodingError| err(std::io::Error::other(e.to_string()));
     let mut writer = enc.write_header().map_err(io)?;
-    writer.write_image_data(px).map_err(io)
+    writer.write_image_data(px).map_err(io)?;
+    writer.finish().map_err(io)?;
+    file.commit()
 }
 
 pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
@@ -148,7 +150,27 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
     if let Some(shape) = &args.input_shape {
         privacy_inspector::settings::shape_len(shape).map_err(|e| audit_err(e.into()))?;
     }
-    let bytes = read_model_bytes(&args.model.model)?;
+    let mut inputs = vec![("MODEL", args.model.model.as_path())];
+    for (flag, p) in [
+        ("--data", &args.data),
+        ("--members", &args.members),
+        ("--nonmembers", &args.nonmembers),
+        ("--limits", &args.model.limits),
+    ] {
+        if let Some(p) = p {
+            inputs.push((flag, p));
+        }
+    }
+    super::files::check_outputs(&inputs, &args.out.outputs())?;
+    if let Some(dir) = &args.images {
+        if dir.exists() && !dir.is_dir() {
+            return Err(CliError::Usage(format!(
+                "--images {} is a file, not a folder",
+                show(dir)
+            )));
+        }
+    }
+    let bytes = read_model_bytes(&args.model.model, &args.model.limits()?)?;
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
     let opts = CsvOptions {
