@@ -192,6 +192,10 @@ ranges! {
     TRAIN_EPOCHS = ("epochs", Some("--epochs"), "training epochs", 1, EPOCHS_MAX);
     TRAIN_BATCH_SIZE = ("batchSize", Some("--batch-size"), "the training minibatch size", 1, BATCH_MAX);
     CANARIES = ("canaries", Some("--canaries"), "canaries of the one-run DP audit", 2, 10_000_000);
+    // guidance options (GuidanceOptions.dp_plan; 0 = not sized)
+    DP_PLAN_BATCH = ("dp_plan.batch_size", None, "the DP plan's batch size", 0, BATCH_MAX);
+    DP_PLAN_EPOCHS = ("dp_plan.epochs", None, "the DP plan's epochs", 0, EPOCHS_MAX);
+    DP_PLAN_RECORDS = ("dp_plan.records", None, "the DP plan's training records", 0, 1 << 40);
     // prediction (CLI `predict`)
     PREDICT_BATCH_SIZE = ("batch_size", Some("--batch-size"), "records per forward pass", 1, 1_000_000);
 }

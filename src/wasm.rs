@@ -1462,8 +1462,11 @@ fn guidance_options(v: JsValue) -> Result<crate::guidance::GuidanceOptions, JsVa
     if v.is_undefined() || v.is_null() {
         Ok(Default::default())
     } else {
-        serde_wasm_bindgen::from_value(v)
-            .map_err(|e| bad_argument(&format!("guidance options: {e}")))
+        let opts: crate::guidance::GuidanceOptions = serde_wasm_bindgen::from_value(v)
+            .map_err(|e| bad_argument(&format!("guidance options: {e}")))?;
+        // refused before any work, as the CLI does
+        opts.validate().map_err(|e| e.to_js())?;
+        Ok(opts)
     }
 }
 

@@ -123,6 +123,16 @@ impl GuidanceArgs {
         if self.claimed_delta.is_some() {
             opts.claimed_delta = self.claimed_delta;
         }
+        // unknown keys were refused by the reader; out-of-range values here,
+        // before any work
+        opts.validate().map_err(|e| {
+            let file = self
+                .guidance_options
+                .as_deref()
+                .map(|p| format!("{}: ", show(p)))
+                .unwrap_or_default();
+            CliError::Usage(format!("{file}guidance options: {e}"))
+        })?;
         Ok(opts)
     }
 }
@@ -574,8 +584,9 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     let limits = read_limits(args.limits.as_deref())?;
     let settings = args.settings(&limits)?;
     args.check_outputs()?;
+    let guidance = args.guidance.options()?;
     if args.members_predictions.is_some() {
-        return audit_from_predictions(args, &limits, settings);
+        return audit_from_predictions(args, &limits, settings, &guidance);
     }
     let mut settings = settings;
     let missing = |what: &str| CliError::Usage(format!("an audit needs {what}"));
@@ -747,7 +758,7 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     )
     .with_scan(scan)
     .with_limits(&limits)
-    .with_guidance(&args.guidance.options()?)
+    .with_guidance(&guidance)
     .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
     args.out.write(&report)?;
     if let Some(path) = &args.records_csv {
@@ -769,6 +780,7 @@ fn audit_from_predictions(
     args: &AuditArgs,
     limits: &privacy_inspector::limits::Limits,
     settings: AuditSettings,
+    guidance: &privacy_inspector::guidance::GuidanceOptions,
 ) -> Result<(), CliError> {
     if args.reference_shard.is_some()
         || args.save_references.is_some()
@@ -827,7 +839,7 @@ fn audit_from_predictions(
     });
     let report = Report::from_predictions(&predictions, names, outcome)
         .with_limits(limits)
-        .with_guidance(&args.guidance.options()?)
+        .with_guidance(guidance)
         .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
     args.out.write(&report)?;
     println!(

@@ -132,6 +132,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         outputs.push(("--strip-metadata", p));
     }
     super::files::check_outputs(&inputs, &outputs)?;
+    let guidance_options = args.guidance.options()?;
     let bytes = read_model_bytes(&args.model, &limits)?;
     let read = |p: &Option<PathBuf>| {
         p.as_deref()
@@ -166,7 +167,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         .collect();
     let guidance = privacy_inspector::report::Report::file_only(sha.clone())
         .with_scan(report.clone())
-        .with_guidance(&args.guidance.options()?)
+        .with_guidance(&guidance_options)
         .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
         .guidance;
     let doc = ScanDocument {
