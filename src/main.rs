@@ -320,6 +320,17 @@ Examples:
         }
     }
 
+    /// A settings check that failed before any work: an invalid setting is
+    /// shown as such (exit 2), not as an attack that could not run.
+    fn setting_err(source: privacy_inspector::attacks::membership::AttackError) -> CliError {
+        match source {
+            privacy_inspector::attacks::membership::AttackError::Config(_) => {
+                CliError::Usage(source.to_string())
+            }
+            source => CliError::Audit { source },
+        }
+    }
+
     fn show(path: &Path) -> String {
         path.display().to_string()
     }

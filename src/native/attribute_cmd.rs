@@ -61,7 +61,7 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
         ..AttributeConfig::default()
     }
     .validate()
-    .map_err(|source| CliError::Audit { source })?;
+    .map_err(super::setting_err)?;
     let mut inputs = args.inputs.files();
     inputs.push(("MODEL", &args.model.model));
     if let Some(l) = &args.model.limits {

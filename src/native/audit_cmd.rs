@@ -509,7 +509,7 @@ impl AuditArgs {
     ) -> Result<AuditSettings, CliError> {
         let audit_err = |source| CliError::Audit { source };
         let mut settings = AuditSettings {
-            attacks: AuditSettings::parse_attacks(&self.attacks).map_err(audit_err)?,
+            attacks: AuditSettings::parse_attacks(&self.attacks).map_err(super::setting_err)?,
             references: self.references,
             seed: self.seed,
             recipe: TrainRecipe {
@@ -539,7 +539,7 @@ impl AuditArgs {
         }
         // every typed number in its declared range before any file is read
         // (`privacy_inspector::settings`); the audit checks them again
-        settings.clone().validate().map_err(audit_err)?;
+        settings.clone().validate().map_err(super::setting_err)?;
         Ok(settings)
     }
 

@@ -90,8 +90,7 @@ pub fn dp_audit(args: &DpAuditArgs) -> Result<(), CliError> {
         ..DpAuditConfig::default()
     };
     // every typed number in its declared range before any file is read
-    cfg.validate()
-        .map_err(|source| CliError::Audit { source })?;
+    cfg.validate().map_err(super::setting_err)?;
     let mut inputs = vec![
         ("MODEL", args.model.model.as_path()),
         ("--data", &args.data),

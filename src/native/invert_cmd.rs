@@ -146,9 +146,9 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
     };
     // every typed number in its declared range (and the shape's product
     // checked) before any file is read
-    cfg.validate().map_err(audit_err)?;
+    cfg.validate().map_err(super::setting_err)?;
     if let Some(shape) = &args.input_shape {
-        privacy_inspector::settings::shape_len(shape).map_err(|e| audit_err(e.into()))?;
+        privacy_inspector::settings::shape_len(shape).map_err(|e| super::setting_err(e.into()))?;
     }
     let mut inputs = vec![("MODEL", args.model.model.as_path())];
     for (flag, p) in [
