@@ -507,7 +507,6 @@ impl AuditArgs {
         &self,
         limits: &privacy_inspector::limits::Limits,
     ) -> Result<AuditSettings, CliError> {
-        let audit_err = |source| CliError::Audit { source };
         let mut settings = AuditSettings {
             attacks: AuditSettings::parse_attacks(&self.attacks).map_err(super::setting_err)?,
             references: self.references,
