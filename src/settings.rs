@@ -311,6 +311,23 @@ mod tests {
         assert_eq!(product(NOISE_COPIES, &[100, 64], 1 << 28).unwrap(), 6400);
     }
 
+    /// README "Settings ranges" lists every range as declared here.
+    #[test]
+    fn readme_lists_every_range() {
+        let readme = include_str!("../README.md");
+        for r in ALL {
+            let flag = r.flag.map(|f| format!("`{f}`")).unwrap_or_default();
+            let row = format!(
+                "| `{}`: {} | {flag} | {} to {} |",
+                r.key,
+                r.what,
+                grouped(r.min.into()),
+                grouped(r.max.into())
+            );
+            assert!(readme.contains(&row), "README lacks the row {row}");
+        }
+    }
+
     #[test]
     fn table_is_consistent() {
         for r in ALL {

@@ -1588,6 +1588,22 @@ pub fn strip_metadata(model_bytes: &[u8]) -> Result<js_sys::Uint8Array, JsValue>
     Ok(js_sys::Uint8Array::from(clean.as_slice()))
 }
 
+/// The declared range of every typed number that sizes work
+/// (`crate::settings::ALL`), as JSON text: `{ key: { min, max, what, flag } }`
+/// (`flag` null when only the settings JSON sets it). The page's forms take
+/// their bounds from it, so the rule has one owner; the core checks them
+/// again when the settings arrive.
+#[wasm_bindgen(js_name = settingRanges)]
+pub fn setting_ranges() -> Result<String, JsValue> {
+    let mut out = serde_json::Map::new();
+    for r in crate::settings::ALL {
+        out.entry(r.key.to_string()).or_insert_with(
+            || serde_json::json!({ "min": r.min, "max": r.max, "what": r.what, "flag": r.flag }),
+        );
+    }
+    serde_json::to_string(&out).map_err(|e| js_error("internal", &e.to_string()))
+}
+
 /// The default guidance options (`guidance::GuidanceOptions`): every
 /// threshold the guidance uses, for the page to show and let the user edit.
 #[wasm_bindgen(js_name = guidanceDefaults)]

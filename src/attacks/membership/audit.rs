@@ -82,7 +82,8 @@ pub const QUICK_ATTACKS: [&str; 7] = [
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuditSettings {
-    /// Attack ids to run; empty means all.
+    /// Attack ids to run; an empty list (the JSON default) means all. The
+    /// text form (`parse_attacks`, the CLI's `--attacks`) must name at least one.
     pub attacks: Vec<String>,
     /// Reference models per mode (online and offline).
     pub references: usize,
