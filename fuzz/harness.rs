@@ -133,3 +133,153 @@ pub fn report_reader(data: &[u8]) {
         let _ = html::render(&report, true);
     }
 }
+
+/// A small real model for the shape checks (the digits MLP: 64 inputs).
+fn settings_model() -> &'static privacy_inspector::onnx::Model {
+    static MODEL: std::sync::OnceLock<privacy_inspector::onnx::Model> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| {
+        load(include_bytes!("../tests/fixtures/demo/digits_mlp.onnx")).expect("the demo model")
+    })
+}
+
+/// Every accepted value lies in its declared range.
+fn assert_in_ranges(fields: Vec<(privacy_inspector::settings::Range, Option<u64>)>) {
+    for (r, v) in fields {
+        if let Some(v) = v {
+            assert!(
+                (r.min..=r.max).contains(&v),
+                "{} = {v} accepted outside {}..={}",
+                r.key,
+                r.min,
+                r.max
+            );
+        }
+    }
+}
+
+/// The settings space, in its two forms. The first byte picks the form:
+/// - JSON (even): the rest as the JSON of one settings struct (picked by
+///   the first byte / 2: audit settings, inversion, attribute, training,
+///   DP audit, guidance options) through serde and its `validate`; what is
+///   accepted must lie in every declared range (`settings::Ranged`), and an
+///   accepted audit is also checked against the demo model
+///   (`check_target`: references x parameters).
+/// - CLI (odd): the rest as text split at commas and whitespace, as a
+///   typed flag value would be: every token through every declared range's
+///   parser (`Range::parse`), the whole as an `--input-shape` through
+///   `settings::shape_len` (the product compared with the exact u128
+///   product) and `ImageLayout::for_model` on the demo model, and as an
+///   attack list (`AuditSettings::parse_attacks`).
+///
+/// No input may panic, abort or allocate in proportion to a typed number.
+pub fn settings(data: &[u8]) {
+    use privacy_inspector::attacks::attribute::AttributeConfig;
+    use privacy_inspector::attacks::dp_audit::DpAuditConfig;
+    use privacy_inspector::attacks::inversion::{ImageLayout, InversionConfig};
+    use privacy_inspector::attacks::membership::audit::AuditSettings;
+    use privacy_inspector::attacks::membership::Target;
+    use privacy_inspector::engine::train::TrainConfig;
+    use privacy_inspector::guidance::GuidanceOptions;
+    use privacy_inspector::settings::{shape_len, Ranged, ALL, SHAPE_VALUES};
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    if pick % 2 == 0 {
+        match (pick / 2) % 6 {
+            0 => {
+                if let Ok(s) = serde_json::from_str::<AuditSettings>(text) {
+                    if let Ok(v) = s.validate() {
+                        assert_in_ranges(v.fields());
+                        let m = settings_model();
+                        let target = Target {
+                            graph: &m.graph,
+                            params: &m.params,
+                            output_kind: m.graph.output_kind,
+                            num_classes: 10,
+                        };
+                        let _ = v.check_target(&target);
+                    }
+                }
+            }
+            1 => {
+                if let Ok(c) = serde_json::from_str::<InversionConfig>(text) {
+                    if c.validate().is_ok() {
+                        assert_in_ranges(c.fields());
+                    }
+                }
+            }
+            2 => {
+                if let Ok(c) = serde_json::from_str::<AttributeConfig>(text) {
+                    if c.validate().is_ok() {
+                        assert_in_ranges(c.fields());
+                    }
+                }
+            }
+            3 => {
+                if let Ok(c) = serde_json::from_str::<TrainConfig>(text) {
+                    if c.validate().is_ok() {
+                        assert_in_ranges(c.fields());
+                    }
+                }
+            }
+            4 => {
+                if let Ok(c) = serde_json::from_str::<DpAuditConfig>(text) {
+                    if c.validate().is_ok() {
+                        assert_in_ranges(c.fields());
+                    }
+                }
+            }
+            _ => {
+                if let Ok(o) = serde_json::from_str::<GuidanceOptions>(text) {
+                    if o.validate().is_ok() {
+                        assert_in_ranges(o.dp_plan.fields());
+                    }
+                }
+            }
+        }
+        return;
+    }
+    let tokens: Vec<&str> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .take(64)
+        .collect();
+    for t in &tokens {
+        for r in ALL {
+            if let Ok(v) = r.parse(t) {
+                assert!((r.min..=r.max).contains(&(v as u64)), "{} = {v}", r.key);
+            }
+        }
+    }
+    let dims: Vec<usize> = tokens
+        .iter()
+        .filter_map(|t| t.parse::<u128>().ok())
+        .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+        .collect();
+    let exact = dims
+        .iter()
+        .try_fold(1u128, |a, &d| a.checked_mul(d as u128));
+    match shape_len(&dims) {
+        Ok(n) => {
+            assert_eq!(Some(n as u128), exact, "{dims:?}");
+            assert!(n as u64 <= SHAPE_VALUES.max);
+        }
+        Err(_) => assert!(
+            dims.is_empty()
+                || dims.contains(&0)
+                || !matches!(exact, Some(e) if e <= SHAPE_VALUES.max as u128)
+                || dims.iter().any(|&d| d as u64 > SHAPE_VALUES.max),
+            "{dims:?} refused"
+        ),
+    }
+    if let Ok(layout) = ImageLayout::for_model(&settings_model().graph, Some(&dims)) {
+        if let Some((c, h, w)) = layout.chw() {
+            assert_eq!(c * h * w, 64);
+            let _ = layout.index(c - 1, h - 1, w - 1);
+        }
+    }
+    let _ = AuditSettings::parse_attacks(text);
+}

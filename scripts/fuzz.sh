@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Fuzz the three untrusted-input readers (cargo-fuzz, libFuzzer) for a set
-# time each and keep every new crash as a regression file.
+# Fuzz the untrusted-input readers and the settings space (cargo-fuzz,
+# libFuzzer) for a set time each and keep every new crash as a regression file.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# SECONDS_PER_TARGET defaults to 60; TARGETs default to all three:
+# SECONDS_PER_TARGET defaults to 60; TARGETs default to all four:
 #   onnx_import    the model-file scan (with and without records) and
 #                  strip_metadata, then onnx::load, the model summary and
 #                  one forward pass
@@ -12,6 +12,10 @@
 #                  Dataset::to_batch, CsvStream, and CsvPushParser (the
 #                  page's streaming reader) asserted equal to read_csv
 #   report_reader  report::read_json, then report::html::render
+#   settings       the settings space in its JSON form (every settings
+#                  struct through serde and its validate) and its CLI form
+#                  (typed values through every declared range, input shapes,
+#                  attack lists); accepted values lie in their ranges
 # (fuzz/harness.rs holds what each runs; tests/fuzz_regressions.rs runs the
 # kept files through the same functions in the stable test suite).
 #
@@ -36,7 +40,7 @@ root=$(pwd)
 secs=${1:-60}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(onnx_import csv_reader report_reader)
+[[ ${#targets[@]} -eq 0 ]] && targets=(onnx_import csv_reader report_reader settings)
 
 if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal
@@ -60,6 +64,9 @@ seeds() {
     report_reader)
         find tests/fixtures/golden fuzz/seeds/report_reader -name '*.json' 2>/dev/null || true
         ;;
+    settings)
+        find fuzz/seeds/settings -type f
+        ;;
     esac
     find "tests/fuzz_regressions/$1" -type f ! -name .gitkeep 2>/dev/null || true
 }
@@ -69,6 +76,7 @@ max_len() {
     onnx_import) echo 20480 ;;
     csv_reader) echo 8192 ;;
     report_reader) echo 262144 ;;
+    settings) echo 4096 ;;
     esac
 }
 

@@ -134,7 +134,7 @@ pub enum Status {
 /// Every threshold, user-adjustable (missing fields take the defaults in
 /// the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     pub accuracy_gap: f64,
     /// FPR level of `low_fpr_tpr`: one of 0.1, 0.01, 0.001.
@@ -205,9 +205,59 @@ impl Thresholds {
     }
 }
 
+impl GuidanceOptions {
+    /// Check every value: thresholds in their ranges, the claim and the DP
+    /// plan (its counts within their declared ranges, `crate::settings`).
+    pub fn validate(&self) -> Result<(), GuidanceError> {
+        self.thresholds.validate()?;
+        crate::settings::Ranged::check_ranges(&self.dp_plan)
+            .map_err(|e| GuidanceError::InvalidSetting(e.to_string()))?;
+        if let Some(c) = self.claimed_epsilon {
+            if !(c.is_finite() && c >= 0.0) {
+                return Err(GuidanceError::InvalidSetting(format!(
+                    "claimed_epsilon must be a finite number >= 0, got {c}"
+                )));
+            }
+        }
+        if let Some(d) = self.claimed_delta {
+            if !(0.0..1.0).contains(&d) {
+                return Err(GuidanceError::InvalidSetting(format!(
+                    "claimed_delta must be in [0, 1), got {d}"
+                )));
+            }
+        }
+        let p = &self.dp_plan;
+        if let Some(e) = p.target_epsilon {
+            if !(e.is_finite() && e > 0.0) {
+                return Err(GuidanceError::InvalidSetting(format!(
+                    "dp_plan.target_epsilon must be a finite number > 0, got {e}"
+                )));
+            }
+        }
+        if !(p.delta > 0.0 && p.delta < 1.0) {
+            return Err(GuidanceError::InvalidSetting(format!(
+                "dp_plan.delta must be in (0, 1), got {}",
+                p.delta
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl crate::settings::Ranged for DpPlan {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::*;
+        vec![
+            (DP_PLAN_BATCH, some(self.batch_size)),
+            (DP_PLAN_EPOCHS, some(self.epochs)),
+            (DP_PLAN_RECORDS, opt(self.records)),
+        ]
+    }
+}
+
 /// How DP-SGD would be run, to size its noise with the accountant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DpPlan {
     /// Target epsilon; default: the claimed epsilon, else 8 (the larger of
     /// the two budgets Abadi et al. 2016 report).
@@ -231,9 +281,12 @@ impl Default for DpPlan {
     }
 }
 
-/// The user's choices for the guidance.
+/// The user's choices for the guidance. Read from JSON with every field
+/// optional; an unknown field is an error (a misspelt threshold is never
+/// silently left at its default), as in the limits file. Check the values
+/// with [`GuidanceOptions::validate`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GuidanceOptions {
     pub thresholds: Thresholds,
     /// The epsilon the model's makers claim (if any).
@@ -634,7 +687,8 @@ fn dp_sgd(report: &Report, opts: &GuidanceOptions) -> RuleOutcome {
         "Set dp_plan.records, batch_size and epochs to size the noise.".to_string()
     } else {
         let q = (plan.batch_size as f64 / n as f64).min(1.0);
-        let steps = (plan.epochs * n.div_ceil(plan.batch_size)) as u64;
+        // u64 and saturating: usize is 32 bits in wasm
+        let steps = (plan.epochs as u64).saturating_mul(n.div_ceil(plan.batch_size) as u64);
         details["sample_rate"] = serde_json::json!(q);
         details["steps"] = serde_json::json!(steps);
         match accountant::noise_multiplier_for(target, q, steps, plan.delta) {
@@ -926,36 +980,8 @@ pub fn evaluate(
     scan: Option<&ScanFindings>,
     opts: &GuidanceOptions,
 ) -> Result<Guidance, GuidanceError> {
+    opts.validate()?;
     let t = &opts.thresholds;
-    t.validate()?;
-    if let Some(c) = opts.claimed_epsilon {
-        if !(c.is_finite() && c >= 0.0) {
-            return Err(GuidanceError::InvalidSetting(format!(
-                "claimed_epsilon must be a finite number >= 0, got {c}"
-            )));
-        }
-    }
-    if let Some(d) = opts.claimed_delta {
-        if !(0.0..1.0).contains(&d) {
-            return Err(GuidanceError::InvalidSetting(format!(
-                "claimed_delta must be in [0, 1), got {d}"
-            )));
-        }
-    }
-    let p = &opts.dp_plan;
-    if let Some(e) = p.target_epsilon {
-        if !(e.is_finite() && e > 0.0) {
-            return Err(GuidanceError::InvalidSetting(format!(
-                "dp_plan.target_epsilon must be a finite number > 0, got {e}"
-            )));
-        }
-    }
-    if !(p.delta > 0.0 && p.delta < 1.0) {
-        return Err(GuidanceError::InvalidSetting(format!(
-            "dp_plan.delta must be in (0, 1), got {}",
-            p.delta
-        )));
-    }
     let mut rules = vec![
         attribute(report, t),
         generalization_gap(report, t),

@@ -16,6 +16,8 @@
 //!   figure, its user-adjustable threshold and its source.
 //! - [`limits`]: every resource limit on untrusted input, with its default
 //!   and error code.
+//! - [`settings`]: the declared range of every number a user types that
+//!   sizes work or memory, and the one check that applies them.
 //! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
 //!   wasm-bindgen, js-sys or web-sys.
 //!
@@ -30,6 +32,7 @@ pub mod onnx;
 pub mod privacy;
 pub mod report;
 pub mod scan;
+pub mod settings;
 pub mod stats;
 pub mod summary;
 

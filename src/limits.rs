@@ -20,6 +20,8 @@
 //! | `max_csv_cells` | 200,000,000 | rows x columns of one CSV | `csv_too_large` |
 //! | `max_reference_params` | 2^31 | reference models per mode x trainable parameters of the target, for an audit that trains references | `references_too_large` |
 //! | `max_report_bytes` | 256 MiB | size of a JSON report read back by `report::read_json` | `report_too_large` |
+//! | `max_report_bytes` (also) | 256 MiB | size of a reference-model file read back (`audit --references-from`) | `references_file_too_large` |
+//! | [`SETTINGS_FILE_BYTES`] (fixed) | 1 MiB | size of a settings file (`--limits`, `--guidance-options`) | `settings_file_too_large` |
 //! | [`COMPUTED_TENSOR_ELEMENTS`] (fixed) | 2^28 | elements of any tensor an operator computes at run time (engine) | `too_large` |
 //!
 //! Where each is adjusted: the model limits through
@@ -39,6 +41,10 @@ use std::fmt;
 /// Elements of any one tensor an engine operator computes at run time
 /// (fixed; error code `too_large`).
 pub const COMPUTED_TENSOR_ELEMENTS: usize = crate::engine::ops::MAX_ELEMENTS;
+
+/// Size of a settings file (limits, guidance options; fixed: the limits
+/// file itself is read under it; error code `settings_file_too_large`).
+pub const SETTINGS_FILE_BYTES: u64 = 1 << 20;
 
 /// Default of [`Limits::max_model_bytes`]: 512 MiB.
 pub const DEFAULT_MAX_MODEL_BYTES: usize = 512 << 20;
@@ -130,6 +136,10 @@ pub enum Limit {
     CsvColumns,
     ReferenceParams,
     ReportBytes,
+    /// A reference-model file read back (bounded by `max_report_bytes`).
+    ReferencesFileBytes,
+    /// A settings file ([`SETTINGS_FILE_BYTES`], fixed).
+    SettingsBytes,
 }
 
 impl Limit {
@@ -143,7 +153,8 @@ impl Limit {
             Limit::CsvRows => "max_csv_rows",
             Limit::CsvColumns => "max_csv_columns",
             Limit::ReferenceParams => "max_reference_params",
-            Limit::ReportBytes => "max_report_bytes",
+            Limit::ReportBytes | Limit::ReferencesFileBytes => "max_report_bytes",
+            Limit::SettingsBytes => "settings_file_bytes (fixed)",
         }
     }
 
@@ -158,13 +169,15 @@ impl Limit {
             Limit::CsvColumns => "csv_too_many_columns",
             Limit::ReferenceParams => "references_too_large",
             Limit::ReportBytes => "report_too_large",
+            Limit::ReferencesFileBytes => "references_file_too_large",
+            Limit::SettingsBytes => "settings_file_too_large",
         }
     }
 
     /// What is counted, for the message.
     fn what(self) -> &'static str {
         match self {
-            Limit::ModelBytes => "the model file has {} bytes",
+            Limit::ModelBytes => "the model file has at least {} bytes",
             Limit::Nodes => "the model graph has {} nodes",
             Limit::ParamBytes => "the model's parameters need {} bytes",
             Limit::CsvBytes => "the CSV file has at least {} bytes",
@@ -174,6 +187,8 @@ impl Limit {
                 "the reference models need {} parameters (references per mode x trainable parameters)"
             }
             Limit::ReportBytes => "the report file has {} bytes",
+            Limit::ReferencesFileBytes => "the reference-model file has at least {} bytes",
+            Limit::SettingsBytes => "the settings file has at least {} bytes",
         }
     }
 }
@@ -294,6 +309,8 @@ mod tests {
             Limit::CsvColumns,
             Limit::ReferenceParams,
             Limit::ReportBytes,
+            Limit::ReferencesFileBytes,
+            Limit::SettingsBytes,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|l| l.code()).collect();
         assert_eq!(codes.len(), all.len());

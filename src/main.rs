@@ -37,7 +37,6 @@ mod native {
     use privacy_inspector::onnx::{self, ImportOptions, Model, OnnxError};
     use privacy_inspector::summary::{self, ModelSummary};
     use std::fmt;
-    use std::fs::File;
     use std::io::{self, BufWriter, Read, Write};
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
@@ -45,11 +44,9 @@ mod native {
     mod attribute_cmd;
     mod audit_cmd;
     mod dp_audit_cmd;
+    mod files;
     mod invert_cmd;
     mod scan_cmd;
-
-    /// ONNX protobuf files cannot exceed 2 GiB.
-    const MAX_MODEL_BYTES: u64 = 2 << 30;
 
     const EXAMPLES: &str = "\
 Examples:
@@ -154,10 +151,7 @@ Examples:
         let Some(p) = path else {
             return Ok(Default::default());
         };
-        let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
-            path: show(p),
-            source: IoCause(e),
-        })?;
+        let text = files::read_settings_file(p)?;
         serde_json::from_str(&text)
             .map_err(|e| CliError::Usage(format!("{}: not a limits file: {e}", show(p))))
     }
@@ -191,8 +185,8 @@ Examples:
         logits: bool,
         /// Records per forward pass
         #[arg(long, value_name = "N", default_value_t = 1024,
-              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        batch_size: u32,
+              value_parser = |s: &str| privacy_inspector::settings::PREDICT_BATCH_SIZE.parse(s))]
+        batch_size: usize,
     }
 
     #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -243,8 +237,13 @@ Examples:
             #[source]
             source: IoCause,
         },
-        #[error("{path} is {size} bytes, over the 2 GiB limit of ONNX files")]
-        ModelFileTooLarge { path: String, size: u64 },
+        /// A file over its limit (reading stopped there).
+        #[error("cannot read {path}")]
+        TooLarge {
+            path: String,
+            #[source]
+            source: privacy_inspector::limits::LimitExceeded,
+        },
         #[error("cannot load model {path}")]
         Model {
             path: String,
@@ -321,6 +320,17 @@ Examples:
         }
     }
 
+    /// A settings check that failed before any work: an invalid setting is
+    /// shown as such (exit 2), not as an attack that could not run.
+    fn setting_err(source: privacy_inspector::attacks::membership::AttackError) -> CliError {
+        match source {
+            privacy_inspector::attacks::membership::AttackError::Config(_) => {
+                CliError::Usage(source.to_string())
+            }
+            source => CliError::Audit { source },
+        }
+    }
+
     fn show(path: &Path) -> String {
         path.display().to_string()
     }
@@ -369,29 +379,21 @@ Examples:
         }
     }
 
-    fn read_model_bytes(path: &Path) -> Result<Vec<u8>, CliError> {
-        let read_err = |e: io::Error| CliError::Read {
-            path: show(path),
-            source: IoCause(e),
-        };
-        let meta = std::fs::metadata(path).map_err(read_err)?;
-        if meta.is_dir() {
-            return Err(read_err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "it is a directory",
-            )));
-        }
-        if meta.len() > MAX_MODEL_BYTES {
-            return Err(CliError::ModelFileTooLarge {
-                path: show(path),
-                size: meta.len(),
-            });
-        }
-        std::fs::read(path).map_err(read_err)
+    /// The model file, read up to `max_model_bytes` of the limits
+    /// (`files::read_bounded`: reading stops at the limit).
+    fn read_model_bytes(
+        path: &Path,
+        limits: &privacy_inspector::limits::Limits,
+    ) -> Result<Vec<u8>, CliError> {
+        files::read_bounded(
+            path,
+            limits.max_model_bytes as u64,
+            privacy_inspector::limits::Limit::ModelBytes,
+        )
     }
 
     fn load_model(args: &ModelArgs) -> Result<Model, CliError> {
-        parse_model(args, &read_model_bytes(&args.model)?)
+        parse_model(args, &read_model_bytes(&args.model, &args.limits()?)?)
     }
 
     fn parse_model(args: &ModelArgs, bytes: &[u8]) -> Result<Model, CliError> {
@@ -517,83 +519,50 @@ Examples:
         o
     }
 
-    /// Where `predict` writes; a file it created is removed on failure.
-    struct Sink {
-        out: Box<dyn Write>,
-        name: String,
-        created: Option<PathBuf>,
+    /// Where `predict` writes: stdout, or a temporary file beside `--out`
+    /// renamed into place when every row was written (`files::Output`); on
+    /// failure an existing `--out` is untouched.
+    enum Sink {
+        Stdout(BufWriter<io::Stdout>),
+        File(files::Output),
     }
 
     impl Sink {
         fn open(path: Option<&Path>) -> Result<Sink, CliError> {
             match path {
-                None => Ok(Sink {
-                    out: Box::new(BufWriter::new(io::stdout())),
-                    name: "stdout".into(),
-                    created: None,
-                }),
-                Some(p) => {
-                    let existed = p.exists();
-                    let f = File::create(p).map_err(|e| CliError::Write {
-                        path: show(p),
-                        source: IoCause(e),
-                    })?;
-                    Ok(Sink {
-                        out: Box::new(BufWriter::with_capacity(1 << 16, f)),
-                        name: show(p),
-                        created: (!existed).then(|| p.to_path_buf()),
-                    })
-                }
+                None => Ok(Sink::Stdout(BufWriter::new(io::stdout()))),
+                Some(p) => files::Output::create(p).map(Sink::File),
             }
         }
 
         fn write(&mut self, s: &str) -> Result<(), CliError> {
-            self.out.write_all(s.as_bytes()).map_err(|e| self.err(e))
-        }
-
-        fn flush(&mut self) -> Result<(), CliError> {
-            self.out.flush().map_err(|e| self.err(e))
-        }
-
-        fn err(&self, e: io::Error) -> CliError {
-            CliError::Write {
-                path: self.name.clone(),
-                source: IoCause(e),
+            match self {
+                Sink::Stdout(w) => w.write_all(s.as_bytes()).map_err(stdout_err),
+                Sink::File(o) => o.write_all(s.as_bytes()),
             }
         }
 
-        fn discard(self) {
-            drop(self.out);
-            if let Some(p) = self.created {
-                let _ = std::fs::remove_file(p);
+        /// Flush stdout, or rename the finished file into place.
+        fn finish(self) -> Result<(), CliError> {
+            match self {
+                Sink::Stdout(mut w) => w.flush().map_err(stdout_err),
+                Sink::File(o) => o.commit(),
             }
         }
-    }
-
-    fn open_data(path: &Path) -> Result<Box<dyn Read>, CliError> {
-        if path.as_os_str() == "-" {
-            return Ok(Box::new(io::stdin()));
-        }
-        let f = File::open(path).map_err(|e| CliError::Read {
-            path: show(path),
-            source: IoCause(e),
-        })?;
-        if f.metadata().is_ok_and(|m| m.is_dir()) {
-            return Err(CliError::Read {
-                path: show(path),
-                source: IoCause(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "it is a directory",
-                )),
-            });
-        }
-        Ok(Box::new(f))
     }
 
     fn predict(args: &PredictArgs) -> Result<(), CliError> {
-        // both files must be readable before any work is done
-        let bytes = read_model_bytes(&args.model.model)?;
-        let data = open_data(&args.data)?;
+        // the output is none of the inputs and can be written, both inputs
+        // are readable, before any work is done
+        if let Some(out) = &args.out {
+            files::check_outputs(
+                &[("MODEL", &args.model.model), ("--data", &args.data)],
+                &[("--out", out)],
+            )?;
+        }
+        let limits = args.model.limits()?;
+        let bytes = read_model_bytes(&args.model.model, &limits)?;
+        let data = files::open_bounded(&args.data, limits.max_csv_bytes)?;
         let model = parse_model(&args.model, &bytes)?;
         drop(bytes);
         let kind = args
@@ -608,7 +577,7 @@ Examples:
         };
         let opts = CsvOptions {
             label_column: args.label_column.clone(),
-            ..args.model.limits()?.csv_options()
+            ..limits.csv_options()
         };
         // --logits: the graph whose output is the logits (the model's own
         // when it emits logits, else cut before a final Softmax)
@@ -635,21 +604,17 @@ Examples:
         } else {
             Written::Probabilities(kind)
         };
-        match run_batches(
+        // on an error the sink is dropped: its temporary file is removed
+        run_batches(
             &model,
             logit_graph.as_ref().unwrap_or(&model.graph),
             written,
             &mut stream,
             &mut sink,
-            args.batch_size as usize,
+            args.batch_size,
             &data_name,
-        ) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                sink.discard();
-                Err(e)
-            }
-        }
+        )?;
+        sink.finish()
     }
 
     /// What `predict` writes.
@@ -744,7 +709,7 @@ Examples:
             }
             done += chunk.len();
         }
-        sink.flush()
+        Ok(())
     }
 
     /// The shortest text that reads back as the same f32, in exponent form

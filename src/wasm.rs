@@ -990,6 +990,9 @@ fn audit_settings(
     if !own {
         s.max_reference_params = limit;
     }
+    // every typed number in its declared range (`crate::settings`) before
+    // the scan or any training; the audit checks them again
+    s.clone().validate().map_err(|e| e.to_js())?;
     Ok(s)
 }
 
@@ -1459,8 +1462,11 @@ fn guidance_options(v: JsValue) -> Result<crate::guidance::GuidanceOptions, JsVa
     if v.is_undefined() || v.is_null() {
         Ok(Default::default())
     } else {
-        serde_wasm_bindgen::from_value(v)
-            .map_err(|e| bad_argument(&format!("guidance options: {e}")))
+        let opts: crate::guidance::GuidanceOptions = serde_wasm_bindgen::from_value(v)
+            .map_err(|e| bad_argument(&format!("guidance options: {e}")))?;
+        // refused before any work, as the CLI does
+        opts.validate().map_err(|e| e.to_js())?;
+        Ok(opts)
     }
 }
 
@@ -1580,6 +1586,22 @@ pub fn scan_model(
 pub fn strip_metadata(model_bytes: &[u8]) -> Result<js_sys::Uint8Array, JsValue> {
     let (clean, _) = crate::scan::strip_metadata(model_bytes).map_err(|e| e.to_js())?;
     Ok(js_sys::Uint8Array::from(clean.as_slice()))
+}
+
+/// The declared range of every typed number that sizes work
+/// (`crate::settings::ALL`), as JSON text: `{ key: { min, max, what, flag } }`
+/// (`flag` null when only the settings JSON sets it). The page's forms take
+/// their bounds from it, so the rule has one owner; the core checks them
+/// again when the settings arrive.
+#[wasm_bindgen(js_name = settingRanges)]
+pub fn setting_ranges() -> Result<String, JsValue> {
+    let mut out = serde_json::Map::new();
+    for r in crate::settings::ALL {
+        out.entry(r.key.to_string()).or_insert_with(
+            || serde_json::json!({ "min": r.min, "max": r.max, "what": r.what, "flag": r.flag }),
+        );
+    }
+    serde_json::to_string(&out).map_err(|e| js_error("internal", &e.to_string()))
 }
 
 /// The default guidance options (`guidance::GuidanceOptions`): every

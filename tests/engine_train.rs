@@ -149,7 +149,11 @@ fn bad_configs_and_labels_are_clear_errors() {
         &mut |_| true,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("epochs must be at least 1"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("training epochs (epochs, --epochs) must be 1 to 100,000, got 0"),
+        "{e}"
+    );
     let e = train(
         &graph,
         &mut p,

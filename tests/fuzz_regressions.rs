@@ -42,6 +42,24 @@ fn csv_reader_regressions() {
 }
 
 #[test]
+fn settings_regressions() {
+    check("settings", harness::settings);
+}
+
+/// The settings seeds (fuzz/seeds/settings) run through the target too.
+#[test]
+fn settings_seeds_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/settings");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).expect("seed dir") {
+        let bytes = std::fs::read(e.expect("entry").path()).expect("read");
+        harness::settings(&bytes);
+        n += 1;
+    }
+    assert!(n >= 8, "{n} seeds");
+}
+
+#[test]
 fn report_reader_regressions() {
     check("report_reader", harness::report_reader);
 }

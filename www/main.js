@@ -901,10 +901,7 @@ function applyPreset() {
 function auditSettings() {
   const attacks = checkedAttacks();
   if (attacks.length === 0) throw new InspectorError('bad_setting', 'choose at least one attack');
-  const references = Number(el.audit.references.value);
-  if (!Number.isInteger(references) || references < 1 || references > 1024) {
-    throw new InspectorError('bad_setting', `reference models must be a whole number from 1 to 1024, got "${el.audit.references.value}"`);
-  }
+  const references = parseSetting(el.audit.references.value, 'references');
   const seed = Number(el.audit.seed.value);
   if (el.audit.seed.value.trim() === '' || !Number.isSafeInteger(seed) || seed < 0) {
     throw new InspectorError('bad_setting', `the seed must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got "${el.audit.seed.value}"`);
@@ -917,16 +914,16 @@ function auditSettings() {
   const l2Text = $('recipe-l2').value.trim();
   const recipe = {
     optimizer: { kind: 'adam', lr: parseNumber($('recipe-lr').value, 'the reference learning rate'), beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-    batchSize: parseWhole($('recipe-batch').value, 'the reference batch size', 1, 100000),
+    batchSize: parseSetting($('recipe-batch').value, 'recipe.batchSize'),
     l2: l2Text === '' ? null : parseNumber(l2Text, 'the reference L2 penalty'),
-    maxEpochs: parseWhole($('recipe-max-epochs').value, 'the reference epoch limit', 1, 10000),
-    fixedEpochs: fixed === '' ? null : parseWhole(fixed, 'the fixed reference epochs', 1, 10000),
+    maxEpochs: parseSetting($('recipe-max-epochs').value, 'recipe.maxEpochs'),
+    fixedEpochs: fixed === '' ? null : parseSetting(fixed, 'recipe.fixedEpochs'),
     targetAccuracy: null,
   };
   if (!(recipe.optimizer.lr > 0)) throw new InspectorError('bad_setting', `the reference learning rate must be above 0, got "${$('recipe-lr').value}"`);
   if (recipe.l2 !== null && !(recipe.l2 >= 0)) throw new InspectorError('bad_setting', `the reference L2 penalty must be 0 or more, got "${$('recipe-l2').value}"`);
   const size = $('recipe-train-size').value.trim();
-  const referenceTrainSize = size === '' ? null : parseWhole(size, 'the records per reference', 1, 1e9);
+  const referenceTrainSize = size === '' ? null : parseSetting(size, 'reference_train_size');
   const settings = { attacks, references, seed, stats: { delta }, recipe, reference_train_size: referenceTrainSize };
   const sliceBy = $('audit-slice-by').value;
   if (sliceBy !== '') {
@@ -1463,6 +1460,39 @@ function parseNumber(text, what) {
   return v;
 }
 
+/** The declared ranges of the core (`settings::ALL`, from the worker at start): key -> {min, max, what}. */
+let settingRanges = {};
+
+/** The form fields whose bounds are the core's declared ranges: element id -> setting key. */
+const RANGED_FIELDS = [
+  ['audit-references', 'references'],
+  ['recipe-epochs', 'recipe.fixedEpochs'],
+  ['recipe-max-epochs', 'recipe.maxEpochs'],
+  ['recipe-train-size', 'reference_train_size'],
+  ['recipe-batch', 'recipe.batchSize'],
+  ['inv-steps', 'steps'],
+  ['inv-budget', 'query_budget'],
+];
+
+/** Set the min/max of the ranged form fields from the core's table. */
+function applySettingRanges() {
+  for (const [id, key] of RANGED_FIELDS) {
+    const input = $(id);
+    const r = settingRanges[key];
+    if (input && r) {
+      input.min = String(r.min);
+      input.max = String(r.max);
+    }
+  }
+}
+
+/** A whole number in the core's declared range of `key` (the one owner of the bounds). */
+function parseSetting(text, key) {
+  const r = settingRanges[key];
+  if (!r) throw new InspectorError('internal', `no declared range for the setting ${key}`);
+  return parseWhole(text, r.what, r.min, r.max);
+}
+
 function parseWhole(text, what, lo, hi) {
   const v = parseNumber(text, what);
   if (!Number.isInteger(v) || v < lo || v > hi) throw new InspectorError('bad_setting', `${what} must be a whole number from ${lo} to ${hi}, got "${text}"`);
@@ -1472,16 +1502,16 @@ function parseWhole(text, what, lo, hi) {
 /** {classes, settings, inputShape} from the inversion form, or an Error naming the bad field. */
 function inversionSettings() {
   const v = el.inv;
-  const steps = parseWhole(v.steps.value, 'steps', 1, 1_000_000);
+  const steps = parseSetting(v.steps.value, 'steps');
   const gamma = parseNumber(v.gamma.value, 'gamma');
   if (!(gamma > 0 && gamma < 1)) throw new InspectorError('bad_setting', `gamma must lie in (0, 1), got "${v.gamma.value}"`);
   const mode = v.mode.value;
   const settings = { mode, steps, gamma, start: v.start.value };
-  if (mode === 'black_box') settings.query_budget = parseWhole(v.budget.value, 'the query budget', 1, 100_000_000);
+  if (mode === 'black_box') settings.query_budget = parseSetting(v.budget.value, 'query_budget');
   let inputShape = null;
   const shapeText = v.shape.value.trim();
   if (!v.shape.disabled && shapeText !== '') {
-    inputShape = shapeText.split(/[\s,x]+/).filter(Boolean).map((d) => parseWhole(d, 'each image dimension', 1, 1_000_000));
+    inputShape = shapeText.split(/[\s,x]+/).filter(Boolean).map((d) => parseSetting(d, 'input_shape'));
   }
   const classes = v.cls.value === 'all' ? [] : [Number(v.cls.value)];
   return { classes, settings, inputShape };
@@ -2019,6 +2049,12 @@ async function start() {
     el.engine.dataset.state = 'failed';
     for (const input of [el.modelInput, el.dataInput, el.demoButton, ...Object.values(el.audit.inputs)]) input.disabled = true;
     return;
+  }
+  try {
+    settingRanges = JSON.parse(await bridge.call('settingRanges'));
+    applySettingRanges();
+  } catch (err) {
+    showError(el.audit.settingsError, err, 'Setting ranges');
   }
   try {
     el.audit.guidanceOptions.value = await bridge.call('guidanceDefaults');

@@ -18,7 +18,7 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  accountant, CsvParser, currentLimits, guidanceDefaults, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, recordsCsv, referenceJobs, runAttribute, runAudit,
+  accountant, CsvParser, currentLimits, guidanceDefaults, settingRanges, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, recordsCsv, referenceJobs, runAttribute, runAudit,
   runInversion, runPredictionsAudit, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version, dpAudit,
 } from './pkg/privacy_inspector.js';
 
@@ -419,6 +419,11 @@ const methods = {
   /** Every guidance threshold with its default (JSON text). */
   guidanceDefaults() {
     return guidanceDefaults();
+  },
+
+  /** The declared range of every typed number (JSON text, `settings::ALL`). */
+  settingRanges() {
+    return settingRanges();
   },
 
   /** The scan of a model file (default: the loaded model) against the loaded audit CSVs. */

@@ -120,26 +120,23 @@ impl Default for AttributeConfig {
 impl AttributeConfig {
     /// Check the settings that do not depend on the data.
     pub fn validate(&self) -> Result<(), AttackError> {
-        if self.max_categories < 2 {
-            return Err(AttackError::Config(format!(
-                "max_categories must be at least 2 (got {})",
-                self.max_categories
-            )));
-        }
-        if self.knn_k == 0 {
-            return Err(AttackError::Config(
-                "knn_k must be at least 1 (got 0)".into(),
-            ));
-        }
-        if self.knn_max_reference == 0 {
-            return Err(AttackError::Config(
-                "knn_max_reference must be at least 1 (got 0)".into(),
-            ));
-        }
+        crate::settings::Ranged::check_ranges(self)?;
         if let Some(b) = &self.bins {
             check_bins(b)?;
         }
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for AttributeConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::*;
+        vec![
+            (MAX_CATEGORIES, some(self.max_categories)),
+            (KNN_K, some(self.knn_k)),
+            (KNN_MAX_REFERENCE, some(self.knn_max_reference)),
+            (ATTRIBUTE_EDGES, opt(self.bins.as_ref().map(Vec::len))),
+        ]
     }
 }
 

@@ -41,6 +41,34 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+impl DpAuditConfig {
+    /// Check the settings that do not depend on the data (the canary count
+    /// against the records is checked by [`run_dp_audit`]).
+    pub fn validate(&self) -> Result<(), AttackError> {
+        crate::settings::Ranged::check_ranges(self)?;
+        if !(self.beta > 0.0 && self.beta < 1.0) {
+            return Err(AttackError::Config(format!(
+                "the DP audit's beta (1 - confidence) must be in (0, 1), got {}",
+                self.beta
+            )));
+        }
+        self.train
+            .validate()
+            .map_err(|e| AttackError::Config(format!("DP audit training: {e}")))
+    }
+}
+
+impl crate::settings::Ranged for DpAuditConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        let mut f = vec![(
+            crate::settings::CANARIES,
+            crate::settings::some(self.canaries),
+        )];
+        f.extend(self.train.fields());
+        f
+    }
+}
+
 /// How canaries are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -163,20 +191,12 @@ pub fn run_dp_audit(
             n
         )));
     }
-    if m < 2 || m > n {
+    cfg.validate()?;
+    if m > n {
         return Err(AttackError::Config(format!(
             "the DP audit needs 2 to {n} canaries (one per training record at most), got {m}"
         )));
     }
-    if !(cfg.beta > 0.0 && cfg.beta < 1.0) {
-        return Err(AttackError::Config(format!(
-            "the DP audit's beta (1 - confidence) must be in (0, 1), got {}",
-            cfg.beta
-        )));
-    }
-    cfg.train
-        .validate()
-        .map_err(|e| AttackError::Config(format!("DP audit training: {e}")))?;
     let delta = cfg.train.dp.map_or(1e-5, |d| d.delta);
     // the class count from the template's output
     let probe = predict_raw(graph, template, &x.select(Axis(0), &[0]))?;

@@ -1169,7 +1169,9 @@ impl CsvPushParser {
         self.reserved = true;
         let rows = first.len().max(1) as u64;
         let per_row = (self.pushed.saturating_sub(self.pending.len() as u64) / rows).max(1);
-        let estimate = (self.expected_bytes / per_row).saturating_mul(21) / 20 + 16;
+        // the size the caller announced, never above the CSV byte limit
+        let expected = self.expected_bytes.min(self.opts.max_bytes);
+        let estimate = (expected / per_row).saturating_mul(21) / 20 + 16;
         let cap = (self.opts.max_rows as u64)
             .min(self.opts.max_cells as u64 / first.num_features().max(1) as u64);
         let estimate = estimate.min(cap) as usize;

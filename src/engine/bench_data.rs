@@ -21,6 +21,8 @@ pub fn synthetic_batch(
     })?;
     let mut shape = vec![rows];
     shape.extend(rec);
+    // rows x record length checked before allocating (never wraps)
+    super::ops::checked_len(&shape)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x = ArrayD::from_shape_simple_fn(IxDyn(&shape), || rng.gen::<f32>());
     let y = (0..rows)

@@ -26,6 +26,12 @@ pub enum EngineError {
     NonFinite(String),
 }
 
+impl From<crate::settings::SettingError> for EngineError {
+    fn from(e: crate::settings::SettingError) -> Self {
+        EngineError::Config(e.to_string())
+    }
+}
+
 impl EngineError {
     /// A stable machine-readable code for this error.
     pub fn code(&self) -> &'static str {

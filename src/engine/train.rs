@@ -205,13 +205,9 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Reject settings that cannot train.
     pub fn validate(&self) -> Result<(), EngineError> {
+        use crate::settings::Ranged;
         let bad = |m: String| Err(EngineError::Config(m));
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
-        if self.batch_size == 0 {
-            return bad("batch size must be at least 1".into());
-        }
+        self.check_ranges()?;
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
             return bad(format!("L2 must be a finite number >= 0, got {}", self.l2));
         }
@@ -265,6 +261,16 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for TrainConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::{some, TRAIN_BATCH_SIZE, TRAIN_EPOCHS};
+        vec![
+            (TRAIN_EPOCHS, some(self.epochs)),
+            (TRAIN_BATCH_SIZE, some(self.batch_size)),
+        ]
     }
 }
 
@@ -828,7 +834,8 @@ pub fn train(
     let mut m1: Vec<Tensor> = params.iter().map(|t| ArrayD::zeros(t.raw_dim())).collect();
     let mut m2: Vec<Tensor> = m1.clone();
     let mut step = 0i32;
-    let mut history = Vec::with_capacity(cfg.epochs);
+    // grows with the epochs run (a calibrated run stops early)
+    let mut history = Vec::with_capacity(cfg.epochs.min(1024));
     let mut train_accuracy = 0.0;
     let mut train_loss_median = f64::NAN;
     let mut stopped_by = "epochs";

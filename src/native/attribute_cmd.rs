@@ -53,7 +53,22 @@ pub struct AttributeArgs {
 }
 
 pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
-    let bytes = read_model_bytes(&args.model.model)?;
+    // every typed number in its declared range before any file is read (the
+    // column is found later; bins are checked again then)
+    AttributeConfig {
+        bins: args.bins.clone(),
+        max_categories: args.max_categories,
+        ..AttributeConfig::default()
+    }
+    .validate()
+    .map_err(super::setting_err)?;
+    let mut inputs = args.inputs.files();
+    inputs.push(("MODEL", &args.model.model));
+    if let Some(l) = &args.model.limits {
+        inputs.push(("--limits", l));
+    }
+    super::files::check_outputs(&inputs, &args.out.outputs())?;
+    let bytes = read_model_bytes(&args.model.model, &args.model.limits()?)?;
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
     let opts = CsvOptions {

@@ -6,9 +6,7 @@
 //! as its `scan` section, print the headline figures, with progress on
 //! stderr.
 
-use super::{
-    parse_model, read_limits, read_model_bytes, show, CliError, IoCause, KindArg, ModelArgs,
-};
+use super::{parse_model, read_limits, read_model_bytes, show, CliError, KindArg, ModelArgs};
 use clap::Args;
 use privacy_inspector::attacks::membership::audit::{
     needed_reference_modes, reference_config, run_audit_from_predictions, run_audit_with,
@@ -26,7 +24,7 @@ use privacy_inspector::engine::train::Optimizer;
 use privacy_inspector::engine::OutputKind;
 use privacy_inspector::report::{html, Counts, Report};
 use privacy_inspector::summary::num_classes;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 pub const AUDIT_EXAMPLES: &str = "\
@@ -71,6 +69,18 @@ pub struct LabelledInputs {
 }
 
 impl LabelledInputs {
+    /// The input files as (flag, path), for `files::check_outputs`.
+    pub fn files(&self) -> Vec<(&'static str, &Path)> {
+        let mut v: Vec<(&'static str, &Path)> = vec![
+            ("--members", &self.members),
+            ("--nonmembers", &self.nonmembers),
+        ];
+        if let Some(p) = &self.population {
+            v.push(("--population", p));
+        }
+        v
+    }
+
     /// The input file names recorded in the report.
     pub fn names(&self) -> serde_json::Value {
         serde_json::json!({
@@ -101,10 +111,7 @@ impl GuidanceArgs {
         let mut opts: privacy_inspector::guidance::GuidanceOptions = match &self.guidance_options {
             None => Default::default(),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
-                    path: show(p),
-                    source: IoCause(e),
-                })?;
+                let text = super::files::read_settings_file(p)?;
                 serde_json::from_str(&text).map_err(|e| {
                     CliError::Usage(format!("{}: not guidance options: {e}", show(p)))
                 })?
@@ -116,6 +123,16 @@ impl GuidanceArgs {
         if self.claimed_delta.is_some() {
             opts.claimed_delta = self.claimed_delta;
         }
+        // unknown keys were refused by the reader; out-of-range values here,
+        // before any work
+        opts.validate().map_err(|e| {
+            let file = self
+                .guidance_options
+                .as_deref()
+                .map(|p| format!("{}: ", show(p)))
+                .unwrap_or_default();
+            CliError::Usage(format!("{file}guidance options: {e}"))
+        })?;
         Ok(opts)
     }
 }
@@ -136,6 +153,16 @@ pub struct ReportOut {
 }
 
 impl ReportOut {
+    /// The files `write` writes, as (flag, path), for
+    /// `files::check_outputs`.
+    pub fn outputs(&self) -> Vec<(&'static str, &Path)> {
+        let mut v: Vec<(&'static str, &Path)> = vec![("--report", &self.report)];
+        if let Some(h) = &self.html {
+            v.push(("--html", h));
+        }
+        v
+    }
+
     pub fn write(&self, report: &Report) -> Result<(), CliError> {
         let export;
         let report = if self.include_training_data {
@@ -144,9 +171,9 @@ impl ReportOut {
             export = report.without_training_data();
             &export
         };
-        write_file(&self.report, &report.to_json())?;
+        write_atomically(&self.report, report.to_json().as_bytes())?;
         if let Some(p) = &self.html {
-            write_file(p, &html::render(report, true))?;
+            write_atomically(p, html::render(report, true).as_bytes())?;
         }
         Ok(())
     }
@@ -403,14 +430,16 @@ fn read_saved(
     paths: &[PathBuf],
     sha: &str,
     settings: &AuditSettings,
+    max_bytes: usize,
 ) -> Result<PrecomputedReferences, CliError> {
     let mut out = PrecomputedReferences::default();
     for p in paths {
-        let text = std::fs::read_to_string(p).map_err(|e| CliError::Read {
-            path: show(p),
-            source: IoCause(e),
-        })?;
-        let saved: SavedReferences = serde_json::from_str(&text).map_err(|e| {
+        let text = super::files::read_bounded(
+            p,
+            max_bytes as u64,
+            privacy_inspector::limits::Limit::ReferencesFileBytes,
+        )?;
+        let saved: SavedReferences = serde_json::from_slice(&text).map_err(|e| {
             CliError::Usage(format!(
                 "{} is not a reference file of --save-references: {e}",
                 show(p)
@@ -449,10 +478,11 @@ pub(super) fn read_records_named(
     opts: &CsvOptions,
     model: &privacy_inspector::onnx::Model,
 ) -> Result<(Records, Vec<String>), CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::Read {
-        path: show(path),
-        source: IoCause(e),
-    })?;
+    let bytes = super::files::read_bounded(
+        path,
+        opts.max_bytes,
+        privacy_inspector::limits::Limit::CsvBytes,
+    )?;
     let data_err = |source| CliError::Data {
         path: show(path),
         source,
@@ -477,9 +507,8 @@ impl AuditArgs {
         &self,
         limits: &privacy_inspector::limits::Limits,
     ) -> Result<AuditSettings, CliError> {
-        let audit_err = |source| CliError::Audit { source };
         let mut settings = AuditSettings {
-            attacks: AuditSettings::parse_attacks(&self.attacks).map_err(audit_err)?,
+            attacks: AuditSettings::parse_attacks(&self.attacks).map_err(super::setting_err)?,
             references: self.references,
             seed: self.seed,
             recipe: TrainRecipe {
@@ -498,14 +527,67 @@ impl AuditArgs {
         settings.stats.prior = self.prior;
         settings.boundary.max_queries = self.boundary_queries;
         settings.max_reference_params = limits.max_reference_params;
+        if let Some(name) = &self.slice_by {
+            // the column index is found in the members' header later; an
+            // audit from predictions has none and the core refuses it
+            settings.slice = Some(privacy_inspector::stats::slices::SliceSpec {
+                name: name.clone(),
+                bins: self.slice_bins.clone(),
+                ..Default::default()
+            });
+        }
+        // every typed number in its declared range before any file is read
+        // (`privacy_inspector::settings`); the audit checks them again
+        settings.clone().validate().map_err(super::setting_err)?;
         Ok(settings)
+    }
+
+    /// Before any work: no output is an input, every output can be written.
+    fn check_outputs(&self) -> Result<(), CliError> {
+        let mut inputs: Vec<(&str, &Path)> = Vec::new();
+        let named = [
+            ("MODEL", &self.model),
+            ("--members", &self.members),
+            ("--nonmembers", &self.nonmembers),
+            ("--population", &self.population),
+            ("--members-predictions", &self.members_predictions),
+            ("--nonmembers-predictions", &self.nonmembers_predictions),
+            ("--population-predictions", &self.population_predictions),
+            ("--limits", &self.limits),
+            ("--guidance-options", &self.guidance.guidance_options),
+        ];
+        for (flag, p) in named {
+            if let Some(p) = p {
+                inputs.push((flag, p));
+            }
+        }
+        for p in &self.references_from {
+            inputs.push(("--references-from", p));
+        }
+        let mut outputs = Vec::new();
+        if let Some(p) = &self.save_references {
+            outputs.push(("--save-references", p.as_path()));
+        }
+        if self.reference_shard.is_none() {
+            // a shard run writes no report
+            outputs.extend(self.out.outputs());
+            if let Some(p) = &self.records_csv {
+                outputs.push(("--records-csv", p.as_path()));
+            }
+        }
+        super::files::check_outputs(&inputs, &outputs)
     }
 }
 
 pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
+    let limits = read_limits(args.limits.as_deref())?;
+    let settings = args.settings(&limits)?;
+    args.check_outputs()?;
+    let guidance = args.guidance.options()?;
     if args.members_predictions.is_some() {
-        return audit_from_predictions(args);
+        return audit_from_predictions(args, &limits, settings, &guidance);
     }
+    let mut settings = settings;
     let missing = |what: &str| CliError::Usage(format!("an audit needs {what}"));
     let model_args = ModelArgs {
         model: args.model.clone().ok_or_else(|| missing("a model"))?,
@@ -522,11 +604,10 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         population: args.population.clone(),
         label_column: args.label_column.clone(),
     };
-    let bytes = read_model_bytes(&model_args.model)?;
+    let bytes = read_model_bytes(&model_args.model, &limits)?;
     let model = parse_model(&model_args, &bytes)?;
     let kind_override: Option<OutputKind> = model_args.output_kind.map(|k: KindArg| k.into());
     let kind = kind_override.unwrap_or(model.graph.output_kind);
-    let limits = model_args.limits()?;
     let opts = CsvOptions {
         label_column: inputs_args.label_column.clone(),
         require_label: true,
@@ -541,9 +622,8 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         .transpose()?;
     let classes = num_classes(&model).unwrap_or(2);
     let audit_err = |source| CliError::Audit { source };
-    let mut settings = args.settings(&limits)?;
-    if let Some(name) = &args.slice_by {
-        let column = feature_names
+    if let (Some(name), Some(slice)) = (&args.slice_by, settings.slice.as_mut()) {
+        slice.column = feature_names
             .iter()
             .position(|n| n == name)
             .ok_or_else(|| {
@@ -555,12 +635,6 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
                     ),
                 ))
             })?;
-        settings.slice = Some(privacy_inspector::stats::slices::SliceSpec {
-            column,
-            name: name.clone(),
-            bins: args.slice_bins.clone(),
-            ..Default::default()
-        });
     }
     let counts = Counts {
         members: members.len(),
@@ -625,7 +699,12 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let precomputed = if !args.references_from.is_empty() {
-        read_saved(&args.references_from, &sha, &settings)?
+        read_saved(
+            &args.references_from,
+            &sha,
+            &settings,
+            limits.max_report_bytes,
+        )?
     } else if jobs > 1 || shard.is_some() {
         train_in_parallel(
             &target,
@@ -647,7 +726,10 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
             shard,
             trained: precomputed,
         };
-        write_file(path, &serde_json::to_string(&saved).unwrap_or_default())?;
+        write_atomically(
+            path,
+            serde_json::to_string(&saved).unwrap_or_default().as_bytes(),
+        )?;
         if tty && !quiet {
             eprintln!();
         }
@@ -675,12 +757,12 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     )
     .with_scan(scan)
     .with_limits(&limits)
-    .with_guidance(&args.guidance.options()?)
+    .with_guidance(&guidance)
     .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
     args.out.write(&report)?;
     if let Some(path) = &args.records_csv {
         let csv = report.records_csv().map_err(CliError::Usage)?;
-        write_atomically(path, &csv)?;
+        write_atomically(path, csv.as_bytes())?;
     }
     print_summary(&report);
     if let Some(g) = &report.guidance {
@@ -693,7 +775,12 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
 /// model): the files are read and checked by the core
 /// (`predictions::read_predictions`, `PredictionInputs::new`), the
 /// output-only attacks run, every other attack is listed as skipped.
-fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
+fn audit_from_predictions(
+    args: &AuditArgs,
+    limits: &privacy_inspector::limits::Limits,
+    settings: AuditSettings,
+    guidance: &privacy_inspector::guidance::GuidanceOptions,
+) -> Result<(), CliError> {
     if args.reference_shard.is_some()
         || args.save_references.is_some()
         || !args.references_from.is_empty()
@@ -702,7 +789,6 @@ fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
             "an audit from predictions trains no reference models: leave out --reference-shard, --save-references and --references-from".into(),
         ));
     }
-    let limits = read_limits(args.limits.as_deref())?;
     let kind: OutputKind = args
         .output_kind
         .map(Into::into)
@@ -712,10 +798,11 @@ fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
         ..limits.csv_options()
     };
     let read = |path: &Path| -> Result<Predictions, CliError> {
-        let bytes = std::fs::read(path).map_err(|e| CliError::Read {
-            path: show(path),
-            source: IoCause(e),
-        })?;
+        let bytes = super::files::read_bounded(
+            path,
+            opts.max_bytes,
+            privacy_inspector::limits::Limit::CsvBytes,
+        )?;
         read_predictions(&bytes, &show(path), kind, &opts)
             .map_err(|source| CliError::Predictions { source })
     };
@@ -734,14 +821,6 @@ fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
         .transpose()?;
     let predictions = PredictionInputs::new(kind, members, nonmembers, population)
         .map_err(|source| CliError::Predictions { source })?;
-    let mut settings = args.settings(&limits)?;
-    if let Some(name) = &args.slice_by {
-        // the core refuses it, naming why
-        settings.slice = Some(privacy_inspector::stats::slices::SliceSpec {
-            name: name.clone(),
-            ..Default::default()
-        });
-    }
     let quiet = args.quiet;
     let mut progress = |p: Progress| {
         if !quiet {
@@ -758,8 +837,8 @@ fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
         "label_column": args.label_column.clone().unwrap_or_else(|| "label".into()),
     });
     let report = Report::from_predictions(&predictions, names, outcome)
-        .with_limits(&limits)
-        .with_guidance(&args.guidance.options()?)
+        .with_limits(limits)
+        .with_guidance(guidance)
         .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
     args.out.write(&report)?;
     println!(
@@ -774,33 +853,10 @@ fn audit_from_predictions(args: &AuditArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
-    let mut f = std::fs::File::create(path).map_err(|e| CliError::Write {
-        path: show(path),
-        source: IoCause(e),
-    })?;
-    f.write_all(text.as_bytes()).map_err(|e| CliError::Write {
-        path: show(path),
-        source: IoCause(e),
-    })
-}
-
-/// Write `text` to a temporary file next to `path`, then rename it over
-/// `path`: a reader never sees a half-written file.
-fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    write_file(&tmp, text)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CliError::Write {
-            path: show(path),
-            source: IoCause(e),
-        }
-    })
+/// Every output goes through a temporary file renamed into place
+/// (`files::write_atomically`).
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    super::files::write_atomically(path, bytes)
 }
 
 fn print_summary(r: &Report) {

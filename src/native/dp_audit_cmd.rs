@@ -70,19 +70,6 @@ pub struct DpAuditArgs {
 }
 
 pub fn dp_audit(args: &DpAuditArgs) -> Result<(), CliError> {
-    let bytes = read_model_bytes(&args.model.model)?;
-    let model = parse_model(&args.model, &bytes)?;
-    let opts = CsvOptions {
-        label_column: args.label_column.clone(),
-        require_label: true,
-        ..args.model.limits()?.csv_options()
-    };
-    let (records, _) = read_records_named(&args.data, &opts, &model)?;
-    if args.noise_multiplier.is_none() && args.epsilon.is_none() {
-        return Err(CliError::Usage(
-            "give the noise of the run: --noise-multiplier SIGMA or --epsilon EPS".into(),
-        ));
-    }
     let cfg = DpAuditConfig {
         canaries: args.canaries,
         train: TrainConfig {
@@ -102,6 +89,29 @@ pub fn dp_audit(args: &DpAuditArgs) -> Result<(), CliError> {
         target_epsilon: args.epsilon,
         ..DpAuditConfig::default()
     };
+    // every typed number in its declared range before any file is read
+    cfg.validate().map_err(super::setting_err)?;
+    let mut inputs = vec![
+        ("MODEL", args.model.model.as_path()),
+        ("--data", &args.data),
+    ];
+    if let Some(l) = &args.model.limits {
+        inputs.push(("--limits", l));
+    }
+    super::files::check_outputs(&inputs, &args.out.outputs())?;
+    let bytes = read_model_bytes(&args.model.model, &args.model.limits()?)?;
+    let model = parse_model(&args.model, &bytes)?;
+    let opts = CsvOptions {
+        label_column: args.label_column.clone(),
+        require_label: true,
+        ..args.model.limits()?.csv_options()
+    };
+    let (records, _) = read_records_named(&args.data, &opts, &model)?;
+    if args.noise_multiplier.is_none() && args.epsilon.is_none() {
+        return Err(CliError::Usage(
+            "give the noise of the run: --noise-multiplier SIGMA or --epsilon EPS".into(),
+        ));
+    }
     let classes = num_classes(&model).unwrap_or(2);
     let (result, _) = run_dp_audit(
         &model.graph,

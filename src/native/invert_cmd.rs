@@ -107,8 +107,8 @@ fn write_png(path: &Path, w: usize, h: usize, channels: usize, px: &[u8]) -> Res
         path: show(path),
         source: IoCause(e),
     };
-    let file = std::fs::File::create(path).map_err(err)?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+    let mut file = super::files::Output::create(path)?;
+    let mut enc = png::Encoder::new(&mut file, w as u32, h as u32);
     enc.set_color(if channels >= 3 {
         png::ColorType::Rgb
     } else {
@@ -117,39 +117,13 @@ fn write_png(path: &Path, w: usize, h: usize, channels: usize, px: &[u8]) -> Res
     enc.set_depth(png::BitDepth::Eight);
     let io = |e: png::EncodingError| err(std::io::Error::other(e.to_string()));
     let mut writer = enc.write_header().map_err(io)?;
-    writer.write_image_data(px).map_err(io)
+    writer.write_image_data(px).map_err(io)?;
+    writer.finish().map_err(io)?;
+    file.commit()
 }
 
 pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
-    let bytes = read_model_bytes(&args.model.model)?;
-    let model = parse_model(&args.model, &bytes)?;
-    let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
-    let opts = CsvOptions {
-        label_column: args.label_column.clone(),
-        ..args.model.limits()?.csv_options()
-    };
-    let labelled = CsvOptions {
-        require_label: true,
-        ..opts.clone()
-    };
-    let data = read_opt(&args.data, &opts, &model)?;
-    let members = read_opt(&args.members, &labelled, &model)?;
-    let nonmembers = read_opt(&args.nonmembers, &labelled, &model)?;
-    let classes_n = num_classes(&model).unwrap_or(2);
     let audit_err = |source| CliError::Audit { source };
-    let classes: Vec<usize> = if args.class == "all" {
-        (0..classes_n).collect()
-    } else {
-        let c: usize = args.class.parse().map_err(|_| {
-            audit_err(AttackError::Config(format!(
-                "--class takes a class index or 'all', got '{}'",
-                args.class
-            )))
-        })?;
-        vec![c]
-    };
-    let layout =
-        ImageLayout::for_model(&model.graph, args.input_shape.as_deref()).map_err(audit_err)?;
     let cfg = InversionConfig {
         mode: if args.black_box {
             InversionMode::BlackBox
@@ -170,6 +144,60 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
         seed: args.seed,
         ..InversionConfig::default()
     };
+    // every typed number in its declared range (and the shape's product
+    // checked) before any file is read
+    cfg.validate().map_err(super::setting_err)?;
+    if let Some(shape) = &args.input_shape {
+        privacy_inspector::settings::shape_len(shape).map_err(|e| super::setting_err(e.into()))?;
+    }
+    let mut inputs = vec![("MODEL", args.model.model.as_path())];
+    for (flag, p) in [
+        ("--data", &args.data),
+        ("--members", &args.members),
+        ("--nonmembers", &args.nonmembers),
+        ("--limits", &args.model.limits),
+    ] {
+        if let Some(p) = p {
+            inputs.push((flag, p));
+        }
+    }
+    super::files::check_outputs(&inputs, &args.out.outputs())?;
+    if let Some(dir) = &args.images {
+        if dir.exists() && !dir.is_dir() {
+            return Err(CliError::Usage(format!(
+                "--images {} is a file, not a folder",
+                show(dir)
+            )));
+        }
+    }
+    let bytes = read_model_bytes(&args.model.model, &args.model.limits()?)?;
+    let model = parse_model(&args.model, &bytes)?;
+    let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
+    let opts = CsvOptions {
+        label_column: args.label_column.clone(),
+        ..args.model.limits()?.csv_options()
+    };
+    let labelled = CsvOptions {
+        require_label: true,
+        ..opts.clone()
+    };
+    let data = read_opt(&args.data, &opts, &model)?;
+    let members = read_opt(&args.members, &labelled, &model)?;
+    let nonmembers = read_opt(&args.nonmembers, &labelled, &model)?;
+    let classes_n = num_classes(&model).unwrap_or(2);
+    let classes: Vec<usize> = if args.class == "all" {
+        (0..classes_n).collect()
+    } else {
+        let c: usize = args.class.parse().map_err(|_| {
+            audit_err(AttackError::Config(format!(
+                "--class takes a class index or 'all', got '{}'",
+                args.class
+            )))
+        })?;
+        vec![c]
+    };
+    let layout =
+        ImageLayout::for_model(&model.graph, args.input_shape.as_deref()).map_err(audit_err)?;
     let target = Target {
         graph: &model.graph,
         params: &model.params,

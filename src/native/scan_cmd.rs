@@ -5,7 +5,7 @@
 //! metadata. Writes the JSON report, optionally a cleaned copy of the model
 //! (`scan::strip_metadata`), and prints a short summary.
 
-use super::{read_limits, read_model_bytes, show, CliError, IoCause};
+use super::{read_limits, read_model_bytes, show, CliError};
 use clap::Args;
 use ndarray::Array2;
 use privacy_inspector::data::{read_csv, CsvOptions};
@@ -95,10 +95,11 @@ fn read_matrix(
     label_column: &Option<String>,
     limits: &privacy_inspector::limits::Limits,
 ) -> Result<Array2<f32>, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::Read {
-        path: show(path),
-        source: IoCause(e),
-    })?;
+    let bytes = super::files::read_bounded(
+        path,
+        limits.max_csv_bytes,
+        privacy_inspector::limits::Limit::CsvBytes,
+    )?;
     let opts = CsvOptions {
         label_column: label_column.clone(),
         require_label: false,
@@ -114,16 +115,25 @@ fn read_matrix(
 
 pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
     let limits = read_limits(args.limits.as_deref())?;
-    let bytes = read_model_bytes(&args.model)?;
-    privacy_inspector::limits::LimitExceeded::check(
-        privacy_inspector::limits::Limit::ModelBytes,
-        bytes.len() as u128,
-        limits.max_model_bytes as u128,
-    )
-    .map_err(|e| CliError::Model {
-        path: show(&args.model),
-        source: e.into(),
-    })?;
+    let mut inputs = vec![("MODEL", args.model.as_path())];
+    for (flag, p) in [
+        ("--members", &args.members),
+        ("--nonmembers", &args.nonmembers),
+        ("--population", &args.population),
+        ("--limits", &args.limits),
+        ("--guidance-options", &args.guidance.guidance_options),
+    ] {
+        if let Some(p) = p {
+            inputs.push((flag, p));
+        }
+    }
+    let mut outputs = vec![("--report", args.report.as_path())];
+    if let Some(p) = &args.strip_metadata {
+        outputs.push(("--strip-metadata", p));
+    }
+    super::files::check_outputs(&inputs, &outputs)?;
+    let guidance_options = args.guidance.options()?;
+    let bytes = read_model_bytes(&args.model, &limits)?;
     let read = |p: &Option<PathBuf>| {
         p.as_deref()
             .map(|p| read_matrix(p, &args.label_column, &limits))
@@ -148,10 +158,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
     let mut strip = None;
     if let Some(out) = &args.strip_metadata {
         let (clean, summary) = strip_metadata(&bytes).map_err(scan_err)?;
-        std::fs::write(out, clean).map_err(|e| CliError::Write {
-            path: show(out),
-            source: IoCause(e),
-        })?;
+        super::files::write_atomically(out, &clean)?;
         strip = Some(summary);
     }
     let sha: String = Sha256::digest(&bytes)
@@ -160,7 +167,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         .collect();
     let guidance = privacy_inspector::report::Report::file_only(sha.clone())
         .with_scan(report.clone())
-        .with_guidance(&args.guidance.options()?)
+        .with_guidance(&guidance_options)
         .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
         .guidance;
     let doc = ScanDocument {
@@ -185,10 +192,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         path: show(&args.report),
         message: e.to_string(),
     })?;
-    std::fs::write(&args.report, json).map_err(|e| CliError::Write {
-        path: show(&args.report),
-        source: IoCause(e),
-    })?;
+    super::files::write_atomically(&args.report, json.as_bytes())?;
     print_summary(&show(&args.model), &report, &data);
     if let Some(g) = &doc.guidance {
         print!("\n{}", privacy_inspector::guidance::render_text(g));

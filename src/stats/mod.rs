@@ -99,6 +99,9 @@ impl StatsConfig {
     /// Check every setting's range.
     pub fn validate(&self) -> Result<(), StatsError> {
         let bad = |what: String| Err(StatsError::InvalidArgument(what));
+        if let Err(e) = crate::settings::Ranged::check_ranges(self) {
+            return bad(e.to_string());
+        }
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             return bad(format!("alpha must be in (0, 1), got {}", self.alpha));
         }
@@ -109,6 +112,12 @@ impl StatsConfig {
             return bad(format!("prior must be in (0, 1), got {}", self.prior));
         }
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for StatsConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        vec![(crate::settings::TOP_K, crate::settings::some(self.top_k))]
     }
 }
 

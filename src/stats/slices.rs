@@ -124,6 +124,16 @@ fn bin_of(edges: &[f64], v: f64) -> usize {
     i.saturating_sub(1).min(b - 1)
 }
 
+impl crate::settings::Ranged for SliceSpec {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::*;
+        vec![
+            (SLICE_CATEGORIES, some(self.max_categories)),
+            (SLICE_EDGES, opt(self.bins.as_ref().map(Vec::len))),
+        ]
+    }
+}
+
 fn check_bins(b: &[f64]) -> Result<(), StatsError> {
     if b.len() < 2 || b.iter().any(|v| !v.is_finite()) || b.windows(2).any(|w| w[0] >= w[1]) {
         return Err(StatsError::InvalidArgument(format!(

@@ -127,12 +127,7 @@ impl InversionConfig {
     /// Check every setting; the message names the value.
     pub fn validate(&self) -> Result<(), AttackError> {
         let bad = |m: String| Err(AttackError::Config(m));
-        if self.steps == 0 {
-            return bad("steps (alpha) must be at least 1, got 0".into());
-        }
-        if self.window == 0 {
-            return bad("window (beta) must be at least 1, got 0".into());
-        }
+        crate::settings::Ranged::check_ranges(self)?;
         if !(self.gamma.is_finite() && (0.0..1.0).contains(&self.gamma)) {
             return bad(format!("gamma must be in [0, 1), got {}", self.gamma));
         }
@@ -145,9 +140,6 @@ impl InversionConfig {
             }
         }
         if self.mode == InversionMode::BlackBox {
-            if self.nes_samples == 0 {
-                return bad("nes_samples must be at least 1, got 0".into());
-            }
             if !(self.nes_sigma.is_finite() && self.nes_sigma > 0.0) {
                 return bad(format!(
                     "nes_sigma must be a positive number, got {}",
@@ -163,6 +155,18 @@ impl InversionConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for InversionConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::*;
+        vec![
+            (INVERSION_STEPS, some(self.steps)),
+            (INVERSION_WINDOW, some(self.window)),
+            (NES_SAMPLES, some(self.nes_samples)),
+            (QUERY_BUDGET, some(self.query_budget)),
+        ]
     }
 }
 
@@ -201,7 +205,8 @@ impl ImageLayout {
         let declared = graph.input.record_shape();
         match user_shape {
             Some(s) => {
-                let n: usize = s.iter().product();
+                // each dimension and the product range-checked (never wraps)
+                let n = crate::settings::shape_len(s)?;
                 if let Some(len) = graph.input.record_len() {
                     if n != len {
                         return Err(AttackError::Input(format!(

@@ -82,7 +82,8 @@ pub const QUICK_ATTACKS: [&str; 7] = [
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuditSettings {
-    /// Attack ids to run; empty means all.
+    /// Attack ids to run; an empty list (the JSON default) means all. The
+    /// text form (`parse_attacks`, the CLI's `--attacks`) must name at least one.
     pub attacks: Vec<String>,
     /// Reference models per mode (online and offline).
     pub references: usize,
@@ -172,6 +173,13 @@ impl AuditSettings {
                 }
             }
         }
+        if out.is_empty() {
+            // an empty list is a mistake (an unset variable), never "all"
+            return Err(AttackError::Config(format!(
+                "no attack given ('{}'): name attack ids, 'quick' or 'all'",
+                list.escape_default()
+            )));
+        }
         Ok(out)
     }
 
@@ -200,12 +208,9 @@ impl AuditSettings {
                 self.seed
             )));
         }
-        if !(1..=1024).contains(&self.references) {
-            return Err(AttackError::Config(format!(
-                "the number of reference models must be 1 to 1024, got {}",
-                self.references
-            )));
-        }
+        // every count (references, epochs, batch sizes, budgets, copies,
+        // bins) within its declared range (`crate::settings`)
+        crate::settings::Ranged::check_ranges(&self)?;
         self.stats
             .validate()
             .map_err(|e| AttackError::Config(e.to_string()))?;
@@ -244,6 +249,28 @@ impl AuditSettings {
             self.max_reference_params as u128,
         )?;
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for AuditSettings {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::{opt, some, REFERENCES, REF_TRAIN_SIZE, SHADOW_MODELS};
+        let mut f = vec![
+            (REFERENCES, some(self.references)),
+            (REF_TRAIN_SIZE, opt(self.reference_train_size)),
+            (SHADOW_MODELS, some(self.shokri.k)),
+        ];
+        f.extend(self.recipe.fields());
+        f.extend(self.stats.fields());
+        f.extend(self.noise.fields());
+        f.extend(self.boundary.fields());
+        f.extend(self.boundary_gradient.fields());
+        f.extend(self.risk_score.fields());
+        f.extend(self.qmia.fields());
+        if let Some(s) = &self.slice {
+            f.extend(s.fields());
+        }
+        f
     }
 }
 

@@ -98,38 +98,30 @@ impl Default for QueryBoundaryConfig {
 
 impl QueryBoundaryConfig {
     pub fn validate(&self) -> Result<(), AttackError> {
-        let bad = |m: String| Err(AttackError::Config(m));
-        if !(10..=1_000_000).contains(&self.max_queries) {
-            return bad(format!(
-                "the query budget of boundary_distance must be 10 to 1000000 per record, got {}",
-                self.max_queries
-            ));
-        }
-        if self.max_iter > 10_000 {
-            return bad(format!(
-                "boundary_distance: at most 10000 iterations, got {}",
-                self.max_iter
-            ));
-        }
-        if self.init_eval == 0 || self.max_eval < self.init_eval {
-            return bad(format!(
-                "boundary_distance: need 1 <= init_eval <= max_eval, got {} and {}",
+        use crate::settings::Ranged;
+        self.check_ranges()?;
+        if self.max_eval < self.init_eval {
+            return Err(AttackError::Config(format!(
+                "boundary_distance: need init_eval <= max_eval, got {} and {}",
                 self.init_eval, self.max_eval
-            ));
-        }
-        if self.init_tries == 0 {
-            return bad("boundary_distance: init_tries must be at least 1".into());
-        }
-        if self.max_halvings > 60 {
-            return bad(format!(
-                "boundary_distance: at most 60 step halvings, got {}",
-                self.max_halvings
-            ));
-        }
-        if self.batch_size == 0 {
-            return bad("boundary_distance: batch size must be at least 1".into());
+            )));
         }
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for QueryBoundaryConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::*;
+        vec![
+            (BOUNDARY_QUERIES, some(self.max_queries)),
+            (BOUNDARY_ITER, some(self.max_iter)),
+            (BOUNDARY_INIT_EVAL, some(self.init_eval)),
+            (BOUNDARY_MAX_EVAL, some(self.max_eval)),
+            (BOUNDARY_INIT_TRIES, some(self.init_tries)),
+            (BOUNDARY_HALVINGS, some(self.max_halvings)),
+            (BOUNDARY_BATCH, some(self.batch_size)),
+        ]
     }
 }
 

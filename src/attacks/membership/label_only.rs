@@ -341,13 +341,9 @@ impl Default for NoiseConfig {
 
 impl NoiseConfig {
     pub fn validate(&self) -> Result<(), AttackError> {
+        use crate::settings::Ranged;
         let bad = |m: String| Err(AttackError::Config(m));
-        if !(1..=100_000).contains(&self.copies) {
-            return bad(format!(
-                "noise robustness needs 1 to 100000 copies per record, got {}",
-                self.copies
-            ));
-        }
+        self.check_ranges()?;
         if !(self.sigma_scale.is_finite() && self.sigma_scale >= 0.0) {
             return bad(format!(
                 "the noise scale must be a finite number >= 0, got {}",
@@ -392,7 +388,16 @@ pub fn noise_scores(
     }
     let x = flat(records)?;
     let n = records.len();
-    let per_batch = (4096 / cfg.copies).max(1);
+    // the noisy copies of one record within the engine's tensor bound
+    // (checked product), and a batch of them within 2^24 values
+    let per_record = crate::settings::product(
+        crate::settings::NOISE_COPIES,
+        &[cfg.copies, d],
+        crate::limits::COMPUTED_TENSOR_ELEMENTS as u128,
+    )?;
+    let per_batch = (4096 / cfg.copies)
+        .min((1 << 24) / per_record.max(1))
+        .max(1);
     let mut scores = Vec::with_capacity(n);
     let mut start = 0;
     while start < n {
@@ -531,32 +536,37 @@ impl Default for BoundaryConfig {
 
 impl BoundaryConfig {
     pub fn validate(&self) -> Result<(), AttackError> {
+        use crate::settings::Ranged;
         let bad = |m: String| Err(AttackError::Config(m));
-        if !(1..=100_000).contains(&self.max_steps) {
-            return bad(format!(
-                "boundary search needs 1 to 100000 steps, got {}",
-                self.max_steps
-            ));
-        }
+        self.check_ranges()?;
         if !(self.overshoot.is_finite() && (0.0..=10.0).contains(&self.overshoot)) {
             return bad(format!(
                 "overshoot must be in [0, 10], got {}",
                 self.overshoot
             ));
         }
-        if self.bisection_steps > 64 {
-            return bad(format!(
-                "at most 64 bisection steps, got {}",
-                self.bisection_steps
-            ));
-        }
-        if self.max_candidates == 0 {
-            return bad("max_candidates must be at least 1".into());
-        }
-        if self.batch_size == 0 {
-            return bad("batch size must be at least 1".into());
-        }
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for NoiseConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        vec![(
+            crate::settings::NOISE_COPIES,
+            crate::settings::some(self.copies),
+        )]
+    }
+}
+
+impl crate::settings::Ranged for BoundaryConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::*;
+        vec![
+            (GRADIENT_STEPS, some(self.max_steps)),
+            (GRADIENT_BISECTION, some(self.bisection_steps)),
+            (GRADIENT_CANDIDATES, some(self.max_candidates)),
+            (GRADIENT_BATCH, some(self.batch_size)),
+        ]
     }
 }
 

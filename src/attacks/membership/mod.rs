@@ -202,6 +202,12 @@ pub enum AttackError {
     Limit(#[from] crate::limits::LimitExceeded),
 }
 
+impl From<crate::settings::SettingError> for AttackError {
+    fn from(e: crate::settings::SettingError) -> Self {
+        AttackError::Config(e.to_string())
+    }
+}
+
 impl AttackError {
     pub fn code(&self) -> &'static str {
         match self {

@@ -99,22 +99,11 @@ impl Default for QmiaConfig {
 impl QmiaConfig {
     pub fn validate(&self) -> Result<(), AttackError> {
         let bad = |m: String| Err(AttackError::Config(m));
+        crate::settings::Ranged::check_ranges(self)?;
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             return bad(format!(
                 "QMIA's alpha (the regressed quantile is 1 - alpha) must be in (0, 1), got {}",
                 self.alpha
-            ));
-        }
-        if !(1..=1024).contains(&self.hidden) {
-            return bad(format!(
-                "QMIA's hidden width must be 1 to 1024, got {}",
-                self.hidden
-            ));
-        }
-        if !(1..=10_000).contains(&self.epochs) {
-            return bad(format!(
-                "QMIA's epochs must be 1 to 10000, got {}",
-                self.epochs
             ));
         }
         if !(self.lr > 0.0 && self.lr <= 1.0) {
@@ -126,22 +115,10 @@ impl QmiaConfig {
         if !(0.0..=100.0).contains(&self.l2) {
             return bad(format!("QMIA's L2 must be 0 to 100, got {}", self.l2));
         }
-        if !(1..=65_536).contains(&self.batch_size) {
-            return bad(format!(
-                "QMIA's batch size must be 1 to 65536, got {}",
-                self.batch_size
-            ));
-        }
         if !(0.05..=0.5).contains(&self.holdout) {
             return bad(format!(
                 "QMIA's held-out fraction must be 0.05 to 0.5, got {}",
                 self.holdout
-            ));
-        }
-        if self.patience > 10_000 {
-            return bad(format!(
-                "QMIA's patience must be 0 to 10000 epochs, got {}",
-                self.patience
             ));
         }
         Ok(())
@@ -151,6 +128,18 @@ impl QmiaConfig {
     /// (a (1 - alpha) quantile is not identified by fewer).
     pub fn min_fit(&self) -> usize {
         MIN_FIT.max((1.0 / self.alpha).ceil() as usize)
+    }
+}
+
+impl crate::settings::Ranged for QmiaConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::*;
+        vec![
+            (QMIA_HIDDEN, some(self.hidden)),
+            (QMIA_EPOCHS, some(self.epochs)),
+            (QMIA_BATCH, some(self.batch_size)),
+            (QMIA_PATIENCE, some(self.patience)),
+        ]
     }
 }
 
@@ -786,7 +775,7 @@ mod tests {
         );
         bad(
             QmiaConfig { hidden: 0, ..d() },
-            "hidden width must be 1 to 1024, got 0",
+            "QMIA's hidden width (qmia.hidden) must be 1 to 1,024, got 0",
         );
         bad(QmiaConfig { epochs: 0, ..d() }, "epochs");
         bad(QmiaConfig { lr: -1.0, ..d() }, "got -1");

@@ -145,6 +145,17 @@ impl Default for TrainRecipe {
 /// trained without a penalty give lower cosines and coefficients near 0.
 pub const L2_MIN_COSINE: f64 = 0.8;
 
+impl crate::settings::Ranged for TrainRecipe {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        use crate::settings::{opt, some, REF_BATCH_SIZE, REF_FIXED_EPOCHS, REF_MAX_EPOCHS};
+        vec![
+            (REF_MAX_EPOCHS, some(self.max_epochs)),
+            (REF_FIXED_EPOCHS, opt(self.fixed_epochs)),
+            (REF_BATCH_SIZE, some(self.batch_size)),
+        ]
+    }
+}
+
 /// Settings of [`train_references`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -69,13 +69,14 @@ impl RiskScoreConfig {
                 "the risk score bins a non-negative signal on a log scale: use loss, confidence, entropy or modified_entropy, not phi".into(),
             ));
         }
-        if !(1..=10_000).contains(&self.bins) {
-            return Err(AttackError::Config(format!(
-                "the risk score needs 1 to 10000 bins, got {}",
-                self.bins
-            )));
-        }
+        crate::settings::Ranged::check_ranges(self)?;
         Ok(())
+    }
+}
+
+impl crate::settings::Ranged for RiskScoreConfig {
+    fn fields(&self) -> Vec<(crate::settings::Range, Option<u64>)> {
+        vec![(crate::settings::RISK_BINS, crate::settings::some(self.bins))]
     }
 }
 
