@@ -650,7 +650,24 @@ Examples:
         let mut classes: Option<usize> = None;
         let mut done = 0usize;
         let mut line = String::new();
-        while let Some(chunk) = stream.next_chunk(batch_size).map_err(data_err)? {
+        // one Dataset whose rows are replaced per batch: the column names
+        // are copied once, not once per batch
+        let mut chunk = match stream.next_chunk(batch_size).map_err(data_err)? {
+            Some(c) => c,
+            None => return Ok(()),
+        };
+        let mut first = true;
+        loop {
+            if !first {
+                match stream.next_rows(batch_size).map_err(data_err)? {
+                    Some((features, labels)) => {
+                        chunk.features = features;
+                        chunk.labels = labels;
+                    }
+                    None => break,
+                }
+            }
+            first = false;
             let mut x = chunk.to_batch(&model.graph.input).map_err(data_err)?;
             if let Some(b) = fixed_batch {
                 x = pad_batch(x, b);

@@ -190,3 +190,64 @@ fn size_limit_applies_to_readers() {
         "the CSV has at least 21 rows x 65 columns, over the limit of 1300 cells"
     );
 }
+
+/// A header at the column limit (262,144 names) with its one duplicate at
+/// the very end: found, named, and in linear time (the pairwise check took
+/// two minutes here; see BENCHMARKS.md for the figure). A header at the
+/// limit without duplicates reads with every column.
+#[test]
+fn header_at_the_column_limit_is_checked_in_linear_time() {
+    let cols = CsvOptions::default().max_columns;
+    assert_eq!(cols, 262_144);
+    let mut names: Vec<String> = (0..cols - 1).map(|i| format!("c{i}")).collect();
+    names.push("c17".into());
+    let csv = format!("{}\n{}\n", names.join(","), vec!["0"; cols].join(","));
+    let e = read_csv(csv.as_bytes(), &CsvOptions::default()).unwrap_err();
+    assert_eq!(e, DataError::DuplicateColumn("c17".into()));
+
+    // an unnamed column is "column K": a real column of that name collides
+    let e = read_csv(b"a,,column 2\n1,2,3\n", &CsvOptions::default()).unwrap_err();
+    assert_eq!(e, DataError::DuplicateColumn("column 2".into()));
+
+    *names.last_mut().unwrap() = "label".into();
+    let mut row = vec!["0.5"; cols];
+    row[cols - 1] = "1";
+    let csv = format!(
+        "{}\n{}\n{}\n",
+        names.join(","),
+        row.join(","),
+        row.join(",")
+    );
+    let ds = read_csv(csv.as_bytes(), &CsvOptions::default()).unwrap();
+    assert_eq!(ds.num_features(), cols - 1);
+    assert_eq!(ds.feature_names[cols - 2], format!("c{}", cols - 2));
+    assert_eq!(ds.labels, Some(vec![1, 1]));
+    assert!(ds.features.iter().all(|&v| v == 0.5));
+}
+
+/// A stream of blank lines before (or instead of) the header is dropped as
+/// it is parsed, not kept and parsed again with every new part (which was
+/// quadratic in the file size); the rows after it read as in a whole read.
+#[test]
+fn push_parser_drops_leading_blank_lines() {
+    use privacy_inspector::data::CsvPushParser;
+    let blank = vec![b'\n'; 1 << 16];
+    let mut p = CsvPushParser::new(&CsvOptions::default(), 0).with_portion(1024);
+    for _ in 0..64 {
+        p.push(&blank).unwrap();
+    }
+    p.push(b"a,b,label\n1,2,0\n\n3,4,1\n").unwrap();
+    let ds = p.finish().unwrap();
+    let whole = [blank.repeat(64), b"a,b,label\n1,2,0\n\n3,4,1\n".to_vec()].concat();
+    let want = read_csv(&whole, &CsvOptions::default()).unwrap();
+    assert_eq!(ds.features, want.features);
+    assert_eq!(ds.feature_names, want.feature_names);
+    assert_eq!(ds.labels, want.labels);
+    assert_eq!(ds.labels, Some(vec![0, 1]));
+
+    let mut p = CsvPushParser::new(&CsvOptions::default(), 0).with_portion(1024);
+    for _ in 0..8 {
+        p.push(&blank).unwrap();
+    }
+    assert_eq!(p.finish().unwrap_err(), DataError::Empty);
+}

@@ -26,6 +26,7 @@ use super::DataError;
 use crate::engine::{Dim, Input, Tensor};
 use crate::limits::{self, Limit, LimitExceeded};
 use ndarray::{Array2, IxDyn};
+use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Read};
 
 /// The name used for the label column when none is given.
@@ -197,6 +198,9 @@ impl<R: Read> CsvStream<R> {
             }
         }
         let mut columns = Vec::with_capacity(record.len());
+        // Linear in the columns (a pairwise scan took two minutes on a
+        // 262,144-column header).
+        let mut seen: HashSet<String> = HashSet::with_capacity(record.len());
         for (i, field) in record.iter().enumerate() {
             let name = std::str::from_utf8(field)
                 .map_err(|_| DataError::Parse("the CSV header is not valid UTF-8 text".into()))?;
@@ -205,7 +209,7 @@ impl<R: Read> CsvStream<R> {
             } else {
                 name.to_string()
             };
-            if columns.contains(&name) {
+            if !seen.insert(name.clone()) {
                 return Err(DataError::DuplicateColumn(name));
             }
             columns.push(name);
@@ -291,6 +295,23 @@ impl<R: Read> CsvStream<R> {
     /// The next up to `max_rows` rows (`max_rows` >= 1), or `None` at the
     /// end. A file with a header and no rows is [`DataError::NoRows`].
     pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Dataset>, DataError> {
+        Ok(self.next_rows(max_rows)?.map(|(features, labels)| Dataset {
+            feature_names: self.feature_names.clone(),
+            features,
+            labels,
+            label_column: self.label_column.clone(),
+        }))
+    }
+
+    /// [`CsvStream::next_chunk`] without the column names: the features
+    /// `[rows, features]` and the labels when there is a label column. For a
+    /// caller reading many chunks, which would otherwise copy the names
+    /// (up to the whole header) once per chunk.
+    #[allow(clippy::type_complexity)]
+    pub fn next_rows(
+        &mut self,
+        max_rows: usize,
+    ) -> Result<Option<(Array2<f32>, Option<Vec<usize>>)>, DataError> {
         let max_rows = max_rows.max(1);
         let nfeat = self.feature_idx.len();
         let ncols = self.columns.len();
@@ -343,12 +364,7 @@ impl<R: Read> CsvStream<R> {
         }
         let features = Array2::from_shape_vec((rows, nfeat), features)
             .map_err(|e| DataError::Parse(format!("internal shape error: {e}")))?;
-        Ok(Some(Dataset {
-            feature_names: self.feature_names.clone(),
-            features,
-            labels: self.label_idx.map(|_| labels),
-            label_column: self.label_column.clone(),
-        }))
+        Ok(Some((features, self.label_idx.map(|_| labels))))
     }
 }
 
@@ -1127,34 +1143,30 @@ impl CsvPushParser {
             None => {
                 // the header may not have arrived yet (blank lines first):
                 // keep the bytes and wait for more
-                match CsvStream::new(io::Cursor::new(part.clone()), &self.opts) {
-                    Err(DataError::Empty) => {
-                        let mut back = part;
-                        back.extend_from_slice(&self.pending);
-                        self.scanned += back.len() - self.pending.len();
-                        self.boundary = back.len() - self.pending.len();
-                        self.pending = back;
-                        return Ok(());
-                    }
+                // `part` holds whole records only: when they are all blank
+                // they are dropped (kept and parsed again with each new
+                // part, a file of blank lines cost quadratic time)
+                match CsvStream::new(io::Cursor::new(part), &self.opts) {
+                    Err(DataError::Empty) => return Ok(()),
                     other => other?,
                 }
             }
         };
         let mut stream = stream;
-        let result = stream.next_chunk(usize::MAX);
+        let result = stream.next_rows(usize::MAX);
         let chunk = match result {
             Ok(c) => c,
             // a part with no rows is not an empty file (rows may follow)
             Err(DataError::NoRows) if !last => None,
             Err(e) => return Err(e),
         };
-        if let Some(ds) = chunk {
+        if let Some((features, labels)) = chunk {
             if !self.reserved {
-                self.reserve(&ds);
+                self.reserve(&features, labels.is_some());
             }
             self.features
-                .extend_from_slice(ds.features.as_slice().unwrap_or(&[]));
-            if let Some(l) = ds.labels {
+                .extend_from_slice(features.as_slice().unwrap_or(&[]));
+            if let Some(l) = labels {
                 self.labels.extend_from_slice(&l);
             }
         }
@@ -1165,19 +1177,19 @@ impl CsvPushParser {
     /// Reserve the rows' memory once, from the first part's bytes per row
     /// and the expected file size (growing by doubling could take twice the
     /// memory of the rows).
-    fn reserve(&mut self, first: &Dataset) {
+    fn reserve(&mut self, first: &Array2<f32>, labels: bool) {
         self.reserved = true;
-        let rows = first.len().max(1) as u64;
+        let rows = first.nrows().max(1) as u64;
         let per_row = (self.pushed.saturating_sub(self.pending.len() as u64) / rows).max(1);
         // the size the caller announced, never above the CSV byte limit
         let expected = self.expected_bytes.min(self.opts.max_bytes);
         let estimate = (expected / per_row).saturating_mul(21) / 20 + 16;
         let cap = (self.opts.max_rows as u64)
-            .min(self.opts.max_cells as u64 / first.num_features().max(1) as u64);
+            .min(self.opts.max_cells as u64 / first.ncols().max(1) as u64);
         let estimate = estimate.min(cap) as usize;
         self.features
-            .reserve(estimate.saturating_mul(first.num_features()));
-        if first.labels.is_some() {
+            .reserve(estimate.saturating_mul(first.ncols()));
+        if labels {
             self.labels.reserve(estimate);
         }
     }

@@ -514,14 +514,11 @@ fn output_kind(
                     Some(Val::Dyn(id)) => *id,
                     _ => return false,
                 };
-                b.nodes.iter().any(|nd| {
-                    nd.output == id
-                        && match &nd.op {
-                            Op::Svm(m) => m.outputs_probabilities(),
-                            Op::TreeEnsemble(m) => m.outputs_probabilities(),
-                            _ => false,
-                        }
-                })
+                match b.producer_op(id) {
+                    Some(Op::Svm(m)) => m.outputs_probabilities(),
+                    Some(Op::TreeEnsemble(m)) => m.outputs_probabilities(),
+                    _ => false,
+                }
             }
             "LinearClassifier" => {
                 let post = attr_s(n, "post_transform").unwrap_or_default();
@@ -622,16 +619,19 @@ fn import_graph(
         }
     }
 
+    // Every value the pruned nodes read (a set: one pass, not a scan of
+    // the nodes per graph input).
+    let mut needed: HashSet<&str> = order
+        .iter()
+        .flat_map(|&i| g.node[i].input.iter().map(|s| s.as_str()))
+        .collect();
+    needed.insert(output.as_str());
+
     // The one data input the output needs.
     let mut used: Vec<&ValueInfoProto> = data_inputs
         .iter()
         .copied()
-        .filter(|v| {
-            v.name() == output
-                || order
-                    .iter()
-                    .any(|&i| g.node[i].input.iter().any(|s| s == v.name()))
-        })
+        .filter(|v| needed.contains(v.name()))
         .collect();
     if used.is_empty() && data_inputs.len() == 1 {
         used = data_inputs.clone();
@@ -673,11 +673,6 @@ fn import_graph(
     let input_id = b.new_value(vi.name().to_string(), inf_shape);
     b.env.insert(vi.name().to_string(), Val::Dyn(input_id));
 
-    let mut needed: HashSet<&str> = order
-        .iter()
-        .flat_map(|&i| g.node[i].input.iter().map(|s| s.as_str()))
-        .collect();
-    needed.insert(output.as_str());
     for &i in &order {
         let n = &g.node[i];
         let nm = if n.name().is_empty() {

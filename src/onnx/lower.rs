@@ -227,7 +227,7 @@ impl<'g> Builder<'g> {
         out
     }
 
-    fn producer_op(&self, v: ValueId) -> Option<&Op> {
+    pub(super) fn producer_op(&self, v: ValueId) -> Option<&Op> {
         self.producer.get(&v).map(|&i| &self.nodes[i].op)
     }
 }
@@ -1523,6 +1523,7 @@ pub(super) fn lower_tree(
     let mut index: HashMap<(i64, i64), usize> = HashMap::with_capacity(count);
     let mut roots: Vec<usize> = Vec::new();
     let mut trees: Vec<i64> = Vec::new();
+    let mut tree_seen: HashSet<i64> = HashSet::new();
     let mut nodes = Vec::with_capacity(count);
     let mut features = 0usize;
     for i in 0..count {
@@ -1532,7 +1533,7 @@ pub(super) fn lower_tree(
         if index.insert((t, id), i).is_some() {
             return Err(b.err(format!("node {id} of tree {t} is defined twice")));
         }
-        if !trees.contains(&t) {
+        if tree_seen.insert(t) {
             trees.push(t);
             roots.push(i);
         }
@@ -1603,7 +1604,7 @@ pub(super) fn lower_tree(
             w_val.len()
         )));
     }
-    let mut classes_used: Vec<usize> = Vec::new();
+    let mut classes_used: HashSet<usize> = HashSet::new();
     let mut all_positive = true;
     for i in 0..w_tree.len() {
         let (t, id, c) = (w_tree[i], w_node[i], w_id[i]);
@@ -1623,9 +1624,7 @@ pub(super) fn lower_tree(
             });
         }
         all_positive &= w_val[i] >= 0.0;
-        if !classes_used.contains(&c) {
-            classes_used.push(c);
-        }
+        classes_used.insert(c);
         nodes[node].weights.push((c, w_val[i]));
     }
     let base_values = floats_or_tensor(b, n, "base_values")?;

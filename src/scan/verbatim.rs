@@ -228,9 +228,15 @@ impl Walker {
                 consts.extend(n.output.iter().map(|s| s.as_str()));
             }
         }
-        let consumer_of = |name: &str| -> Option<&NodeProto> {
-            g.node.iter().find(|n| n.input.iter().any(|s| s == name))
-        };
+        // The first node reading each value (one pass; a scan of the nodes
+        // per initializer was quadratic).
+        let mut first_consumer: HashMap<&str, &NodeProto> = HashMap::new();
+        for n in &g.node {
+            for s in &n.input {
+                first_consumer.entry(s.as_str()).or_insert(n);
+            }
+        }
+        let consumer_of = |name: &str| -> Option<&NodeProto> { first_consumer.get(name).copied() };
         for (i, t) in g.initializer.iter().enumerate() {
             let loc = format!("{path}.initializer[{i}]");
             match float_const(t, self.limit) {
