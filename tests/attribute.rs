@@ -507,7 +507,8 @@ fn bad_input_gives_clear_errors() {
         },
         &inputs,
     );
-    assert!(e.to_string().contains("at least 2 edges"), "{e}");
+    assert_eq!(e.code(), "bad_config");
+    assert!(e.to_string().contains("must be 2 to 10,001, got 1"), "{e}");
 
     let mut bad_y = y.clone();
     bad_y[4] = 5;

@@ -143,7 +143,7 @@ fn bad_settings_are_errors() {
                 max_queries: 5,
                 ..Default::default()
             },
-            "query budget of boundary_distance must be 10 to 1000000 per record, got 5",
+            "model queries per record (boundary_distance) (boundary.max_queries, --boundary-queries) must be 10 to 1,000,000, got 5",
         ),
         (
             QueryBoundaryConfig {
@@ -151,7 +151,7 @@ fn bad_settings_are_errors() {
                 max_eval: 5,
                 ..Default::default()
             },
-            "need 1 <= init_eval <= max_eval, got 10 and 5",
+            "boundary_distance: need init_eval <= max_eval, got 10 and 5",
         ),
     ] {
         let e = cfg.validate().unwrap_err();
