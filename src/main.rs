@@ -12,7 +12,8 @@
 //!   or the input of a probability model's final Softmax), as `audit
 //!   --members-predictions ... --output-kind logits` reads them.
 //! - Errors print `error: <message>: <cause>: ...` on stderr, with exit code 2
-//!   for usage and input errors (bad files, bad data, bad arguments) and 1 for
+//!   for usage and input errors (bad files, bad data, bad arguments, a model
+//!   that fails while running, named with its node) and 1 for
 //!   internal failures. A panic (a bug) prints one line and exits with 101,
 //!   never a trace. A closed stdout pipe ends the program quietly.
 //!

@@ -304,7 +304,7 @@ pub fn check_attributes(n: &NodeProto, label: impl Fn() -> String) -> Result<(),
         message,
     };
     for (k, a) in n.attribute.iter().enumerate() {
-        let declared = A::try_from(a.r#type()).unwrap_or(A::Undefined);
+        let declared = a.r#type();
         if declared == A::Undefined {
             return Err(bad(a, "declares no type".into()));
         }
