@@ -16,6 +16,7 @@
 //!   figure, its user-adjustable threshold and its source.
 //! - [`limits`]: every resource limit on untrusted input, with its default
 //!   and error code.
+//! - [`text`]: untrusted text in messages, escaped and cut ([`text::Shown`]).
 //! - [`settings`]: the declared range of every number a user types that
 //!   sizes work or memory, and the one check that applies them.
 //! - `wasm` (wasm32 only): THE JS boundary. Nothing else imports
@@ -35,6 +36,7 @@ pub mod scan;
 pub mod settings;
 pub mod stats;
 pub mod summary;
+pub mod text;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

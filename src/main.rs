@@ -12,7 +12,8 @@
 //!   or the input of a probability model's final Softmax), as `audit
 //!   --members-predictions ... --output-kind logits` reads them.
 //! - Errors print `error: <message>: <cause>: ...` on stderr, with exit code 2
-//!   for usage and input errors (bad files, bad data, bad arguments) and 1 for
+//!   for usage and input errors (bad files, bad data, bad arguments, a model
+//!   that fails while running, named with its node) and 1 for
 //!   internal failures. A panic (a bug) prints one line and exits with 101,
 //!   never a trace. A closed stdout pipe ends the program quietly.
 //!
@@ -256,9 +257,13 @@ Examples:
             #[source]
             source: DataError,
         },
-        #[error("cannot run the model on {path}")]
+        /// The model failed while running (on `path`'s records, when
+        /// given): a fault of the model unless the engine says it is its own.
+        #[error("the model{} fails while running{}", .model.as_deref().map(|m| format!(" {m}")).unwrap_or_default(), .path.as_deref().map(|p| format!(" on {p}")).unwrap_or_default())]
         Run {
-            path: String,
+            /// Filled in by [`CliError::naming_model`] where not known.
+            model: Option<String>,
+            path: Option<String>,
             #[source]
             source: EngineError,
         },
@@ -287,19 +292,44 @@ Examples:
     impl CliError {
         fn exit_code(&self) -> u8 {
             match self {
-                CliError::Run { source, .. } => match source {
-                    EngineError::InputShape { .. }
-                    | EngineError::TooLarge { .. }
-                    | EngineError::NonFinite(_) => 2,
-                    _ => 1,
-                },
+                CliError::Run { source, .. } if source.is_internal() => 1,
                 CliError::Audit {
-                    source: privacy_inspector::attacks::membership::AttackError::Engine(_),
-                } => 1,
+                    source: privacy_inspector::attacks::membership::AttackError::Engine(e),
+                } if e.is_internal() => 1,
                 CliError::Scan {
                     source: privacy_inspector::scan::ScanError::Encode(_),
                 } => 1,
                 _ => 2,
+            }
+        }
+
+        /// An engine error inside an attack names the model it ran
+        /// (`Run`), as every other fault of an input names its file.
+        fn naming_model(self, model: Option<&Path>) -> CliError {
+            match (self, model) {
+                (
+                    CliError::Audit {
+                        source: privacy_inspector::attacks::membership::AttackError::Engine(source),
+                    },
+                    Some(m),
+                ) => CliError::Run {
+                    model: Some(show(m)),
+                    path: None,
+                    source,
+                },
+                (
+                    CliError::Run {
+                        model: None,
+                        path,
+                        source,
+                    },
+                    Some(m),
+                ) => CliError::Run {
+                    model: Some(show(m)),
+                    path,
+                    source,
+                },
+                (e, _) => e,
             }
         }
 
@@ -332,7 +362,7 @@ Examples:
     }
 
     fn show(path: &Path) -> String {
-        path.display().to_string()
+        privacy_inspector::text::shown_path(&path.display().to_string())
     }
 
     fn install_panic_hook() {
@@ -356,6 +386,19 @@ Examples:
         }));
     }
 
+    /// The model file a command reads, if any.
+    fn model_of(c: &Command) -> Option<&Path> {
+        match c {
+            Command::Inspect(a) => Some(&a.model.model),
+            Command::Predict(a) => Some(&a.model.model),
+            Command::Audit(a) => a.model.as_deref(),
+            Command::Attribute(a) => Some(&a.model.model),
+            Command::Invert(a) => Some(&a.model.model),
+            Command::Scan(a) => Some(&a.model),
+            Command::DpAudit(a) => Some(&a.model.model),
+        }
+    }
+
     pub fn main() -> ExitCode {
         install_panic_hook();
         // clap prints help/version (exit 0) and usage errors (exit 2) itself
@@ -369,6 +412,7 @@ Examples:
             Command::Scan(args) => scan_cmd::scan(args),
             Command::DpAudit(args) => dp_audit_cmd::dp_audit(args),
         };
+        let result = result.map_err(|e| e.naming_model(model_of(&cli.command)));
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
@@ -675,7 +719,8 @@ Examples:
             let y = graph
                 .forward(&model.params, &x)
                 .map_err(|source| CliError::Run {
-                    path: data_name.to_string(),
+                    model: None,
+                    path: Some(data_name.to_string()),
                     source,
                 })?;
             let y = match fixed_batch {
@@ -885,9 +930,33 @@ Examples:
                 e.chain(),
                 "cannot load model m.onnx: the file is empty (0 bytes)"
             );
+            // a failing operator is the model's fault, named
             let e = CliError::Run {
-                path: "x.csv".into(),
+                model: Some("m.onnx".into()),
+                path: Some("x.csv".into()),
                 source: EngineError::op("Conv", "bad"),
+            };
+            assert_eq!(e.exit_code(), 2);
+            assert_eq!(
+                e.chain(),
+                "the model m.onnx fails while running on x.csv: node '' (Conv): bad"
+            );
+            // inside an attack too, naming the model
+            let e = CliError::Audit {
+                source: privacy_inspector::attacks::membership::AttackError::Engine(
+                    EngineError::op("MatMul", "inner dimensions 5 and 4"),
+                ),
+            }
+            .naming_model(Some(Path::new("m.onnx")));
+            assert_eq!(e.exit_code(), 2);
+            assert!(e
+                .chain()
+                .starts_with("the model m.onnx fails while running: node"));
+            // the engine's own failure stays a bug
+            let e = CliError::Run {
+                model: Some("m.onnx".into()),
+                path: None,
+                source: EngineError::Internal("x".into()),
             };
             assert_eq!(e.exit_code(), 1);
         }

@@ -2,10 +2,13 @@
 //! input shape (symbolic batch), chosen output and whether it holds
 //! probabilities or logits, number of classes, operator histogram and
 //! parameter counts. One serde type serves the CLI's `--json` and the wasm
-//! boundary (camelCase).
+//! boundary (camelCase). Text from the file (producer, input, output and
+//! operator names, dimension names) is display text: escaped and cut by
+//! [`crate::text::Shown`], so the CLI and the page show it safely.
 
 use crate::engine::{Dim, OutputKind, Tensor};
 use crate::onnx::Model;
+use crate::text::shown;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -78,7 +81,7 @@ pub fn summarize(model: &Model, kind_override: Option<OutputKind>) -> ModelSumma
         .iter()
         .map(|d| match d {
             Dim::Fixed(n) => n.to_string(),
-            Dim::Symbolic(s) => s.clone(),
+            Dim::Symbolic(s) => shown(s),
         })
         .collect();
     let trainable_params = g.trainable_param_count(&model.params);
@@ -90,18 +93,16 @@ pub fn summarize(model: &Model, kind_override: Option<OutputKind>) -> ModelSumma
         tool_version: crate::VERSION.to_string(),
         sha256: model.sha256.clone(),
         file_size: model.file_size,
-        producer: format!("{} {}", model.producer_name, model.producer_version)
-            .trim()
-            .to_string(),
+        producer: shown(format!("{} {}", model.producer_name, model.producer_version).trim()),
         ir_version: model.ir_version,
         opset: g.opset,
         input: InputSummary {
-            name: g.input.name.clone(),
+            name: shown(&g.input.name),
             shape,
             features: g.input.record_len(),
         },
         output: OutputSummary {
-            name: g.output_name.clone(),
+            name: shown(&g.output_name),
             kind: kind_override.unwrap_or(g.output_kind),
             kind_source: if kind_override.is_some() {
                 "override"
@@ -110,13 +111,13 @@ pub fn summarize(model: &Model, kind_override: Option<OutputKind>) -> ModelSumma
             }
             .to_string(),
             num_classes: num_classes(model),
-            declared: model.declared_outputs.clone(),
+            declared: model.declared_outputs.iter().map(|o| shown(o)).collect(),
         },
         operators: g
             .source_ops
             .iter()
             .map(|(op, count)| OpCount {
-                op: op.clone(),
+                op: shown(op),
                 count: *count,
             })
             .collect(),

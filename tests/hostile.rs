@@ -6,6 +6,9 @@
 //! 2. files read (an endless FIFO and /dev/zero stop at the limit),
 //! 3. files written (no partial output, inputs never overwritten, also
 //!    through a hard link),
+//! 7. models: at least as strict as onnxruntime (every model it refuses
+//!    at load is refused at import, exit 2), run-time failures exit 2,
+//! 8. untrusted text: no control character reaches stderr, names are cut,
 //! 9. settings files (unknown keys and out-of-range values refused).
 
 use serde_json::Value;
@@ -437,4 +440,107 @@ fn guidance_options_are_strict() {
     for list in ["", " ", ",", " , ,"] {
         assert!(AuditSettings::parse_attacks(list).is_err(), "{list:?}");
     }
+}
+
+/// Class 7: every hostile model that onnxruntime refuses at load (its
+/// verdict recorded by gen_models.py in ort_verdicts.json) is refused by
+/// `inspect` with exit 2; every model it refuses while running is refused
+/// by `predict` (at import or at run time) with exit 2, the model named.
+#[test]
+fn at_least_as_strict_as_onnxruntime() {
+    let dir = root().join("tests/fixtures/hostile");
+    let text = std::fs::read_to_string(dir.join("ort_verdicts.json")).expect("verdicts");
+    let verdicts: Value = serde_json::from_str(&text).expect("JSON");
+    let models = verdicts["models"].as_object().expect("models");
+    let (mut at_load, mut at_run) = (0, 0);
+    for (name, v) in models {
+        let ort = v["onnxruntime"].as_str().expect("verdict");
+        let model = dir
+            .join(format!("models/{name}.onnx"))
+            .display()
+            .to_string();
+        if ort.starts_with("refused at load") {
+            let out = run(&["inspect".into(), model.clone()]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name} ({ort}): {err}");
+            assert!(err.contains(&model), "{name}: {err}");
+            at_load += 1;
+        } else if ort.starts_with("loads, refused while running") {
+            let csv = if name == "matmul_dynamic_width" {
+                "five_cols.csv"
+            } else {
+                "four_cols.csv"
+            };
+            let out = run(&[
+                "predict".into(),
+                model.clone(),
+                "--data".into(),
+                dir.join(csv).display().to_string(),
+            ]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name} ({ort}): {err}");
+            assert!(err.contains(&model), "{name}: {err}");
+            assert!(out.stdout.is_empty(), "{name}: wrote predictions");
+            at_run += 1;
+        }
+    }
+    assert!(at_load >= 10 && at_run >= 3, "{at_load} {at_run}");
+}
+
+/// Class 8: for every class-8 case of the corpus, stderr holds no control
+/// or invisible formatting character but its final newline, the hostile
+/// values are shown escaped, and no line is longer than a few cut values.
+#[test]
+fn untrusted_text_is_escaped_and_cut() {
+    use privacy_inspector::text::is_unsafe;
+    let dir = root().join("tests/fixtures/hostile");
+    let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest");
+    let manifest: Value = serde_json::from_str(&text).expect("manifest JSON");
+    let mut checked = 0;
+    for case in manifest["cases"].as_array().expect("cases") {
+        if case["class"].as_i64() != Some(8) {
+            continue;
+        }
+        let args: Vec<String> = case["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .map(|a| {
+                a.as_str()
+                    .expect("arg")
+                    .replace("{hostile}", &dir.display().to_string())
+            })
+            .collect();
+        let out = run(&args);
+        let err = String::from_utf8(out.stderr).expect("UTF-8 stderr");
+        let name = case["name"].as_str().expect("name");
+        let body = err.strip_suffix('\n').unwrap_or(&err);
+        assert!(!body.chars().any(is_unsafe), "{name}: {body:?}");
+        assert!(
+            body.contains("\\u{1b}") || body.contains("\\u{202e}"),
+            "{name}: {body}"
+        );
+        assert!(
+            body.chars().count() < 600,
+            "{name}: {} chars",
+            body.chars().count()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "{checked}");
+    // the summary of `inspect` shows a hostile producer escaped and cut
+    let model = dir.join("models/producer_controls.onnx");
+    let out = run(&["inspect".into(), model.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(!text.chars().any(|c| c != '\n' && is_unsafe(c)), "{text:?}");
+    let producer = text
+        .lines()
+        .find(|l| l.starts_with("Producer"))
+        .expect("producer line");
+    assert!(
+        producer.contains("\\u{1b}[31mred\\u{1b}[0mppp"),
+        "{producer}"
+    );
+    assert!(producer.ends_with('…'), "{producer}");
 }

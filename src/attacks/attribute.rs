@@ -541,7 +541,8 @@ pub fn run(
         if let Some((i, v)) = vals.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(AttackError::Input(format!(
                 "{name} row {}: column '{column_name}' holds {v}",
-                i + 1
+                i + 1,
+                column_name = crate::text::Shown(&column_name)
             )));
         }
     }
@@ -577,7 +578,8 @@ pub fn run(
                         .iter()
                         .map(|e| format!("{}", (e * 1e4).round() / 1e4))
                         .collect::<Vec<_>>()
-                        .join(",")
+                        .join(","),
+                    column_name = crate::text::Shown(&column_name)
                 )));
             }
             Candidates {

@@ -453,10 +453,12 @@ impl Dataset {
             ),
             Some(label) if got + 1 == expected => format!(
                 " (column '{label}' is read as the label and not counted; if it is a feature, \
-                 name the real label column with --label-column NAME)"
+                 name the real label column with --label-column NAME)",
+                label = crate::text::Shown(label)
             ),
             Some(label) if got == expected + 1 => format!(
-                "; column '{label}' is the label: is there another extra column (an index or ID)?"
+                "; column '{label}' is the label: is there another extra column (an index or ID)?",
+                label = crate::text::Shown(label)
             ),
             _ => String::new(),
         }

@@ -1,6 +1,7 @@
 //! Data errors, each naming the 1-based data row (the header is not counted),
 //! the column and the numbers involved. `code()` is stable across versions.
 
+use crate::text::Shown;
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -9,11 +10,11 @@ pub enum DataError {
     Empty,
     #[error("the CSV has a header but no data rows")]
     NoRows,
-    #[error("the CSV header has no feature columns (columns: {0})")]
+    #[error("the CSV header has no feature columns (columns: {})", Shown(.0))]
     NoFeatures(String),
     #[error("the CSV header is one column containing {}: values must be separated by commas", separator_name(*.0))]
     Separator(char),
-    #[error("the CSV header names column '{0}' more than once")]
+    #[error("the CSV header names column '{}' more than once", Shown(.0))]
     DuplicateColumn(String),
     #[error("CSV row {row} has {got} values, the header has {expected}")]
     RaggedRow {
@@ -21,25 +22,34 @@ pub enum DataError {
         got: usize,
         expected: usize,
     },
-    #[error("CSV row {row}, column '{column}': the value is empty")]
+    #[error("CSV row {row}, column '{}': the value is empty", Shown(column))]
     EmptyCell { row: usize, column: String },
-    #[error("CSV row {row}, column '{column}': '{value}' is not a number")]
+    #[error(
+        "CSV row {row}, column '{}': '{}' is not a number",
+        Shown(column),
+        Shown(value)
+    )]
     NotNumeric {
         row: usize,
         column: String,
         value: String,
     },
     #[error(
-        "CSV row {row}, column '{column}': '{value}' is NaN or infinite (or outside the f32 range)"
+        "CSV row {row}, column '{}': '{}' is NaN or infinite (or outside the f32 range)",
+        Shown(column),
+        Shown(value)
     )]
     NonFinite {
         row: usize,
         column: String,
         value: String,
     },
-    #[error("CSV row {row}: label '{value}' is not a non-negative integer class index")]
+    #[error(
+        "CSV row {row}: label '{}' is not a non-negative integer class index",
+        Shown(value)
+    )]
     BadLabel { row: usize, value: String },
-    #[error("label column '{0}' is not in the CSV header")]
+    #[error("label column '{}' is not in the CSV header", Shown(.0))]
     NoLabelColumn(String),
     #[error("the CSV has {got} feature columns, the model expects {expected}{hint}")]
     FeatureCount {
@@ -57,7 +67,7 @@ pub enum DataError {
     },
     #[error("CSV row {row} is not valid UTF-8 text")]
     NotUtf8 { row: usize },
-    #[error("CSV parse error: {0}")]
+    #[error("CSV parse error: {}", Shown(.0))]
     Parse(String),
     /// A limit of [`crate::limits::Limits`]; `code()` names which.
     #[error(transparent)]
@@ -67,7 +77,7 @@ pub enum DataError {
 fn separator_name(c: char) -> String {
     match c {
         '\t' => "tabs".to_string(),
-        c => format!("'{c}'"),
+        c => format!("'{}'", c.escape_debug()),
     }
 }
 

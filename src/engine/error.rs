@@ -6,7 +6,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum EngineError {
-    #[error("node '{node}' ({op}): {message}")]
+    #[error("node '{}' ({op}): {message}", crate::text::Shown(node))]
     Op {
         node: String,
         op: &'static str,
@@ -24,6 +24,9 @@ pub enum EngineError {
     Diverged { epoch: usize, loss: f64 },
     #[error("non-finite value (NaN or infinity) in {0}")]
     NonFinite(String),
+    /// A broken invariant of the engine itself: a bug, not bad input.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<crate::settings::SettingError> for EngineError {
@@ -43,7 +46,17 @@ impl EngineError {
             EngineError::Config(_) => "bad_config",
             EngineError::Diverged { .. } => "diverged",
             EngineError::NonFinite(_) => "non_finite",
+            EngineError::Internal(_) => "internal",
         }
+    }
+
+    /// Is this the tool's own failure (a bug; CLI exit 1)? Every other
+    /// error comes from the model, the data or a setting (exit 2): an
+    /// operator that fails on the shapes it is given (a MatMul whose inner
+    /// dimensions differ, a Reshape to an impossible shape, an index out of
+    /// range) is a fault of the model, found while running it.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, EngineError::Internal(_))
     }
 
     /// Helper for operator implementations.

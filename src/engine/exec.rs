@@ -133,7 +133,7 @@ impl Graph {
         }
         values[self.output]
             .take()
-            .ok_or_else(|| EngineError::op("Graph", "the output was not computed"))
+            .ok_or_else(|| EngineError::Internal("the graph output was not computed".into()))
     }
 
     /// Reverse pass: given a tape and dLoss/dOutput, the gradients with

@@ -386,7 +386,7 @@ pub fn check_trainable(graph: &Graph) -> Result<(), EngineError> {
     {
         return Err(EngineError::NotTrainable(format!(
             "it is a classical model ({} node '{}'); re-training classical model families (SVM, tree ensembles) is not implemented",
-            node.source_op, node.name
+            node.source_op, crate::text::Shown(&node.name)
         )));
     }
     if !graph.params.iter().any(|p| p.trainable()) {

@@ -12,6 +12,7 @@ use privacy_inspector::data::{read_csv, CsvOptions};
 use privacy_inspector::scan::{
     scan_model, strip_metadata, ScanData, ScanReport, ScanSettings, StripSummary,
 };
+use privacy_inspector::text::Shown;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -251,7 +252,7 @@ fn print_summary(file: &str, r: &ScanReport, data: &ScanData) {
         println!(
             "  {} '{}' [{}, {} x {}]",
             t.location,
-            t.name,
+            Shown(&t.name),
             t.role.name(),
             t.rows,
             t.row_width
@@ -273,6 +274,11 @@ fn print_summary(file: &str, r: &ScanReport, data: &ScanData) {
     }
     println!("{} metadata findings", r.metadata.len());
     for f in &r.metadata {
-        println!("  {}: {} '{}'", f.field, f.kind.name(), f.text);
+        println!(
+            "  {}: {} '{}'",
+            Shown(&f.field),
+            f.kind.name(),
+            Shown(&f.text)
+        );
     }
 }

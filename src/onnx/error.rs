@@ -1,5 +1,6 @@
 //! Import errors. Each names what is wrong in the file; `code()` is stable.
 
+use crate::text::Shown;
 use thiserror::Error;
 
 /// One unsupported node, for [`OnnxError::Unsupported`].
@@ -21,7 +22,10 @@ impl std::fmt::Display for UnsupportedOp {
         write!(
             f,
             "{} (node '{}', {} opset {})",
-            self.op_type, self.node, dom, self.opset
+            Shown(&self.op_type),
+            Shown(&self.node),
+            Shown(dom),
+            self.opset
         )
     }
 }
@@ -38,50 +42,91 @@ pub enum OnnxError {
     NoNodes,
     #[error("the model has {0} data inputs; the inspector supports models with exactly one")]
     InputCount(usize),
-    #[error("input '{name}': {message}")]
+    #[error("input '{}': {message}", Shown(name))]
     InputType { name: String, message: String },
-    #[error("unsupported opset {version} for domain '{domain}' (supported: ai.onnx {}-{}, ai.onnx.ml {}-{})", crate::onnx::import::OPSET_RANGE.start(), crate::onnx::import::OPSET_RANGE.end(), crate::onnx::import::ML_OPSET_RANGE.start(), crate::onnx::import::ML_OPSET_RANGE.end())]
+    #[error("unsupported opset {version} for domain '{}' (supported: ai.onnx {}-{}, ai.onnx.ml {}-{})", crate::onnx::import::OPSET_RANGE.start(), crate::onnx::import::OPSET_RANGE.end(), crate::onnx::import::ML_OPSET_RANGE.start(), crate::onnx::import::ML_OPSET_RANGE.end(), Shown(domain))]
     Opset { domain: String, version: i64 },
-    #[error("the model uses operators of domain '{0}' but declares no opset for it")]
+    #[error("the model uses operators of domain '{}' but declares no opset for it", Shown(.0))]
     NoOpset(String),
     #[error("unsupported operator{}: {}", if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|u| u.to_string()).collect::<Vec<_>>().join("; "))]
     Unsupported(Vec<UnsupportedOp>),
-    #[error("tensor '{name}' uses external data ({location}); re-export the model with all weights inside the file")]
+    #[error(
+        "tensor '{}' uses external data ({}); re-export the model with all weights inside the file",
+        Shown(name),
+        Shown(location)
+    )]
     ExternalData { name: String, location: String },
-    #[error("tensor '{name}' declares {elements} elements, over the limit of {limit}")]
+    #[error(
+        "tensor '{}' declares {elements} elements, over the limit of {limit}",
+        Shown(name)
+    )]
     TooLarge {
         name: String,
         elements: u128,
         limit: u128,
     },
-    #[error("tensor '{name}' has invalid dimensions {dims:?}")]
+    #[error("tensor '{}' has invalid dimensions {dims:?}", Shown(name))]
     BadDims { name: String, dims: Vec<i64> },
-    #[error("tensor '{name}' holds {got} values but its shape {shape:?} needs {expected}")]
+    #[error(
+        "tensor '{}' holds {got} values but its shape {shape:?} needs {expected}",
+        Shown(name)
+    )]
     TensorData {
         name: String,
         shape: Vec<i64>,
         expected: u128,
         got: usize,
     },
-    #[error("tensor '{name}' has data type {data_type}, which is not supported here")]
+    #[error(
+        "tensor '{}' has data type {data_type}, which is not supported here",
+        Shown(name)
+    )]
     DataType { name: String, data_type: i32 },
-    #[error("weight '{name}' contains {count} NaN or infinite values")]
+    #[error("weight '{}' contains {count} NaN or infinite values", Shown(name))]
     NonFinite { name: String, count: usize },
-    #[error("node '{node}' ({op}): {message}")]
+    #[error("node '{}' ({}): {message}", Shown(node), Shown(op))]
     BadNode {
         node: String,
         op: String,
         message: String,
     },
-    #[error("no output holds class probabilities or logits (outputs: {0})")]
-    NoScoreOutput(String),
-    #[error("output '{0}' does not exist in the model")]
+    #[error("no output holds class probabilities or logits (outputs: {})", shown_list(.0))]
+    NoScoreOutput(Vec<String>),
+    #[error("output '{}' does not exist in the model", Shown(.0))]
     UnknownOutput(String),
-    #[error("value '{0}' is used but never produced")]
+    #[error("value '{}' is used but never produced", Shown(.0))]
     Dangling(String),
-    #[error("the graph has a cycle")]
-    Cycle,
-    #[error("output '{0}' does not depend on the input (it is a constant)")]
+    #[error(
+        "node '{}' ({}) is on a cycle: it reads '{}', which depends on its own output",
+        Shown(node),
+        Shown(op),
+        Shown(value)
+    )]
+    Cycle {
+        node: String,
+        op: String,
+        value: String,
+    },
+    #[error("the model's IR version is {version}; supported: {} to {} (the newest onnxruntime reads)", crate::onnx::import::IR_RANGE.start(), crate::onnx::import::IR_RANGE.end(), version = .0)]
+    IrVersion(i64),
+    #[error("tensor '{}' holds its values in {}; a tensor has one value field", Shown(name), fields.join(" and "))]
+    TwoValueFields {
+        name: String,
+        fields: Vec<&'static str>,
+    },
+    #[error(
+        "node '{}' ({}), attribute '{}': {message}",
+        Shown(node),
+        Shown(op),
+        Shown(attribute)
+    )]
+    BadAttribute {
+        node: String,
+        op: String,
+        attribute: String,
+        message: String,
+    },
+    #[error("output '{}' does not depend on the input (it is a constant)", Shown(.0))]
     ConstantOutput(String),
     #[error("cannot write the trained model: {0}")]
     Export(String),
@@ -113,10 +158,27 @@ impl OnnxError {
             OnnxError::NoScoreOutput(_) => "no_score_output",
             OnnxError::UnknownOutput(_) => "unknown_output",
             OnnxError::Dangling(_) => "bad_graph",
-            OnnxError::Cycle => "bad_graph",
+            OnnxError::Cycle { .. } => "bad_graph",
+            OnnxError::IrVersion(_) => "unsupported_ir_version",
+            OnnxError::TwoValueFields { .. } => "bad_tensor",
+            OnnxError::BadAttribute { .. } => "bad_attribute",
             OnnxError::ConstantOutput(_) => "bad_graph",
             OnnxError::Export(_) => "export_failed",
             OnnxError::Limit(e) => e.code(),
         }
     }
+}
+
+/// Names (outputs, columns) shown as a list: each through [`Shown`], at
+/// most 10, then how many more.
+pub fn shown_list(names: &[String]) -> String {
+    let mut v: Vec<String> = names
+        .iter()
+        .take(10)
+        .map(|n| Shown(n).to_string())
+        .collect();
+    if names.len() > 10 {
+        v.push(format!("and {} more", names.len() - 10));
+    }
+    v.join(", ")
 }

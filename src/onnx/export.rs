@@ -50,14 +50,14 @@ pub fn with_params(
             .ok_or_else(|| {
                 OnnxError::Export(format!(
                     "parameter '{}' is not an initializer of the file (it was derived at import)",
-                    p.name
+                    crate::text::Shown(&p.name)
                 ))
             })?;
         let dims: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
         if init.data_type != Some(FLOAT) || init.dims != dims {
             return Err(OnnxError::Export(format!(
                 "initializer '{}' is {:?} of data type {}, the trained parameter is {:?} float",
-                p.name,
+                crate::text::Shown(&p.name),
                 init.dims,
                 init.data_type.unwrap_or(0),
                 dims
@@ -66,7 +66,7 @@ pub fn with_params(
         if let Some(bad) = t.iter().position(|v| !v.is_finite()) {
             return Err(OnnxError::Export(format!(
                 "parameter '{}' has a non-finite value at element {bad}",
-                p.name
+                crate::text::Shown(&p.name)
             )));
         }
         let mut raw = Vec::with_capacity(t.len() * 4);

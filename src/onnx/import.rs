@@ -93,6 +93,10 @@ use std::ops::RangeInclusive;
 /// types (bfloat16) of Conv/pooling/Dropout, so its semantics for the
 /// operators here equal 21; skl2onnx 1.20 emits 22 for `zipmap=False`.
 pub const OPSET_RANGE: RangeInclusive<i64> = 9..=22;
+/// Accepted IR versions of the file: 3 is the first with opset imports
+/// (onnx.checker refuses lower ones), 14 the newest onnxruntime 1.32 reads
+/// (onnx 1.23); later versions may carry what this tool cannot know.
+pub const IR_RANGE: RangeInclusive<i64> = 3..=14;
 /// Accepted versions of `ai.onnx.ml`.
 pub const ML_OPSET_RANGE: RangeInclusive<i64> = 1..=5;
 /// Default limit on the elements of any one tensor (see [`crate::limits`]).
@@ -137,6 +141,9 @@ pub fn load_with(bytes: &[u8], opts: &ImportOptions) -> Result<Model, OnnxError>
     )?;
     let m = ModelProto::decode(bytes).map_err(|e| OnnxError::Decode(e.to_string()))?;
     let g = m.graph.as_ref().ok_or(OnnxError::NoGraph)?;
+    if !IR_RANGE.contains(&m.ir_version()) {
+        return Err(OnnxError::IrVersion(m.ir_version()));
+    }
     if g.node.is_empty() {
         return Err(OnnxError::NoNodes);
     }
@@ -220,61 +227,6 @@ impl Opsets {
     }
 }
 
-fn is_supported(domain: &str, op: &str) -> bool {
-    match domain {
-        "" => matches!(
-            op,
-            "Gemm"
-                | "MatMul"
-                | "Add"
-                | "Sub"
-                | "Mul"
-                | "Div"
-                | "Neg"
-                | "Exp"
-                | "Log"
-                | "Sqrt"
-                | "Relu"
-                | "LeakyRelu"
-                | "Sigmoid"
-                | "Tanh"
-                | "Softmax"
-                | "LogSoftmax"
-                | "Conv"
-                | "MaxPool"
-                | "AveragePool"
-                | "GlobalAveragePool"
-                | "BatchNormalization"
-                | "Flatten"
-                | "Reshape"
-                | "Transpose"
-                | "Squeeze"
-                | "Unsqueeze"
-                | "Concat"
-                | "Dropout"
-                | "Identity"
-                | "Cast"
-                | "Constant"
-                | "Shape"
-                | "Gather"
-                | "Slice"
-        ),
-        ML => matches!(
-            op,
-            "ZipMap"
-                | "Scaler"
-                | "Normalizer"
-                | "LinearClassifier"
-                | "LinearRegressor"
-                | "SVMClassifier"
-                | "SVMRegressor"
-                | "TreeEnsembleClassifier"
-                | "TreeEnsembleRegressor"
-        ),
-        _ => false,
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Output choice.
 
@@ -341,18 +293,22 @@ fn choose_output(
         return Ok(p.clone());
     }
     scores.into_iter().next().ok_or_else(|| {
-        OnnxError::NoScoreOutput(
-            g.output
-                .iter()
-                .map(|o| o.name().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
+        OnnxError::NoScoreOutput(g.output.iter().map(|o| o.name().to_string()).collect())
     })
 }
 
 // ---------------------------------------------------------------------------
 // Pruning.
+
+/// The name a node is shown by: its own, or `OpType_index` when it has none.
+pub(super) fn node_label(g: &GraphProto, i: usize) -> String {
+    let n = &g.node[i];
+    if n.name().is_empty() {
+        format!("{}_{i}", n.op_type())
+    } else {
+        n.name().to_string()
+    }
+}
 
 /// Node indices the value `output` depends on, in topological order.
 fn prune(
@@ -361,15 +317,45 @@ fn prune(
     known: &HashSet<&str>,
     output: &str,
 ) -> Result<Vec<usize>, OnnxError> {
-    let mut state = vec![0u8; g.node.len()];
-    let mut order = Vec::new();
     let Some(&start) = producers.get(output) else {
         return if known.contains(output) {
-            Ok(order)
+            Ok(Vec::new())
         } else {
             Err(OnnxError::Dangling(output.to_string()))
         };
     };
+    let mut state = vec![0u8; g.node.len()];
+    let mut order = Vec::new();
+    depth_first(g, producers, Some(known), start, &mut state, &mut order)?;
+    Ok(order)
+}
+
+/// Every node of the graph, used or not, is on no cycle (onnxruntime
+/// refuses any cyclic graph); the error names a node on the cycle. Linear
+/// in nodes and edges.
+fn check_acyclic(g: &GraphProto, producers: &HashMap<&str, usize>) -> Result<(), OnnxError> {
+    let mut state = vec![0u8; g.node.len()];
+    let mut order = Vec::new();
+    for start in 0..g.node.len() {
+        if state[start] == 0 {
+            depth_first(g, producers, None, start, &mut state, &mut order)?;
+        }
+    }
+    Ok(())
+}
+
+/// Depth-first walk from node `start` through the producers of its inputs,
+/// appending nodes to `order` after their inputs (state 0 unseen, 1 on
+/// the path, 2 done). With `known`, an input neither produced nor known
+/// is an error.
+fn depth_first(
+    g: &GraphProto,
+    producers: &HashMap<&str, usize>,
+    known: Option<&HashSet<&str>>,
+    start: usize,
+    state: &mut [u8],
+    order: &mut Vec<usize>,
+) -> Result<(), OnnxError> {
     let mut stack = vec![(start, 0usize)];
     state[start] = 1;
     while let Some(top) = stack.last_mut() {
@@ -385,10 +371,16 @@ fn prune(
                         state[p] = 1;
                         stack.push((p, 0));
                     }
-                    1 => return Err(OnnxError::Cycle),
+                    1 => {
+                        return Err(OnnxError::Cycle {
+                            node: node_label(g, n),
+                            op: g.node[n].op_type().to_string(),
+                            value: name.clone(),
+                        })
+                    }
                     _ => {}
                 }
-            } else if !known.contains(name.as_str()) {
+            } else if known.is_some_and(|k| !k.contains(name.as_str())) {
                 return Err(OnnxError::Dangling(name.clone()));
             }
         } else {
@@ -397,7 +389,7 @@ fn prune(
             order.push(n);
         }
     }
-    Ok(order)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -549,6 +541,7 @@ fn import_graph(
     let mut inits: HashMap<&str, &TensorProto> = HashMap::new();
     let mut declared_bytes: u128 = 0;
     for t in &g.initializer {
+        super::tensor::check_one_value_field(t)?;
         if !t.external_data.is_empty() || t.data_location == Some(1) {
             // Decoding reports the location.
             Const::from_proto(t, limit)?;
@@ -572,11 +565,19 @@ fn import_graph(
                 return Err(OnnxError::BadNode {
                     node: n.name().to_string(),
                     op: n.op_type().to_string(),
-                    message: format!("output '{o}' is also produced by node '{prev}'"),
+                    message: format!(
+                        "output '{}' is also produced by node '{}'",
+                        crate::text::Shown(o),
+                        crate::text::Shown(prev)
+                    ),
                 });
             }
             producers.insert(o.as_str(), i);
         }
+    }
+    check_acyclic(g, &producers)?;
+    for (i, n) in g.node.iter().enumerate() {
+        super::schema::check_attributes(n, || node_label(g, i))?;
     }
     let data_inputs: Vec<&ValueInfoProto> = g
         .input
@@ -596,7 +597,7 @@ fn import_graph(
     for &i in &order {
         let n = &g.node[i];
         let d = norm_domain(n.domain());
-        if !is_supported(d, n.op_type()) {
+        if !super::schema::is_supported(d, n.op_type()) {
             unsupported.push(UnsupportedOp {
                 op_type: n.op_type().to_string(),
                 domain: d.to_string(),
@@ -675,12 +676,7 @@ fn import_graph(
 
     for &i in &order {
         let n = &g.node[i];
-        let nm = if n.name().is_empty() {
-            format!("{}_{i}", n.op_type())
-        } else {
-            n.name().to_string()
-        };
-        b.cur = (nm, n.op_type().to_string());
+        b.cur = (node_label(g, i), n.op_type().to_string());
         lower(&mut b, n, &needed)?;
     }
     let out_id = match b.get(&output)? {

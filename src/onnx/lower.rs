@@ -128,7 +128,8 @@ impl<'g> Builder<'g> {
         match self.get(name)? {
             Val::Const(c) => Ok(c),
             Val::Dyn(_) => Err(self.err(format!(
-                "{what} '{name}' is computed at run time; only values known at import are supported here"
+                "{what} '{name}' is computed at run time; only values known at import are supported here",
+                name = crate::text::Shown(name)
             ))),
         }
     }
@@ -137,7 +138,8 @@ impl<'g> Builder<'g> {
     fn param(&mut self, name: &str, c: &Const, role: ParamRole) -> Result<ValueId, OnnxError> {
         if c.batch_dependent {
             return Err(self.err(format!(
-                "value '{name}' depends on the batch size, which is only known at run time"
+                "value '{name}' depends on the batch size, which is only known at run time",
+                name = crate::text::Shown(name)
             )));
         }
         if let Some(&i) = self.param_of.get(name) {
@@ -263,7 +265,7 @@ fn window(b: &Builder, n: &NodeProto, kernel: [usize; 2]) -> Result<Window, Onnx
         "SAME_UPPER" => AutoPad::SameUpper,
         "SAME_LOWER" => AutoPad::SameLower,
         "VALID" => AutoPad::Valid,
-        other => return Err(b.err(format!("unknown auto_pad '{other}'"))),
+        other => return Err(b.err(format!("unknown auto_pad '{}'", crate::text::Shown(other)))),
     };
     Ok(Window {
         kernel,
@@ -312,7 +314,8 @@ pub(super) fn lower(
         }
         if !o.is_empty() && needed.contains(o.as_str()) {
             return Err(b.err(format!(
-                "output #{i} ('{o}') is used, but only the main output is supported"
+                "output #{i} ('{o}') is used, but only the main output is supported",
+                o = crate::text::Shown(o)
             )));
         }
     }
@@ -357,7 +360,8 @@ pub(super) fn lower(
             Val::Const(c) => c.shape().iter().map(|&d| d as i64).collect(),
             Val::Dyn(id) => b.shapes[id].clone().ok_or_else(|| {
                 b.err(format!(
-                    "the shape of '{x}' is not known at import, so Shape cannot be folded"
+                    "the shape of '{x}' is not known at import, so Shape cannot be folded",
+                    x = crate::text::Shown(&x)
                 ))
             })?,
         };
@@ -595,7 +599,7 @@ pub(super) fn lower(
             let sc = b.get_const(&sname, "the Reshape target shape")?;
             let mut shape = sc
                 .to_i64_vec()
-                .map_err(|e| b.err(format!("shape '{sname}': {e}")))?;
+                .map_err(|e| b.err(format!("shape '{}': {e}", crate::text::Shown(&sname))))?;
             let mut allowzero = attr_i(n, "allowzero", 0) != 0;
             let xs = b.shapes[x].clone();
             let batch_at = |i: usize| {
@@ -698,7 +702,7 @@ pub(super) fn lower(
                 "MAX" => Norm::Max,
                 "L1" => Norm::L1,
                 "L2" => Norm::L2,
-                other => return Err(b.err(format!("unknown norm '{other}'"))),
+                other => return Err(b.err(format!("unknown norm '{}'", crate::text::Shown(other)))),
             };
             emit1(b, Op::Normalizer { norm }, vec![x]);
         }
@@ -773,7 +777,8 @@ fn lower_linear(
     };
     if let Some(l) = label_out.filter(|l| !l.is_empty() && needed.contains(l.as_str())) {
         return Err(b.err(format!(
-            "the label output '{l}' is not supported; use the scores output"
+            "the label output '{l}' is not supported; use the scores output",
+            l = crate::text::Shown(&l)
         )));
     }
     let xname = n.input.first().cloned().unwrap_or_default();
@@ -939,9 +944,12 @@ fn lower_select(
 ) -> Result<(), OnnxError> {
     let xname = n.input.first().cloned().unwrap_or_default();
     let x = b.operand(&xname, constant_role)?;
-    let shape = b.shapes[x]
-        .clone()
-        .ok_or_else(|| b.err(format!("the shape of '{xname}' is not known at import")))?;
+    let shape = b.shapes[x].clone().ok_or_else(|| {
+        b.err(format!(
+            "the shape of '{}' is not known at import",
+            crate::text::Shown(&xname)
+        ))
+    })?;
     let rank = shape.len();
     // (axis, selected indices, squeeze the axis afterwards)
     let mut sel: Vec<(usize, Vec<usize>, bool)> = Vec::new();
@@ -1126,7 +1134,10 @@ fn constant_attr(b: &Builder, n: &NodeProto) -> Result<Const, OnnxError> {
         "value_floats" => Ok(scalar_f(a.floats.clone(), &[a.floats.len()])),
         "value_int" => Ok(scalar_i(vec![a.i.unwrap_or(0)], &[])),
         "value_ints" => Ok(scalar_i(a.ints.clone(), &[a.ints.len()])),
-        other => Err(b.err(format!("Constant attribute '{other}' is not supported"))),
+        other => Err(b.err(format!(
+            "Constant attribute '{}' is not supported",
+            crate::text::Shown(other)
+        ))),
     }
 }
 
@@ -1263,7 +1274,12 @@ fn strings_attr(n: &NodeProto, name: &str) -> Vec<String> {
 
 fn post_of(b: &Builder, n: &NodeProto) -> Result<PostTransform, OnnxError> {
     let s = attr_s(n, "post_transform").unwrap_or_else(|| "NONE".into());
-    PostTransform::parse(&s).ok_or_else(|| b.err(format!("unknown post_transform '{s}'")))
+    PostTransform::parse(&s).ok_or_else(|| {
+        b.err(format!(
+            "unknown post_transform '{}'",
+            crate::text::Shown(&s)
+        ))
+    })
 }
 
 /// The number of class labels (ints or strings), checked against the limit.
@@ -1289,7 +1305,8 @@ fn check_label_unused(b: &Builder, n: &NodeProto, needed: &HashSet<&str>) -> Res
         .filter(|l| !l.is_empty() && needed.contains(l.as_str()))
     {
         return Err(b.err(format!(
-            "the label output '{l}' is not supported; use the scores output"
+            "the label output '{l}' is not supported; use the scores output",
+            l = crate::text::Shown(l)
         )));
     }
     Ok(())
@@ -1343,7 +1360,12 @@ pub(super) fn lower_svm(
         },
         "RBF" => Kernel::Rbf { gamma },
         "SIGMOID" => Kernel::Sigmoid { gamma, coef0 },
-        other => return Err(b.err(format!("unknown kernel_type '{other}'"))),
+        other => {
+            return Err(b.err(format!(
+                "unknown kernel_type '{}'",
+                crate::text::Shown(other)
+            )))
+        }
     };
     let coefficients = attr_floats(n, "coefficients").unwrap_or_default();
     let rho = attr_floats(n, "rho").unwrap_or_default();
@@ -1540,7 +1562,7 @@ pub(super) fn lower_tree(
         let mode = NodeMode::parse(&modes[i]).ok_or_else(|| {
             b.err(format!(
                 "unknown node mode '{}' (node {id} of tree {t})",
-                modes[i]
+                crate::text::Shown(&modes[i])
             ))
         })?;
         let feature = if mode == NodeMode::Leaf {
@@ -1647,7 +1669,12 @@ pub(super) fn lower_tree(
             "AVERAGE" => Aggregate::Average,
             "MIN" => Aggregate::Min,
             "MAX" => Aggregate::Max,
-            other => return Err(b.err(format!("unknown aggregate_function '{other}'"))),
+            other => {
+                return Err(b.err(format!(
+                    "unknown aggregate_function '{}'",
+                    crate::text::Shown(other)
+                )))
+            }
         }
     };
     if let Some(w) = input_width(b, x) {

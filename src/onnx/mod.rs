@@ -30,6 +30,7 @@ mod infer;
 mod lower;
 #[allow(clippy::all, missing_docs, rustdoc::all)]
 pub mod proto;
+pub mod schema;
 pub mod tensor;
 
 pub use error::OnnxError;

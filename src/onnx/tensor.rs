@@ -33,6 +33,34 @@ pub struct Const {
     pub batch_dependent: bool,
 }
 
+/// A tensor holds its values in at most one field (onnx.checker: "one and
+/// only one value field"; onnxruntime silently reads raw_data): two are
+/// refused, naming the tensor and the fields. An empty field does not count.
+pub fn check_one_value_field(t: &TensorProto) -> Result<(), OnnxError> {
+    let fields: Vec<&'static str> = [
+        (
+            "raw_data",
+            t.raw_data.as_ref().is_some_and(|r| !r.is_empty()),
+        ),
+        ("float_data", !t.float_data.is_empty()),
+        ("int32_data", !t.int32_data.is_empty()),
+        ("string_data", !t.string_data.is_empty()),
+        ("int64_data", !t.int64_data.is_empty()),
+        ("double_data", !t.double_data.is_empty()),
+        ("uint64_data", !t.uint64_data.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(f, has)| has.then_some(f))
+    .collect();
+    if fields.len() > 1 {
+        return Err(OnnxError::TwoValueFields {
+            name: t.name().to_string(),
+            fields,
+        });
+    }
+    Ok(())
+}
+
 impl Const {
     pub fn f(a: ArrayD<f32>) -> Self {
         Const {
@@ -141,6 +169,7 @@ impl Const {
     /// Decode a tensor. `limit` bounds the declared element count.
     pub fn from_proto(t: &TensorProto, limit: u128) -> Result<Const, OnnxError> {
         let name = t.name().to_string();
+        check_one_value_field(t)?;
         if !t.external_data.is_empty() || t.data_location == Some(1) {
             let location = t
                 .external_data

@@ -595,7 +595,8 @@ fn no_input_gradient(target: &Target) -> Option<String> {
         .map(|n| {
             format!(
                 "{} node '{}' is piecewise constant: no input gradient",
-                n.source_op, n.name
+                n.source_op,
+                crate::text::Shown(&n.name)
             )
         })
 }

@@ -48,10 +48,10 @@ pub const SUM_TOLERANCE: f64 = 1e-3;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum PredictionError {
     /// The CSV itself (row, column and value in the message).
-    #[error("{file}: {error}")]
+    #[error("{}: {error}", crate::text::Shown(file))]
     Data { file: String, error: DataError },
     /// Values, header or labels that are not predictions of this audit.
-    #[error("{file}: {message}")]
+    #[error("{}: {message}", crate::text::Shown(file))]
     Invalid { file: String, message: String },
 }
 
@@ -129,7 +129,8 @@ pub fn read_predictions(
             "column {} is '{name}', expected 'class_{j}': a predictions file has the columns class_0, ..., class_{} (as `predict` writes them) and the label column '{}'",
             j + 1,
             k.saturating_sub(1),
-            opts.label_column.as_deref().unwrap_or("label")
+            crate::text::Shown(opts.label_column.as_deref().unwrap_or("label")),
+            name = crate::text::Shown(name)
         )));
     }
     let labels = ds.labels.clone().unwrap_or_default();
