@@ -87,6 +87,9 @@ pub fn render(report: &Report, standalone: bool) -> String {
         summary(&mut h, report);
     }
     calibration(&mut h, report);
+    if let Some(g) = &report.gates {
+        h.push_str(&crate::gate::render_html(g));
+    }
     if let Some(g) = &report.guidance {
         h.push_str(&crate::guidance::render_html(g));
     }
