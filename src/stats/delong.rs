@@ -100,9 +100,11 @@ pub fn placements(members: &[f64], nonmembers: &[f64]) -> (Vec<f64>, Vec<f64>) {
     ms.sort_by(f64::total_cmp);
     ns.sort_by(f64::total_cmp);
     let (mf, nf) = (members.len() as f64, nonmembers.len() as f64);
+    // numeric comparisons (-0 ties +0, as in psi); the predicates stay
+    // monotone over the total order, where -0 and +0 are neighbours
     let below_and_tied = |sorted: &[f64], x: f64| {
-        let lo = sorted.partition_point(|v| v.total_cmp(&x).is_lt());
-        let hi = sorted.partition_point(|v| v.total_cmp(&x).is_le());
+        let lo = sorted.partition_point(|&v| v < x);
+        let hi = sorted.partition_point(|&v| v <= x);
         (lo, hi - lo)
     };
     let v10 = members
