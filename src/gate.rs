@@ -625,7 +625,7 @@ fn evaluate_figure(report: &Report, c: &Condition, f: &FigureCondition) -> GateO
             for (id, s) in &ran {
                 match read_figure(s, f.figure, f.level) {
                     Ok(v) => {
-                        if best.as_ref().is_none_or(|b| v > b.1) {
+                        if best.as_ref().map_or(true, |b| v > b.1) {
                             best = Some((id.to_string(), v));
                         }
                     }

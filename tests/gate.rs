@@ -47,7 +47,7 @@ fn raw_max(v: &Value, f: impl Fn(&Value) -> Option<f64>) -> (String, f64) {
     let mut best: Option<(String, f64)> = None;
     for a in v["attacks"].as_array().unwrap() {
         if let Some(x) = f(a) {
-            if best.as_ref().is_none_or(|b| x > b.1) {
+            if best.as_ref().map_or(true, |b| x > b.1) {
                 best = Some((a["id"].as_str().unwrap().to_string(), x));
             }
         }
