@@ -614,7 +614,7 @@ pub fn render_md(d: &ReportDiff) -> String {
 pub fn render_html(d: &ReportDiff, standalone: bool) -> String {
     let mut h = String::new();
     if standalone {
-        h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Privacy diff</title><style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;color:#1f2937}table{border-collapse:collapse}th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child,td:nth-child(2){text-align:left}td.worse{background:#fde8e8;font-weight:600}td.better{background:#e8fde8}</style></head><body>");
+        h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Privacy diff</title><style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;color:#1f2937}table{border-collapse:collapse}th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}td.worse{background:#fde8e8;font-weight:600}td.better{background:#e8fde8}</style></head><body>");
     }
     let _ = write!(
         h,
