@@ -293,3 +293,45 @@ fn scan_gates_on_its_rules_and_fails_closed_on_rules_it_cannot_evaluate() {
         "not_evaluated"
     );
 }
+
+#[test]
+fn attribute_reports_carry_the_guidance_and_gate_on_its_rule() {
+    let (report, md) = (tmp("attr.json"), tmp("attr.md"));
+    let (code, stdout, stderr) = run(&[
+        "attribute",
+        root("tests/fixtures/sk_pipeline_wine.onnx")
+            .to_str()
+            .unwrap(),
+        "--members",
+        root("tests/fixtures/data/wine.train.csv").to_str().unwrap(),
+        "--nonmembers",
+        root("tests/fixtures/data/wine.test.csv").to_str().unwrap(),
+        "--sensitive",
+        "f0",
+        "--bins",
+        "10,12.5,13.5,15",
+        "--report",
+        report.to_str().unwrap(),
+        "--summary-md",
+        md.to_str().unwrap(),
+        "--fail-on",
+        "attribute_inference",
+    ]);
+    let r = json(&report);
+    let rule = r["guidance"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "attribute_inference")
+        .unwrap()
+        .clone();
+    assert_ne!(rule["status"], "not_evaluated", "{rule}");
+    let fired = rule["status"] == "fired";
+    let o = &r["gates"]["outcomes"][0];
+    assert_eq!(o["status"], if fired { "tripped" } else { "pass" });
+    assert_eq!(o["figure"], rule["figure"]["value"]);
+    assert_eq!(code, if fired { 3 } else { 0 }, "{stdout}\n{stderr}");
+    assert!(std::fs::read_to_string(&md)
+        .unwrap()
+        .contains("`attribute_inference`"));
+}
