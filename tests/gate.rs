@@ -467,3 +467,40 @@ fn junit_is_well_formed_and_escapes_untrusted_names() {
         "short enough for a PR comment: {md}"
     );
 }
+
+#[test]
+fn diff_lists_attacks_in_one_report_only_or_skipped() {
+    let (old, _) = golden();
+    let mut new = old.clone();
+    // loss skipped in the new report, gap missing, a new attack present
+    new.attacks[0].stats = None;
+    new.attacks[0].scores = None;
+    new.attacks[0].skipped = Some("no population".into());
+    let gap = new.attacks.iter().position(|a| a.id == "gap").unwrap();
+    let mut extra = new.attacks.remove(gap);
+    extra.id = "qmia".into();
+    new.attacks.push(extra);
+    let d = diff::diff(&old, &new);
+    let status = |id: &str| {
+        let a = d.attacks.iter().find(|a| a.id == id).unwrap();
+        (a.status.clone(), a.note.clone(), a.figures.len())
+    };
+    let (s, note, n) = status("loss");
+    assert_eq!((s.as_str(), n), ("skipped", 0));
+    assert_eq!(note.as_deref(), Some("skipped in new: no population"));
+    assert_eq!(status("gap").0, "only_old");
+    assert_eq!(status("qmia").0, "only_new");
+    assert_eq!(status("confidence").0, "compared");
+    assert!(
+        d.differences
+            .iter()
+            .any(|x| x.starts_with("attacks that ran:")),
+        "{:?}",
+        d.differences
+    );
+    let text = diff::render_text(&d);
+    assert!(
+        text.contains("only old") && text.contains("skipped: skipped in new"),
+        "{text}"
+    );
+}
