@@ -227,14 +227,18 @@ pub fn summary_md(r: &Report) -> String {
         "### Privacy audit: `{}`{verdict}\n",
         md_esc(&r.subject_sha256()[..r.subject_sha256().len().min(12)])
     );
-    let _ = writeln!(
-        m,
-        "{} members, {} non-members, seed {}, privacy-inspector {}\n",
-        r.counts.members,
-        r.counts.nonmembers,
-        r.seed,
-        md_esc(&r.tool.version)
-    );
+    if r.counts.members + r.counts.nonmembers > 0 {
+        let _ = writeln!(
+            m,
+            "{} members, {} non-members, seed {}, privacy-inspector {}\n",
+            r.counts.members,
+            r.counts.nonmembers,
+            r.seed,
+            md_esc(&r.tool.version)
+        );
+    } else {
+        let _ = writeln!(m, "privacy-inspector {}\n", md_esc(&r.tool.version));
+    }
     let ran: Vec<_> = r
         .attacks
         .iter()
