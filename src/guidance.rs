@@ -974,6 +974,21 @@ fn scan_rules(scan: Option<&ScanFindings>, t: &Thresholds) -> Vec<RuleOutcome> {
         .collect()
 }
 
+/// Every rule id, in the order [`evaluate`] lists them (the `--fail-on`
+/// gates name rules by these ids, `crate::gate`).
+pub const RULE_IDS: [&str; 10] = [
+    "attribute_inference",
+    "generalization_gap",
+    "low_fpr_tpr",
+    "dp_sgd",
+    "label_only",
+    "inversion",
+    "embedded_records",
+    "record_like_tensors",
+    "claimed_epsilon",
+    "metadata",
+];
+
 /// Evaluate every rule on a report (see the module docs).
 pub fn evaluate(
     report: &Report,

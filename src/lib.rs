@@ -14,6 +14,8 @@
 //!   multiplier for a target epsilon).
 //! - [`guidance`]: findings turned into actions, each with its measured
 //!   figure, its user-adjustable threshold and its source.
+//! - [`gate`]: `--fail-on` conditions (guidance rules, figure thresholds),
+//!   parsed and evaluated on a report.
 //! - [`limits`]: every resource limit on untrusted input, with its default
 //!   and error code.
 //! - [`text`]: untrusted text in messages, escaped and cut ([`text::Shown`]).
@@ -27,6 +29,7 @@
 pub mod attacks;
 pub mod data;
 pub mod engine;
+pub mod gate;
 pub mod guidance;
 pub mod limits;
 pub mod onnx;

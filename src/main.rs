@@ -14,7 +14,9 @@
 //! - Errors print `error: <message>: <cause>: ...` on stderr, with exit code 2
 //!   for usage and input errors (bad files, bad data, bad arguments, a model
 //!   that fails while running, named with its node) and 1 for
-//!   internal failures. A panic (a bug) prints one line and exits with 101,
+//!   internal failures. A failed gate (`--fail-on`, `diff
+//!   --fail-on-regression`) prints `gate failed: ...` and exits with 3, after
+//!   every output is written. A panic (a bug) prints one line and exits with 101,
 //!   never a trace. A closed stdout pipe ends the program quietly.
 //!
 //! Only built natively: on wasm32 the binary is an empty stub (the wasm
@@ -46,6 +48,7 @@ mod native {
     mod audit_cmd;
     mod dp_audit_cmd;
     mod files;
+    mod gate_cmd;
     mod invert_cmd;
     mod scan_cmd;
 
@@ -56,7 +59,8 @@ Examples:
   privacy-inspector predict model.onnx --data records.csv --out probabilities.csv
   privacy-inspector predict model.onnx --data records.csv --label-column target
 
-Exit codes: 0 success, 1 internal error, 2 usage or input error.";
+Exit codes: 0 success, 1 internal error, 2 usage or input error, 3 a gate
+failed (--fail-on, diff --fail-on-regression; every output is written).";
 
     const INSPECT_EXAMPLES: &str = "\
 Examples:
@@ -120,7 +124,17 @@ Examples:
         /// canaries, bound its epsilon from the guesses, beside the accountant's
         #[command(after_help = dp_audit_cmd::DP_AUDIT_EXAMPLES)]
         DpAudit(Box<dp_audit_cmd::DpAuditArgs>),
+        /// Compare two reports (an earlier release and the current one):
+        /// per attack and figure the change, marked real only outside the
+        /// sampling noise; rules that started or stopped firing; comparability
+        #[command(after_help = gate_cmd::DIFF_EXAMPLES)]
+        Diff(gate_cmd::DiffArgs),
     }
+
+    /// The exit code of a failed gate (`--fail-on`, `diff
+    /// --fail-on-regression`): distinct from success (0), internal errors
+    /// (1), input errors (2) and panics (101).
+    pub const GATE_EXIT: u8 = 3;
 
     #[derive(Args, Debug)]
     struct ModelArgs {
@@ -282,6 +296,15 @@ Examples:
             #[source]
             source: privacy_inspector::attacks::membership::predictions::PredictionError,
         },
+        #[error("cannot read report {path}")]
+        Report {
+            path: String,
+            #[source]
+            source: privacy_inspector::report::ReportError,
+        },
+        /// A gate failed: every output was written; exit [`GATE_EXIT`].
+        #[error("gate failed: {0}")]
+        Gate(String),
         #[error("the model-file scan failed")]
         Scan {
             #[source]
@@ -299,6 +322,7 @@ Examples:
                 CliError::Scan {
                     source: privacy_inspector::scan::ScanError::Encode(_),
                 } => 1,
+                CliError::Gate(_) => GATE_EXIT,
                 _ => 2,
             }
         }
@@ -396,6 +420,7 @@ Examples:
             Command::Invert(a) => Some(&a.model.model),
             Command::Scan(a) => Some(&a.model),
             Command::DpAudit(a) => Some(&a.model.model),
+            Command::Diff(_) => None,
         }
     }
 
@@ -411,11 +436,16 @@ Examples:
             Command::Invert(args) => invert_cmd::invert_cmd(args),
             Command::Scan(args) => scan_cmd::scan(args),
             Command::DpAudit(args) => dp_audit_cmd::dp_audit(args),
+            Command::Diff(args) => gate_cmd::diff_cmd(args),
         };
         let result = result.map_err(|e| e.naming_model(model_of(&cli.command)));
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+            Err(e @ CliError::Gate(_)) => {
+                eprintln!("{e}");
+                ExitCode::from(e.exit_code())
+            }
             Err(e) => {
                 eprintln!("error: {}", e.chain());
                 ExitCode::from(e.exit_code())

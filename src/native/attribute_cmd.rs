@@ -68,6 +68,7 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
         inputs.push(("--limits", l));
     }
     super::files::check_outputs(&inputs, &args.out.outputs())?;
+    let gates = args.out.ci.conditions(&[], "attribute")?;
     let bytes = read_model_bytes(&args.model.model, &args.model.limits()?)?;
     let model = parse_model(&args.model, &bytes)?;
     let kind_override: Option<OutputKind> = args.model.output_kind.map(|k: KindArg| k.into());
@@ -174,6 +175,12 @@ pub fn attribute(args: &AttributeArgs) -> Result<(), CliError> {
         result.prior_gap_ci95[1]
     );
     report.attribute = Some(result);
+    // the guidance (its attribute_inference rule) with the default
+    // thresholds, for the gates, the JUnit and the summary
+    let report = report
+        .with_guidance(&Default::default())
+        .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
+        .with_gates(&gates);
     args.out.write(&report)?;
-    Ok(())
+    super::gate_cmd::verdict(&report)
 }

@@ -150,6 +150,8 @@ pub struct ReportOut {
     /// (the members' class means of the model inversion); left out by default
     #[arg(long)]
     pub include_training_data: bool,
+    #[command(flatten)]
+    pub ci: super::gate_cmd::GateArgs,
 }
 
 impl ReportOut {
@@ -160,6 +162,7 @@ impl ReportOut {
         if let Some(h) = &self.html {
             v.push(("--html", h));
         }
+        v.extend(self.ci.outputs());
         v
     }
 
@@ -175,7 +178,7 @@ impl ReportOut {
         if let Some(p) = &self.html {
             write_atomically(p, html::render(report, true).as_bytes())?;
         }
-        Ok(())
+        self.ci.write(report)
     }
 }
 
@@ -478,6 +481,16 @@ pub(super) fn read_records_named(
     opts: &CsvOptions,
     model: &privacy_inspector::onnx::Model,
 ) -> Result<(Records, Vec<String>), CliError> {
+    read_records_hashed(path, opts, model).map(|(r, names, _)| (r, names))
+}
+
+/// The records, their feature names and the file's SHA-256 (hex).
+fn read_records_hashed(
+    path: &Path,
+    opts: &CsvOptions,
+    model: &privacy_inspector::onnx::Model,
+) -> Result<(Records, Vec<String>, String), CliError> {
+    use sha2::Digest;
     let bytes = super::files::read_bounded(
         path,
         opts.max_bytes,
@@ -490,15 +503,11 @@ pub(super) fn read_records_named(
     let ds = read_csv(&bytes, opts).map_err(data_err)?;
     let x = ds.to_batch(&model.graph.input).map_err(data_err)?;
     let y = ds.labels.clone().unwrap_or_default();
-    Ok((Records { x, y }, ds.feature_names))
-}
-
-fn read_records(
-    path: &Path,
-    opts: &CsvOptions,
-    model: &privacy_inspector::onnx::Model,
-) -> Result<Records, CliError> {
-    read_records_named(path, opts, model).map(|(r, _)| r)
+    let sha = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((Records { x, y }, ds.feature_names, sha))
 }
 
 impl AuditArgs {
@@ -584,8 +593,9 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     let settings = args.settings(&limits)?;
     args.check_outputs()?;
     let guidance = args.guidance.options()?;
+    let gates = args.out.ci.conditions(&settings.attacks, "audit")?;
     if args.members_predictions.is_some() {
-        return audit_from_predictions(args, &limits, settings, &guidance);
+        return audit_from_predictions(args, &limits, settings, &guidance, &gates);
     }
     let mut settings = settings;
     let missing = |what: &str| CliError::Usage(format!("an audit needs {what}"));
@@ -613,13 +623,24 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         require_label: true,
         ..limits.csv_options()
     };
-    let (members, feature_names) = read_records_named(&inputs_args.members, &opts, &model)?;
-    let nonmembers = read_records(&inputs_args.nonmembers, &opts, &model)?;
-    let population = inputs_args
-        .population
-        .as_deref()
-        .map(|p| read_records(p, &opts, &model))
-        .transpose()?;
+    let (members, feature_names, members_sha) =
+        read_records_hashed(&inputs_args.members, &opts, &model)?;
+    let (nonmembers, _, nonmembers_sha) =
+        read_records_hashed(&inputs_args.nonmembers, &opts, &model)?;
+    let (population, population_sha) = match inputs_args.population.as_deref() {
+        Some(p) => {
+            let (r, _, sha) = read_records_hashed(p, &opts, &model)?;
+            (Some(r), Some(sha))
+        }
+        None => (None, None),
+    };
+    // the records' SHA-256s, so `diff` can tell two audits of the same records
+    let mut input_names = inputs_args.names();
+    input_names["sha256"] = serde_json::json!({
+        "members": members_sha,
+        "nonmembers": nonmembers_sha,
+        "population": population_sha,
+    });
     let classes = num_classes(&model).unwrap_or(2);
     let audit_err = |source| CliError::Audit { source };
     if let (Some(name), Some(slice)) = (&args.slice_by, settings.slice.as_mut()) {
@@ -752,13 +773,14 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
         kind_override,
         classes,
         counts,
-        inputs_args.names(),
+        input_names,
         outcome,
     )
     .with_scan(scan)
     .with_limits(&limits)
     .with_guidance(&guidance)
-    .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
+    .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
+    .with_gates(&gates);
     args.out.write(&report)?;
     if let Some(path) = &args.records_csv {
         let csv = report.records_csv().map_err(CliError::Usage)?;
@@ -768,7 +790,7 @@ pub fn audit(args: &AuditArgs) -> Result<(), CliError> {
     if let Some(g) = &report.guidance {
         print!("\n{}", privacy_inspector::guidance::render_text(g));
     }
-    Ok(())
+    super::gate_cmd::verdict(&report)
 }
 
 /// `audit --members-predictions ...`: the audit from predictions alone (no
@@ -780,6 +802,7 @@ fn audit_from_predictions(
     limits: &privacy_inspector::limits::Limits,
     settings: AuditSettings,
     guidance: &privacy_inspector::guidance::GuidanceOptions,
+    gates: &[privacy_inspector::gate::Condition],
 ) -> Result<(), CliError> {
     if args.reference_shard.is_some()
         || args.save_references.is_some()
@@ -839,7 +862,8 @@ fn audit_from_predictions(
     let report = Report::from_predictions(&predictions, names, outcome)
         .with_limits(limits)
         .with_guidance(guidance)
-        .map_err(|e| CliError::Usage(format!("guidance: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
+        .with_gates(gates);
     args.out.write(&report)?;
     println!(
         "audit from predictions (no model): {} classes, {} declared; attacks that need the model are skipped",
@@ -850,7 +874,7 @@ fn audit_from_predictions(
     if let Some(g) = &report.guidance {
         print!("\n{}", privacy_inspector::guidance::render_text(g));
     }
-    Ok(())
+    super::gate_cmd::verdict(&report)
 }
 
 /// Every output goes through a temporary file renamed into place

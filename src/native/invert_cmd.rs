@@ -162,6 +162,7 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
         }
     }
     super::files::check_outputs(&inputs, &args.out.outputs())?;
+    let gates = args.out.ci.conditions(&[], "invert")?;
     if let Some(dir) = &args.images {
         if dir.exists() && !dir.is_dir() {
             return Err(CliError::Usage(format!(
@@ -290,6 +291,12 @@ pub fn invert_cmd(args: &InvertArgs) -> Result<(), CliError> {
     )
     .with_limits(&args.model.limits()?);
     report.inversion = Some(result);
+    // the guidance (its inversion rule) with the default thresholds, for
+    // the gates, the JUnit and the summary
+    let report = report
+        .with_guidance(&Default::default())
+        .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
+        .with_gates(&gates);
     args.out.write(&report)?;
-    Ok(())
+    super::gate_cmd::verdict(&report)
 }

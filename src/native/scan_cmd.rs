@@ -67,6 +67,8 @@ pub struct ScanArgs {
     pub limits: Option<PathBuf>,
     #[command(flatten)]
     pub guidance: super::audit_cmd::GuidanceArgs,
+    #[command(flatten)]
+    pub ci: super::gate_cmd::GateArgs,
 }
 
 #[derive(Serialize)]
@@ -89,6 +91,9 @@ struct ScanDocument<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<privacy_inspector::limits::Limits>,
     guidance: Option<privacy_inspector::guidance::Guidance>,
+    /// The `--fail-on` conditions and their outcomes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gates: Option<privacy_inspector::gate::Gates>,
 }
 
 fn read_matrix(
@@ -132,8 +137,10 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
     if let Some(p) = &args.strip_metadata {
         outputs.push(("--strip-metadata", p));
     }
+    outputs.extend(args.ci.outputs());
     super::files::check_outputs(&inputs, &outputs)?;
     let guidance_options = args.guidance.options()?;
+    let gates = args.ci.conditions(&[], "scan")?;
     let bytes = read_model_bytes(&args.model, &limits)?;
     let read = |p: &Option<PathBuf>| {
         p.as_deref()
@@ -166,11 +173,12 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let guidance = privacy_inspector::report::Report::file_only(sha.clone())
+    let file_report = privacy_inspector::report::Report::file_only(sha.clone())
         .with_scan(report.clone())
         .with_guidance(&guidance_options)
         .map_err(|e| CliError::Usage(format!("guidance: {e}")))?
-        .guidance;
+        .with_gates(&gates);
+    let guidance = file_report.guidance.clone();
     let doc = ScanDocument {
         tool: serde_json::json!({"name": "privacy-inspector", "version": privacy_inspector::VERSION}),
         model: FileInfo {
@@ -188,12 +196,14 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
         strip,
         limits: (limits != Default::default()).then_some(limits),
         guidance,
+        gates: file_report.gates.clone(),
     };
     let json = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Output {
         path: show(&args.report),
         message: e.to_string(),
     })?;
     super::files::write_atomically(&args.report, json.as_bytes())?;
+    args.ci.write(&file_report)?;
     print_summary(&show(&args.model), &report, &data);
     if let Some(g) = &doc.guidance {
         print!("\n{}", privacy_inspector::guidance::render_text(g));
@@ -206,7 +216,7 @@ pub fn scan(args: &ScanArgs) -> Result<(), CliError> {
             s.names_replaced.len()
         );
     }
-    Ok(())
+    super::gate_cmd::verdict(&file_report)
 }
 
 fn print_summary(file: &str, r: &ScanReport, data: &ScanData) {

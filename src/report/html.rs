@@ -39,7 +39,7 @@ fn pct(v: f64) -> String {
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #d8dce6;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}
-.nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}.explain{font-style:italic}.figure-guide{font-size:12px;color:#4b5563;max-width:60rem}section.guidance article.action{border-left:3px solid #c2410c;padding:.25rem .75rem;margin:.5rem 0;background:#fff7ed}section.guidance p.figure,section.guidance ul.sources{font-size:12px;color:#4b5563}section.guidance span.where{font-family:monospace;font-size:11px}svg{background:#fbfcfe;border:1px solid #e3e6ee}td.flag{background:#fde8e8;font-weight:600}
+.nr{color:#8a6d00}.skip{color:#6b7280}.plots,.gallery{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;max-width:220px}figcaption{font-size:12px;color:#4b5563}.explain{font-style:italic}.figure-guide{font-size:12px;color:#4b5563;max-width:60rem}section.guidance article.action{border-left:3px solid #c2410c;padding:.25rem .75rem;margin:.5rem 0;background:#fff7ed}section.guidance p.figure,section.guidance ul.sources{font-size:12px;color:#4b5563}section.guidance span.where{font-family:monospace;font-size:11px}svg{background:#fbfcfe;border:1px solid #e3e6ee}td.flag{background:#fde8e8;font-weight:600}section.gates td:last-child,section.gates th:last-child{text-align:left}
 .meta{color:#4b5563}.flag{color:#b91c1c}section.records td{white-space:nowrap}code{font-size:.9em}@media print{body{margin:0;max-width:none}section.attack,figure,tr{break-inside:avoid}h2{break-after:avoid}details::details-content{content-visibility:visible;display:block}details>summary{list-style:none;font-weight:600}}";
 
 /// Render the report.
@@ -87,6 +87,9 @@ pub fn render(report: &Report, standalone: bool) -> String {
         summary(&mut h, report);
     }
     calibration(&mut h, report);
+    if let Some(g) = &report.gates {
+        h.push_str(&crate::gate::render_html(g));
+    }
     if let Some(g) = &report.guidance {
         h.push_str(&crate::guidance::render_html(g));
     }

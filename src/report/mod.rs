@@ -10,6 +10,8 @@
 //! JSON keys are snake_case. `html::render` turns a report into a
 //! self-contained HTML document (inline SVG, no external requests).
 
+pub mod ci;
+pub mod diff;
 pub mod html;
 mod read;
 pub mod scan_html;
@@ -121,6 +123,9 @@ pub struct Report {
     /// to its figure, threshold and source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guidance: Option<crate::guidance::Guidance>,
+    /// The `--fail-on` conditions and their outcomes (`crate::gate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<crate::gate::Gates>,
     /// The resource limits of the run (`crate::limits`), recorded only when
     /// they differ from the defaults (see [`Report::with_limits`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +213,7 @@ impl Report {
             scan: None,
             leaves: None,
             guidance: None,
+            gates: None,
             limits: None,
         }
     }
@@ -258,6 +264,13 @@ impl Report {
         let findings = self.scan_findings();
         self.guidance = Some(crate::guidance::evaluate(&self, findings.as_ref(), opts)?);
         Ok(self)
+    }
+
+    /// Evaluate the gate conditions on the report and record their
+    /// outcomes in its `gates` section (`crate::gate::evaluate`).
+    pub fn with_gates(mut self, conds: &[crate::gate::Condition]) -> Report {
+        self.gates = (!conds.is_empty()).then(|| crate::gate::evaluate(&self, conds));
+        self
     }
 
     /// Whether the report holds values computed directly from training
