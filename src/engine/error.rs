@@ -24,6 +24,10 @@ pub enum EngineError {
     Diverged { epoch: usize, loss: f64 },
     #[error("non-finite value (NaN or infinity) in {0}")]
     NonFinite(String),
+    /// A model output that is not what its declared kind says
+    /// (`proba::checked_probabilities`).
+    #[error("{0}")]
+    BadOutput(String),
 }
 
 impl From<crate::settings::SettingError> for EngineError {
@@ -43,6 +47,7 @@ impl EngineError {
             EngineError::Config(_) => "bad_config",
             EngineError::Diverged { .. } => "diverged",
             EngineError::NonFinite(_) => "non_finite",
+            EngineError::BadOutput(_) => "bad_output",
         }
     }
 
