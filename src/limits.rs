@@ -152,8 +152,11 @@ impl Limits {
                 }
             )));
         };
-        let known: Vec<String> = serde_json::to_value(Limits::default())
+        // (through the text, as the page shows the limits: no other
+        // serialiser is instantiated)
+        let known: Vec<String> = serde_json::to_string_pretty(&Limits::default())
             .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
             .unwrap_or_default();
         for (key, v) in fields {
@@ -355,6 +358,31 @@ mod tests {
         // what serializes reads back (reports record non-default limits)
         let text = serde_json::to_string(&l).unwrap();
         assert_eq!(serde_json::from_str::<Limits>(&text).unwrap(), l);
+    }
+
+    #[test]
+    fn from_json_is_the_one_parser_and_names_the_problem() {
+        assert_eq!(
+            Limits::from_json(r#"{"max_csv_rows": 10}"#).unwrap(),
+            Limits {
+                max_csv_rows: 10,
+                ..Limits::default()
+            }
+        );
+        let msg = |t: &str| Limits::from_json(t).unwrap_err().to_string();
+        assert!(msg("{").contains("not valid JSON"));
+        assert!(msg("[]").contains("got an array"));
+        let e = msg(r#"{"max_csv_row": 1}"#);
+        assert!(
+            e.contains("unknown limit 'max_csv_row'") && e.contains("max_csv_rows"),
+            "{e}"
+        );
+        let e = msg(r#"{"max_nodes": -1}"#);
+        assert!(
+            e.starts_with("limits: max_nodes: ") && e.contains("(got -1)"),
+            "{e}"
+        );
+        assert_eq!(Limits::from_json("{}").unwrap(), Limits::default());
     }
 
     #[test]

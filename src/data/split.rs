@@ -138,15 +138,25 @@ mod tests {
         let whole = read_csv(text.as_bytes(), &CsvOptions::default()).unwrap();
         let m = read_csv(s.members.as_bytes(), &CsvOptions::default()).unwrap();
         let n = read_csv(s.nonmembers.as_bytes(), &CsvOptions::default()).unwrap();
-        assert_eq!(m.features.row(0).to_vec(), whole.features.row(0).to_vec()[..2]);
-        assert_eq!(n.features.row(0).to_vec(), whole.features.row(1).to_vec()[..2]);
+        assert_eq!(
+            m.features.row(0).to_vec(),
+            whole.features.row(0).to_vec()[..2]
+        );
+        assert_eq!(
+            n.features.row(0).to_vec(),
+            whole.features.row(1).to_vec()[..2]
+        );
     }
 
     #[test]
     fn bad_columns_are_named() {
         let e = split("f0,member\n1,2\n", "member").unwrap_err();
         assert_eq!(e.code(), "bad_membership_column");
-        assert!(e.to_string().contains("CSV row 1: 'member' is 2, expected 0 or 1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("CSV row 1: 'member' is 2, expected 0 or 1"),
+            "{e}"
+        );
         let e = split("f0,member\n1\n", "member").unwrap_err();
         assert_eq!(e.code(), "csv_ragged", "{e}");
         let e = split("f0,f1\n1,0\n", "member").unwrap_err();

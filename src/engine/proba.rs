@@ -134,6 +134,30 @@ mod tests {
     use ndarray::{array, IxDyn};
 
     #[test]
+    fn checked_probabilities_refuse_what_clamping_would_hide() {
+        let ok = array![[0.25f32, 0.75]].into_dyn();
+        let p = checked_probabilities(&ok, 1, OutputKind::Probabilities, 0).unwrap();
+        assert_eq!(p, array![[0.25f32, 0.75]]);
+        // "probabilities" outside [0, 1]: logits declared wrongly
+        let out = array![[0.5f32, 0.5], [2.0, -1.0]].into_dyn();
+        let e = checked_probabilities(&out, 2, OutputKind::Probabilities, 10).unwrap_err();
+        assert_eq!(e.code(), "bad_output");
+        assert!(
+            e.to_string()
+                .starts_with("record 12 has score 2, outside [0, 1]"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--output-kind logits"), "{e}");
+        // the same output as logits is fine
+        assert!(checked_probabilities(&out, 2, OutputKind::Logits, 0).is_ok());
+        let nan = array![[f32::NAN, 0.5]].into_dyn();
+        let e = checked_probabilities(&nan, 1, OutputKind::Logits, 0).unwrap_err();
+        assert!(e.to_string().contains("record 1 are NaN"), "{e}");
+        let e = checked_probabilities(&ok, 2, OutputKind::Logits, 0).unwrap_err();
+        assert!(e.to_string().contains("for a batch of 2 records"), "{e}");
+    }
+
+    #[test]
     fn softmax_of_logits_rows_sum_to_one_and_match_hand_values() {
         let z = array![[1.0f32, 2.0, 3.0], [1000.0, 1000.0, -1000.0]].into_dyn();
         let p = probabilities(&z, OutputKind::Logits).unwrap();

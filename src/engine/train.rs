@@ -1083,3 +1083,44 @@ pub fn train(
         dp,
     })
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_the_trainers() {
+        // 300 records, batch 32: q = 32/300, ceil(300/32) = 10 steps per epoch
+        let s = DpSchedule::of(300, 32, 5);
+        assert_eq!((s.steps_per_epoch, s.steps), (10, 50));
+        assert!((s.sample_rate - 32.0 / 300.0).abs() < 1e-15);
+        // a batch larger than the data: q = 1, one step per epoch
+        let s = DpSchedule::of(10, 64, 3);
+        assert_eq!((s.sample_rate, s.steps_per_epoch, s.steps), (1.0, 1, 3));
+        assert_eq!(DpSchedule::of(0, 32, 5).steps, 0);
+    }
+
+    #[test]
+    fn the_plan_checks_the_recipe_and_gives_the_accountants_epsilon() {
+        let cfg = TrainConfig {
+            epochs: 5,
+            batch_size: 32,
+            dp: Some(DpConfig {
+                clip_norm: 1.0,
+                noise_multiplier: 1.1,
+                delta: 1e-5,
+            }),
+            ..TrainConfig::default()
+        };
+        let p = plan(&cfg, 300).unwrap();
+        let want = crate::privacy::accountant::epsilon(32.0 / 300.0, 1.1, 50, 1e-5).unwrap();
+        assert_eq!(p.dp.unwrap().epsilon, want.epsilon);
+        let bad = TrainConfig {
+            l2: -1.0,
+            ..cfg.clone()
+        };
+        assert_eq!(plan(&bad, 300).unwrap_err().code(), "bad_config");
+        let no_dp = TrainConfig { dp: None, ..cfg };
+        assert!(plan(&no_dp, 300).unwrap().dp.is_none());
+    }
+}

@@ -138,7 +138,7 @@ impl Report {
     /// every character outside `[A-Za-z0-9_.-]` run replaced by `_`), or
     /// `records` with `records`; `id` = the first 12 hex digits of the model
     /// SHA-256, or, for an audit from predictions, `predictions-` and the
-    /// first 24 of its members file's.
+    /// first 12 of its members file's.
     pub fn file_stem(&self, records: bool) -> String {
         let what = if records {
             "records".to_string()
@@ -163,7 +163,7 @@ impl Report {
         let id = match (&self.predictions, self.model.sha256.is_empty()) {
             (Some(p), true) => {
                 let sha = p.files.first().map_or("", |f| f.sha256.as_str());
-                format!("predictions-{}", &sha[..sha.len().min(24)])
+                format!("predictions-{}", &sha[..sha.len().min(12)])
             }
             _ => self.model.sha256[..self.model.sha256.len().min(12)].to_string(),
         };

@@ -89,16 +89,58 @@ const fn attack(
 /// presets and the page's attack menu come from.
 pub const CATALOGUE: [AttackInfo; 15] = [
     attack("loss", "Loss threshold", false, false, false, true),
-    attack("confidence", "Confidence threshold", false, false, false, true),
+    attack(
+        "confidence",
+        "Confidence threshold",
+        false,
+        false,
+        false,
+        true,
+    ),
     attack("entropy", "Entropy threshold", false, false, false, true),
-    attack("modified_entropy", "Modified entropy", false, false, false, true),
+    attack(
+        "modified_entropy",
+        "Modified entropy",
+        false,
+        false,
+        false,
+        true,
+    ),
     attack("risk_score", "Risk score", false, false, false, true),
     attack("gap", "Gap (label only)", true, false, false, true),
-    attack("noise_robustness", "Noise robustness (label only)", true, false, false, true),
-    attack("boundary_distance", "Boundary distance (label only, queries)", true, false, false, false),
-    attack("boundary_distance_gradient", "Boundary distance (white-box gradients)", false, false, false, false),
+    attack(
+        "noise_robustness",
+        "Noise robustness (label only)",
+        true,
+        false,
+        false,
+        true,
+    ),
+    attack(
+        "boundary_distance",
+        "Boundary distance (label only, queries)",
+        true,
+        false,
+        false,
+        false,
+    ),
+    attack(
+        "boundary_distance_gradient",
+        "Boundary distance (white-box gradients)",
+        false,
+        false,
+        false,
+        false,
+    ),
     attack("shokri", "Shokri shadow models", false, false, true, false),
-    attack("qmia", "QMIA (quantile regression)", false, false, true, false),
+    attack(
+        "qmia",
+        "QMIA (quantile regression)",
+        false,
+        false,
+        true,
+        false,
+    ),
     attack("lira_online", "LiRA online", false, true, false, false),
     attack("lira_offline", "LiRA offline", false, true, true, false),
     attack("rmia_online", "RMIA online", false, true, true, false),
@@ -109,7 +151,11 @@ pub const CATALOGUE: [AttackInfo; 15] = [
 /// the model's `num_classes` classes (at least 2): the audit's check of
 /// every set, and the page's as each CSV loads.
 pub fn check_labels(set: &str, labels: &[usize], num_classes: usize) -> Result<(), AttackError> {
-    match labels.iter().enumerate().find(|(_, &y)| y >= num_classes.max(2)) {
+    match labels
+        .iter()
+        .enumerate()
+        .find(|(_, &y)| y >= num_classes.max(2))
+    {
         Some((row, &y)) => Err(AttackError::Input(format!(
             "{set} row {}: label {y} is outside the model's {num_classes} classes (0 to {})",
             row + 1,
@@ -316,6 +362,19 @@ impl AuditSettings {
         // every count (references, epochs, batch sizes, budgets, copies,
         // bins) within its declared range (`crate::settings`)
         crate::settings::Ranged::check_ranges(&self)?;
+        // the reference recipe as training will check it (learning rate,
+        // Adam's betas, L2), before any model trains
+        crate::engine::train::TrainConfig {
+            optimizer: self.recipe.optimizer,
+            batch_size: self.recipe.batch_size,
+            epochs: self.recipe.fixed_epochs.unwrap_or(self.recipe.max_epochs),
+            l2: self.recipe.l2.unwrap_or(0.0),
+            target_accuracy: self.recipe.target_accuracy,
+            target_loss: self.recipe.target_loss.map(f64::from),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| AttackError::Config(format!("the reference recipe: {e}")))?;
         self.stats
             .validate()
             .map_err(|e| AttackError::Config(e.to_string()))?;
@@ -867,4 +926,70 @@ pub fn run_audit_with(
         records,
         slices,
     })
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_is_the_one_table() {
+        // ids unique, in report order; the lists and presets derive from it
+        let ids: Vec<&str> = CATALOGUE.iter().map(|a| a.id).collect();
+        assert_eq!(ids, ALL_ATTACKS.to_vec());
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len());
+        assert!(QUICK_ATTACKS.iter().all(|id| CATALOGUE
+            .iter()
+            .any(|a| a.id == *id && a.quick && !a.needs_references)));
+        // every id the output-only audit runs is in the catalogue, none needs references
+        for id in OUTPUT_ONLY_ATTACKS {
+            assert!(CATALOGUE.iter().any(|a| a.id == id && !a.needs_references));
+        }
+        assert_eq!(PRESETS[0].attacks, &QUICK_ATTACKS[..]);
+        assert_eq!(
+            PRESETS[1].references,
+            Some(AuditSettings::default().references)
+        );
+        // the reference-model attacks are those whose settings the recipe sizes
+        let refs: Vec<&str> = CATALOGUE
+            .iter()
+            .filter(|a| a.needs_references)
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(
+            refs,
+            ["lira_online", "lira_offline", "rmia_online", "rmia_offline"]
+        );
+    }
+
+    #[test]
+    fn labels_outside_the_classes_are_named() {
+        assert!(check_labels("members", &[0, 1, 2], 3).is_ok());
+        let e = check_labels("non-members", &[0, 3], 3).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("non-members row 2: label 3 is outside the model's 3 classes (0 to 2)"),
+            "{e}"
+        );
+        // a one-score model has two classes
+        assert!(check_labels("members", &[1], 1).is_ok());
+    }
+
+    #[test]
+    fn the_reference_recipe_is_checked_before_any_training() {
+        let mut s = AuditSettings::default();
+        s.recipe.optimizer = crate::engine::train::Optimizer::adam(0.0);
+        let e = s.validate().unwrap_err();
+        assert!(
+            e.to_string().contains("the reference recipe: ")
+                && e.to_string().contains("learning rate"),
+            "{e}"
+        );
+        let mut s = AuditSettings::default();
+        s.recipe.l2 = Some(-1.0);
+        assert!(s.validate().unwrap_err().to_string().contains("L2"));
+    }
 }
