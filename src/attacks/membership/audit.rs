@@ -370,7 +370,7 @@ impl AuditSettings {
             epochs: self.recipe.fixed_epochs.unwrap_or(self.recipe.max_epochs),
             l2: self.recipe.l2.unwrap_or(0.0),
             target_accuracy: self.recipe.target_accuracy,
-            target_loss: self.recipe.target_loss.map(f64::from),
+            target_loss: self.recipe.target_loss,
             ..Default::default()
         }
         .validate()
