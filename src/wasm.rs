@@ -15,7 +15,15 @@
 //!   `PrivacyError::code()` (`bad_argument` for misuse of this API from JS).
 //! - `predict*` return class probabilities, row-major `[rows, classes]`,
 //!   with the one convention of [`crate::engine::proba`] (softmax for
-//!   logits; a single binary score `p` becomes the columns `[1 - p, p]`).
+//!   logits; a single binary score `p` becomes the columns `[1 - p, p]`),
+//!   checked as the CLI's `predict` checks them
+//!   (`proba::checked_probabilities`: NaN, or "probabilities" outside
+//!   [0, 1], are a `bad_output` error, never clamped).
+//! - Every rule the page applies is asked here, never copied into JS: the
+//!   attack catalogue and presets, setting ranges and checks, the training
+//!   plan (DP-SGD schedule, accountant), automatic bins, the membership
+//!   split, limits parsing, an audit CSV's check against the model, report
+//!   file names.
 //! - A Rust panic is a bug: the panic hook installed at start logs it to the
 //!   console, and the JS side discards the instance (the worker respawns).
 //! - Resource limits ([`crate::limits::Limits`]): each instance holds one

@@ -38,7 +38,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -369,6 +369,37 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `page overflows a 390px viewport by ${overflow}px`);
     await page.screenshot({ path: path.join(ARTIFACTS, '4-demo-narrow.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('a model whose declared probabilities are not: the page refuses them with the CLI\'s error, not clamped', async () => {
+    const model = path.join(ROOT, 'tests/fixtures/torch_mlp_logits.onnx');
+    const csv = path.join(ROOT, 'tests/fixtures/torch_mlp_logits.input.csv');
+    // the CLI: predict with the logits declared as probabilities
+    let cli = '';
+    try {
+      execFileSync(cliBinary(), ['predict', model, '--data', csv, '--output-kind', 'probabilities'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      cli = String(err.stderr);
+    }
+    const want = /record \d+ has score [^\n]*/.exec(cli);
+    assert.ok(want, `the CLI refuses: ${cli}`);
+    const page = await open();
+    await page.getByTestId('model-input').setInputFiles(model);
+    await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
+    await page.getByTestId('kind-select').selectOption('probabilities');
+    await page.getByTestId('summary-kind-source').filter({ hasText: 'override' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('data-input').setInputFiles(csv);
+    await page.getByTestId('data-error').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.equal(await text(page, 'data-error-code'), 'bad_output');
+    const got = await text(page, 'data-error-message');
+    assert.ok(got.endsWith(want[0]), `page "${got}" vs CLI "${want[0]}"`);
+    assert.ok(await page.getByTestId('prediction-table').isHidden(), 'no clamped table');
+    // declared as logits, the same rows predict
+    await page.getByTestId('kind-select').selectOption('logits');
+    await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('data-error').isHidden(), 'the error is cleared');
+    assertClean('prediction check');
     await page.close();
   });
 
@@ -1063,6 +1094,12 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="attr-bins"]').value !== '', null, { timeout: TIMEOUT });
     const auto = (await page.getByTestId('attr-bins').inputValue()).split(',').map(Number);
     assert.ok(auto.length >= 3 && auto.every((x, i) => i === 0 || x > auto[i - 1]), `quartile edges ${auto}`);
+    // one rule for the page and the CLI (attribute::auto_bins: quartiles of
+    // every record, members and non-members): the same edges, exactly
+    const cliAuto = cliReport([
+      'attribute', WINE.model, '--members', WINE.members, '--nonmembers', WINE.nonmembers, '--sensitive', 'f0', '--auto-bins',
+    ]).attribute.bins;
+    assert.deepEqual(auto, cliAuto, 'automatic bins: page vs CLI --auto-bins');
 
     // the page keeps working: with bins the run succeeds
     await page.getByTestId('attr-bins').fill(WINE.bins);
@@ -1597,7 +1634,10 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
       for (const n of names) for (const r of await (await caches.open(n)).keys()) urls.push(new URL(r.url).pathname);
       return { names, urls };
     });
-    for (const file of ['/', '/index.html', '/main.js', '/worker.js', '/bridge.js', '/pool.js', '/inputs.js', '/style.css',
+    // every module of the page (sw.js's SHELL must list each new one)
+    const modules = readdirSync(path.join(ROOT, 'www')).filter((f) => f.endsWith('.js') && !['sw.js', 'bench.js'].includes(f)).map((f) => `/${f}`);
+    assert.ok(modules.length >= 10, `the page's modules: ${modules}`);
+    for (const file of ['/', '/index.html', ...modules, '/style.css',
       '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/demos.json', '/demo/digits_overfit.onnx',
       '/demo/digits_members.csv', '/demo/tabular_pipeline.onnx', '/demo/regularised_mlp.onnx']) {
       assert.ok(cached.urls.includes(file), `${file} is not cached (caches: ${cached.names.join(', ')})`);
