@@ -31,7 +31,7 @@ test('label column from names, else a whole-number last column', () => {
   assert.equal(guessLabelColumn(s.header, s.rows).column, 'kind');
 });
 
-test('a 0/1 membership column is recognised (the split is the core's: src/data/split.rs tests)', () => {
+test('a 0/1 membership column is recognised (the split itself is the core one: src/data/split.rs tests)', () => {
   const s = sniffCsv(enc('f0,f1,label,member\n0.1,0.2,1,1\n0.3,0.4,0,0\n0.5,0.6,2,1\n'));
   assert.deepEqual(membershipColumn(s.header, s.rows), { column: 'member', index: 3 });
   // the core's split reads numbers: true/false is not a membership column
