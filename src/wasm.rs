@@ -447,12 +447,15 @@ pub fn audit_catalogue() -> Result<JsValue, JsValue> {
     })
 }
 
-/// Check `settings` (an `AuditSettings` object, snake_case) as an audit
-/// checks them (`AuditSettings::validate`: attack ids, every declared
-/// range, seed, delta, recipe); throws the audit's error, returns nothing.
+/// Check `settings` (an `AuditSettings` object, snake_case) and `guidance`
+/// (`GuidanceOptions`, optional) as an audit checks them
+/// (`AuditSettings::validate`: attack ids, every declared range, seed,
+/// delta, recipe; `GuidanceOptions::validate`); throws the audit's error,
+/// returns nothing.
 #[wasm_bindgen(js_name = checkAuditSettings)]
-pub fn check_audit_settings(settings: JsValue) -> Result<(), JsValue> {
-    audit_settings(settings).map(|_| ())
+pub fn check_audit_settings(settings: JsValue, guidance: JsValue) -> Result<(), JsValue> {
+    audit_settings(settings)?;
+    guidance_options(guidance).map(|_| ())
 }
 
 /// Split the CSV `bytes` on its 0/1 column `column` into a members and a

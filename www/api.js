@@ -99,7 +99,7 @@ export class WorkerApi {
 
   /** @returns {Promise<Catalogue>} */
   auditCatalogue() { return this.#call('auditCatalogue'); }
-  /** The core's check of audit settings (throws its error). @param {{settings: object}} args @returns {Promise<{}>} */
+  /** The core's check of audit settings and guidance options (throws its error). @param {{settings: object, guidance?: object}} args @returns {Promise<{}>} */
   checkAuditSettings(args) { return this.#call('checkAuditSettings', args); }
   /** @param {{settings: object}} args @returns {Promise<{mode: string, k: number}[]>} */
   referenceJobs(args) { return this.#call('referenceJobs', args); }

@@ -118,11 +118,16 @@ function auditSettings() {
   return settings;
 }
 
-/** The settings from the form, checked by the core (`AuditSettings::validate`); throws the first problem. */
+/**
+ * The settings and guidance options from the form, checked by the core
+ * (`AuditSettings::validate`, `GuidanceOptions::validate`); throws the
+ * first problem.
+ */
 export async function checkedAuditSettings() {
   const settings = auditSettings();
-  await workers.api.checkAuditSettings({ settings });
-  return settings;
+  const guidance = guidanceOptions();
+  await workers.api.checkAuditSettings({ settings, guidance });
+  return { settings, guidance };
 }
 
 /** The guidance options from the form (claimed epsilon, thresholds JSON), or an Error naming the field. */
@@ -137,11 +142,7 @@ export function guidanceOptions() {
     }
   }
   const claimed = el.claimedEpsilon.value.trim();
-  if (claimed !== '') {
-    const v = Number(claimed);
-    if (!Number.isFinite(v) || v < 0) throw new InspectorError('bad_setting', `the claimed epsilon must be a number of 0 or more, got "${claimed}"`);
-    opts.claimed_epsilon = v;
-  }
+  if (claimed !== '') opts.claimed_epsilon = parseNumber(claimed, 'the claimed epsilon');
   return opts;
 }
 
@@ -322,8 +323,7 @@ export async function runAuditNow() {
   let settings;
   let guidance;
   try {
-    guidance = guidanceOptions();
-    settings = await checkedAuditSettings();
+    ({ settings, guidance } = await checkedAuditSettings());
   } catch (err) {
     if (err.code !== 'aborted') showError(el.settingsError, err, 'Settings');
     return;

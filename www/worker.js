@@ -391,9 +391,9 @@ const methods = {
     return auditCatalogue();
   },
 
-  /** The core's check of audit settings (AuditSettings, snake_case); throws its error. */
-  checkAuditSettings({ settings }) {
-    checkAuditSettings(settings);
+  /** The core's check of audit settings (AuditSettings, snake_case) and guidance options; throws its error. */
+  checkAuditSettings({ settings, guidance }) {
+    checkAuditSettings(settings, guidance || undefined);
     return {};
   },
 

@@ -1515,6 +1515,57 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     assertClean('requests');
   });
 
+  test('the page shows what the core declares: the attack catalogue, the ranges, and the core\'s error (the CLI\'s too)', async () => {
+    const page = await open();
+    // the catalogue, read independently from its one table in the source
+    const src = readFileSync(path.join(ROOT, 'src/attacks/membership/audit.rs'), 'utf8');
+    const table = [...src.matchAll(/attack\(\s*"([a-z_]+)",\s*"([^"]+)"/g)].map((m) => [m[1], m[2]]);
+    assert.equal(table.length, 15, 'the catalogue rows in audit.rs');
+    const shown = await page.locator('#attack-checks label').evaluateAll((ls) => ls.map((l) => [l.querySelector('input').value, l.querySelector('span').textContent]));
+    assert.deepEqual(shown, table, 'attack menu = audit.rs CATALOGUE, in order');
+    // the form's bounds, read independently from src/settings.rs
+    const settings = readFileSync(path.join(ROOT, 'src/settings.rs'), 'utf8');
+    const range = (name) => {
+      const m = new RegExp(`${name} = \\("[^"]+", [^,]+(?:\\))?, "[^"]+", (\\w+), (\\w+)\\);`).exec(settings);
+      assert.ok(m, `${name} in settings.rs`);
+      const num = (t) => (/^[\d_]+$/.test(t) ? Number(t.replace(/_/g, '')) : Number(new RegExp(`const ${t}: u64 = ([\\d_]+);`).exec(settings)[1].replace(/_/g, '')));
+      return [num(m[1]), num(m[2])];
+    };
+    for (const [id, name] of [['audit-references', 'REFERENCES'], ['recipe-max-epochs', 'REF_MAX_EPOCHS'], ['teach-epochs', 'TRAIN_EPOCHS'], ['inv-steps', 'INVERSION_STEPS']]) {
+      const field = page.getByTestId(id);
+      assert.deepEqual([Number(await field.getAttribute('min')), Number(await field.getAttribute('max'))], range(name), `${id} bounds`);
+    }
+    // a value out of range: the page shows the core's message, the CLI's own
+    await page.getByTestId('model-input').setInputFiles(AUDIT.model);
+    await page.getByTestId('members-input').setInputFiles(AUDIT.members);
+    await page.getByTestId('members-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('nonmembers-input').setInputFiles(AUDIT.nonmembers);
+    await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+    await page.getByTestId('audit-preset').selectOption('standard');
+    await page.getByTestId('audit-references').fill('5000');
+    await page.getByTestId('audit-run').click();
+    await page.getByTestId('audit-settings-error').waitFor({ state: 'visible', timeout: TIMEOUT });
+    const got = await text(page, 'audit-settings-error-message');
+    let cli = '';
+    try {
+      execFileSync(cliBinary(), ['audit', AUDIT.model, '--members', AUDIT.members, '--nonmembers', AUDIT.nonmembers, '--references', '5000', '--report', path.join(tmpdir(), 'pi-e2e-never-written.json')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      cli = String(err.stderr);
+    }
+    const want = /reference models per mode \(references, --references\) must be 1 to 1,024, got 5,000/;
+    assert.match(got, want, `page: ${got}`);
+    assert.match(cli, want, `CLI: ${cli}`);
+    assert.ok(await page.getByTestId('audit-progress').isHidden(), 'nothing ran');
+    // the teaching recipe: the core's check (training's rules) before anything trains
+    await page.getByTestId('teach-l2').fill('-1');
+    await page.getByTestId('teach-run').click();
+    await page.getByTestId('teach-settings-error').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.equal(await text(page, 'teach-settings-error-code'), 'bad_config');
+    assert.match(await text(page, 'teach-settings-error-message'), /L2 must be a finite number >= 0, got -1/);
+    assertClean('core declarations');
+    await page.close();
+  });
+
   test('presets: Thorough checks every attack with 64 references; every knob stays reachable', async () => {
     const page = await open();
     const preset = page.getByTestId('audit-preset');
