@@ -5,7 +5,7 @@
 
 import { InspectorError } from './bridge.js';
 import { guessLabelColumn, membershipColumn, predictionColumns, SNIFF_BYTES, sniffCsv } from './inputs.js';
-import { $, AUDIT_ROLES, ROLE_TITLES, invalidateHelpers, probeRunning, refreshReady, state, workers } from './state.js';
+import { $, AUDIT_ROLES, ROLE_TITLES, core, invalidateHelpers, probeRunning, refreshReady, state, workers } from './state.js';
 import { busy, clearError, fmtInt, onProgress, showError } from './ui.js';
 import { fillSliceColumns } from './audit.js';
 import { fillAttributeColumns } from './probes.js';
@@ -189,9 +189,15 @@ async function forgetAuditCsv(role) {
   state.audit[role] = null;
   invalidateHelpers();
   el.inputs[role].value = '';
-  el.counts[role].textContent = role === 'population' ? 'not loaded: the offline attacks, RMIA and Shokri need it' : 'not loaded';
+  el.counts[role].textContent = role === 'population' ? populationHint() : 'not loaded';
   clearError(el.errors[role]);
   renderAuditExtra(role);
+}
+
+/** What an empty population means: the attacks of the core's catalogue that need one. */
+export function populationHint() {
+  const need = core.catalogue.attacks.filter((a) => a.needsPopulation).map((a) => a.title);
+  return need.length ? `not loaded: ${need.join(', ')} need it` : 'not loaded';
 }
 
 /** One CSV with a 0/1 membership column: split by the core into members and non-members. */

@@ -22,7 +22,7 @@ import { ReferencePool } from './pool.js';
 import { $, AUDIT_ROLES, core, onReady, refreshReady, state, workers } from './state.js';
 import { abortAll, applySettingRanges, showError } from './ui.js';
 import { setupModel } from './model.js';
-import { el as inputsEl, setupAuditInputs } from './audit-inputs.js';
+import { el as inputsEl, populationHint, setupAuditInputs } from './audit-inputs.js';
 import { buildAttackChecks, el as auditEl, setupAudit, updateAuditReady } from './audit.js';
 import { setupRecords } from './records.js';
 import { setupProbes, updateProbesReady } from './probes.js';
@@ -136,6 +136,7 @@ async function askCore() {
   try {
     core.catalogue = await workers.api.auditCatalogue();
     buildAttackChecks();
+    if (!state.audit.population) inputsEl.counts.population.textContent = populationHint();
   } catch (err) {
     showError(auditEl.settingsError, err, 'Attack catalogue');
   }
