@@ -2,6 +2,7 @@
 // parsed and checked by the core (`Limits::from_json`, the CLI's parser) in
 // every worker.
 
+import { WorkerApi } from './api.js';
 import { $, AUDIT_ROLES, core, probeRunning, state, workers } from './state.js';
 import { clearError, fmtInt, showError } from './ui.js';
 
@@ -28,7 +29,7 @@ async function applyLimits(text) {
   try {
     const applied = await workers.api.setLimits({ json: text });
     state.limits = applied === core.limitsDefault ? null : applied;
-    await Promise.all((workers.pool ? workers.pool.helpers : []).map((h) => h.bridge.call('setLimits', { json: applied })));
+    await Promise.all((workers.pool ? workers.pool.helpers : []).map((h) => new WorkerApi(h.bridge).setLimits({ json: applied })));
     el.json.value = applied;
     const over = loadedOverLimits(JSON.parse(applied));
     el.status.textContent = (state.limits
