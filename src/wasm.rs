@@ -431,7 +431,7 @@ pub fn train_plan(config: JsValue, records: usize) -> Result<JsValue, JsValue> {
 
 /// The attack catalogue and the presets (`attacks::membership::audit`
 /// `CATALOGUE`, `PRESETS`): `{ attacks: [{ id, title, labelOnly,
-/// needsReferences, needsPopulation, quick }], presets: [{ id, attacks,
+/// needsReferences, needsPopulation, quick }], presets: [{ id, title, attacks,
 /// references, followUp }] }`.
 #[wasm_bindgen(js_name = auditCatalogue)]
 pub fn audit_catalogue() -> Result<JsValue, JsValue> {

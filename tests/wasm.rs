@@ -543,7 +543,9 @@ fn train_plan_matches_opacus_in_wasm() {
         .iter()
         .find(|c| {
             c["q"].as_f64() == Some(0.01)
-                && c["steps"].as_u64().is_some_and(|s| s >= 100 && s % 100 == 0)
+                && c["steps"]
+                    .as_u64()
+                    .is_some_and(|s| s >= 100 && s % 100 == 0)
                 && c["sigma"].as_f64().is_some_and(|s| s > 0.0)
         })
         .expect("a case with q = 0.01 and whole epochs");

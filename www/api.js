@@ -43,7 +43,7 @@
  * @property {Uint32Array} previewPredicted
  *
  * @typedef {{id: string, title: string, labelOnly: boolean, needsReferences: boolean, needsPopulation: boolean, quick: boolean}} AttackInfo
- * @typedef {{id: string, attacks: string[], references: number|null, followUp: boolean}} Preset
+ * @typedef {{id: string, title: string, attacks: string[], references: number|null, followUp: boolean}} Preset
  * @typedef {{attacks: AttackInfo[], presets: Preset[]}} Catalogue
  *
  * @typedef {{records: number, sampleRate: number, stepsPerEpoch: number, steps: number}} DpSchedule

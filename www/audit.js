@@ -49,8 +49,18 @@ export const auditDownloads = new Downloads();
 
 // ---------- attacks and presets (the core's catalogue) ----------
 
-/** The attack check boxes, from the core's catalogue (the Quick preset checked). */
+/** A preset's menu entry, from what the core says it does. */
+function presetLabel(p) {
+  const all = p.attacks.length === core.catalogue.attacks.length;
+  const refs = core.catalogue.attacks.some((a) => a.needsReferences && p.attacks.includes(a.id));
+  return `${p.title}: ${all ? 'every attack' : `${p.attacks.length} attacks`}, ${refs && p.references != null ? `${p.references} references` : 'no reference models'}${p.followUp ? ', then inversion and attribute inference' : ''}`;
+}
+
+/** The preset menu and the attack check boxes, from the core's catalogue (the first preset chosen). */
 export function buildAttackChecks() {
+  const custom = [...el.preset.options].find((o) => o.value === 'custom');
+  el.preset.replaceChildren(...core.catalogue.presets.map((p) => new Option(presetLabel(p), p.id)), custom);
+  el.preset.value = core.catalogue.presets.length ? core.catalogue.presets[0].id : 'custom';
   const items = core.catalogue.attacks.map((a) => {
     const label = document.createElement('label');
     label.className = 'check';

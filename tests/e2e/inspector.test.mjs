@@ -1571,6 +1571,9 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const preset = page.getByTestId('audit-preset');
     const options = await preset.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options.map(([v]) => v), ['quick', 'standard', 'thorough', 'custom']);
+    // the menu says what the core's presets do (audit::PRESETS)
+    assert.equal(options[0][1], `Quick: ${AUDIT.quick.length} attacks, no reference models`);
+    assert.equal(options[1][1], 'Standard: every attack, 16 references');
     assert.equal(options[2][1], 'Thorough: every attack, 64 references, then inversion and attribute inference');
     const checked = () => page.getByTestId('audit-attacks').locator('input[type="checkbox"]')
       .evaluateAll((bs) => bs.filter((b) => b.checked).map((b) => b.value));

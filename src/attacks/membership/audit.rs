@@ -196,6 +196,8 @@ pub const QUICK_ATTACKS: [&str; 7] = {
 #[serde(rename_all = "camelCase")]
 pub struct Preset {
     pub id: &'static str,
+    /// Its name in a menu.
+    pub title: &'static str,
     /// The attack ids it chooses.
     pub attacks: &'static [&'static str],
     /// Reference models per mode it sets (`None`: leaves the count alone).
@@ -211,18 +213,21 @@ pub struct Preset {
 pub const PRESETS: [Preset; 3] = [
     Preset {
         id: "quick",
+        title: "Quick",
         attacks: &QUICK_ATTACKS,
         references: None,
         follow_up: false,
     },
     Preset {
         id: "standard",
+        title: "Standard",
         attacks: &ALL_ATTACKS,
         references: Some(16),
         follow_up: false,
     },
     Preset {
         id: "thorough",
+        title: "Thorough",
         attacks: &ALL_ATTACKS,
         references: Some(64),
         follow_up: true,
