@@ -125,6 +125,76 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// The limits of a JSON text, the format of the CLI's `--limits
+    /// FILE.json` and of the page's Limits field (one parser for both): an
+    /// object whose fields (any of them; the rest take their defaults) are
+    /// the field names of [`Limits`], each a whole number >= 0. The error
+    /// names the problem: malformed JSON (with line and column), not an
+    /// object, an unknown field (with the known ones), or the field whose
+    /// value does not fit.
+    pub fn from_json(json: &str) -> Result<Limits, BadLimits> {
+        // every step goes through `serde_json::from_str::<Limits>` and
+        // `Value` (no other monomorphisation, for the wasm's size)
+        let bad = |msg: String| BadLimits(msg);
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let Some(fields) = value.as_object() else {
+            return Err(bad(format!(
+                "expected a JSON object such as {{\"max_csv_rows\": 5000000}}, got {}",
+                match value {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::Object(_) => "an object",
+                }
+            )));
+        };
+        // (through the text, as the page shows the limits: no other
+        // serialiser is instantiated)
+        let known: Vec<String> = serde_json::to_string_pretty(&Limits::default())
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+            .unwrap_or_default();
+        for (key, v) in fields {
+            if !known.iter().any(|k| k == key) {
+                return Err(bad(format!(
+                    "unknown limit '{key}'; the limits are {}",
+                    known.join(", ")
+                )));
+            }
+            // each field alone, so the error names it
+            let one = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
+            serde_json::from_str::<Limits>(&one.to_string())
+                .map_err(|e| bad(format!("{key}: {e} (got {v})")))?;
+        }
+        // the text itself (exact for the 128-bit fields)
+        serde_json::from_str(json).map_err(|e| bad(e.to_string()))
+    }
+}
+
+/// A limits text that [`Limits::from_json`] refuses (code `bad_limits`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLimits(pub String);
+
+impl BadLimits {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        "bad_limits"
+    }
+}
+
+impl fmt::Display for BadLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "limits: {}", self.0)
+    }
+}
+
+impl std::error::Error for BadLimits {}
+
 /// Which limit was exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -288,6 +358,31 @@ mod tests {
         // what serializes reads back (reports record non-default limits)
         let text = serde_json::to_string(&l).unwrap();
         assert_eq!(serde_json::from_str::<Limits>(&text).unwrap(), l);
+    }
+
+    #[test]
+    fn from_json_is_the_one_parser_and_names_the_problem() {
+        assert_eq!(
+            Limits::from_json(r#"{"max_csv_rows": 10}"#).unwrap(),
+            Limits {
+                max_csv_rows: 10,
+                ..Limits::default()
+            }
+        );
+        let msg = |t: &str| Limits::from_json(t).unwrap_err().to_string();
+        assert!(msg("{").contains("not valid JSON"));
+        assert!(msg("[]").contains("got an array"));
+        let e = msg(r#"{"max_csv_row": 1}"#);
+        assert!(
+            e.contains("unknown limit 'max_csv_row'") && e.contains("max_csv_rows"),
+            "{e}"
+        );
+        let e = msg(r#"{"max_nodes": -1}"#);
+        assert!(
+            e.starts_with("limits: max_nodes: ") && e.contains("(got -1)"),
+            "{e}"
+        );
+        assert_eq!(Limits::from_json("{}").unwrap(), Limits::default());
     }
 
     #[test]

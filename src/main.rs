@@ -167,7 +167,7 @@ Examples:
             return Ok(Default::default());
         };
         let text = files::read_settings_file(p)?;
-        serde_json::from_str(&text)
+        privacy_inspector::limits::Limits::from_json(&text)
             .map_err(|e| CliError::Usage(format!("{}: not a limits file: {e}", show(p))))
     }
 
@@ -827,46 +827,15 @@ Examples:
         ndarray::concatenate(Axis(0), &[x.view(), pad.view()]).unwrap_or(x)
     }
 
-    /// Turn one batch of model output into rows of class probabilities with
-    /// the engine's convention (`engine::proba`), after checking that the
-    /// scores are finite and, for probabilities, inside [0, 1] (a model whose
-    /// "probabilities" are not is more likely emitting logits: clamping them
-    /// would print nonsense). `offset` is the number of records before this
-    /// batch (for messages).
+    /// One batch of model output as rows of class probabilities:
+    /// `engine::proba::checked_probabilities`, the page's check too.
     fn to_probabilities(
         y: &Tensor,
         n: usize,
         kind: OutputKind,
         offset: usize,
     ) -> Result<Array2<f32>, String> {
-        if y.ndim() == 0 || y.shape()[0] != n {
-            return Err(format!(
-                "the output has shape {:?} for a batch of {n} records",
-                y.shape()
-            ));
-        }
-        let m = proba::as_matrix(y).map_err(|e| e.to_string())?;
-        if m.ncols() == 0 {
-            return Err(format!(
-                "the output has shape {:?}: no class scores",
-                y.shape()
-            ));
-        }
-        for (i, scores) in m.rows().into_iter().enumerate() {
-            let record = offset + i + 1;
-            if scores.iter().any(|v| !v.is_finite()) {
-                return Err(format!("the scores of record {record} are NaN or infinite"));
-            }
-            if kind == OutputKind::Probabilities {
-                if let Some(v) = scores.iter().find(|v| **v < -1e-4 || **v > 1.0 + 1e-4) {
-                    return Err(format!(
-                        "record {record} has score {v}, outside [0, 1]: if the model emits logits, \
-                         pass --output-kind logits"
-                    ));
-                }
-            }
-        }
-        proba::probabilities(y, kind).map_err(|e| e.to_string())
+        proba::checked_probabilities(y, n, kind, offset).map_err(|e| e.to_string())
     }
 
     /// One batch of logits as written by `predict --logits`: the raw output

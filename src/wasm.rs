@@ -15,7 +15,15 @@
 //!   `PrivacyError::code()` (`bad_argument` for misuse of this API from JS).
 //! - `predict*` return class probabilities, row-major `[rows, classes]`,
 //!   with the one convention of [`crate::engine::proba`] (softmax for
-//!   logits; a single binary score `p` becomes the columns `[1 - p, p]`).
+//!   logits; a single binary score `p` becomes the columns `[1 - p, p]`),
+//!   checked as the CLI's `predict` checks them
+//!   (`proba::checked_probabilities`: NaN, or "probabilities" outside
+//!   [0, 1], are a `bad_output` error, never clamped).
+//! - Every rule the page applies is asked here, never copied into JS: the
+//!   attack catalogue and presets, setting ranges and checks, the training
+//!   plan (DP-SGD schedule, accountant), automatic bins, the membership
+//!   split, limits parsing, an audit CSV's check against the model, report
+//!   file names.
 //! - A Rust panic is a bug: the panic hook installed at start logs it to the
 //!   console, and the JS side discards the instance (the worker respawns).
 //! - Resource limits ([`crate::limits::Limits`]): each instance holds one
@@ -31,7 +39,6 @@
 #![deny(clippy::unwrap_used)]
 
 use crate::data::{read_csv, CsvOptions, DataError, Dataset};
-use crate::engine::proba::probabilities;
 use crate::engine::train::{init_params, train, TrainConfig};
 use crate::engine::{EngineError, OutputKind, Tensor};
 use crate::limits::Limits;
@@ -93,51 +100,9 @@ fn limits_json(limits: &Limits) -> Result<String, JsValue> {
     serde_json::to_string_pretty(limits).map_err(|e| js_error("internal", &e.to_string()))
 }
 
-/// `limits` from JSON text, the format of the CLI's `--limits FILE.json`:
-/// an object whose fields (any of them; the rest take their defaults) are
-/// the field names of [`Limits`], each a whole number >= 0. The error (code
-/// `bad_limits`) names the problem: malformed JSON (with line and column),
-/// not an object, an unknown field (with the known ones), or the field whose
-/// value does not fit.
+/// `limits` from JSON text: [`Limits::from_json`], the CLI's parser.
 fn parse_limits(json: &str) -> Result<Limits, JsValue> {
-    // (every step goes through `serde_json::from_str::<Limits>`, as the CLI
-    // reads the file, and `Value`: no other monomorphisation, for size)
-    let bad = |msg: String| js_error("bad_limits", &format!("limits: {msg}"));
-    // serde_json's message names the line and column
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let Some(fields) = value.as_object() else {
-        return Err(bad(format!(
-            "expected a JSON object such as {{\"max_csv_rows\": 5000000}}, got {}",
-            match value {
-                serde_json::Value::Null => "null",
-                serde_json::Value::Bool(_) => "a boolean",
-                serde_json::Value::Number(_) => "a number",
-                serde_json::Value::String(_) => "a string",
-                serde_json::Value::Array(_) => "an array",
-                serde_json::Value::Object(_) => "an object",
-            }
-        )));
-    };
-    let known: Vec<String> = limits_json(&Limits::default())
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
-        .unwrap_or_default();
-    for (key, v) in fields {
-        if !known.iter().any(|k| k == key) {
-            return Err(bad(format!(
-                "unknown limit '{key}'; the limits are {}",
-                known.join(", ")
-            )));
-        }
-        // each field alone, so the error names it
-        let one = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
-        serde_json::from_str::<Limits>(&one.to_string())
-            .map_err(|e| bad(format!("{key}: {e} (got {v})")))?;
-    }
-    // the text itself, as the CLI reads it (exact for the 128-bit fields)
-    serde_json::from_str(json).map_err(|e| bad(e.to_string()))
+    Limits::from_json(json).map_err(|e| e.to_js())
 }
 
 /// Set the resource limits of this instance's later calls: `json` is the
@@ -205,6 +170,12 @@ impl Coded for EngineError {
 impl Coded for crate::privacy::PrivacyError {
     fn code(&self) -> &'static str {
         crate::privacy::PrivacyError::code(self)
+    }
+}
+
+impl Coded for crate::limits::BadLimits {
+    fn code(&self) -> &'static str {
+        crate::limits::BadLimits::code(self)
     }
 }
 
@@ -321,7 +292,7 @@ impl ModelHandle {
     /// (`rows * recordLen` values), as a `Float32Array` of `rows * classes`.
     pub fn predict(&self, data: &[f32], rows: usize) -> Result<Float32Array, JsValue> {
         let x = self.batch(data, rows)?;
-        self.run(&x, rows)
+        self.run(&x, rows, 0)
     }
 
     /// The raw output of the chosen model output (no softmax), row-major,
@@ -370,7 +341,7 @@ impl ModelHandle {
         let x = slice
             .to_batch(&self.model.graph.input)
             .map_err(|e| e.to_js())?;
-        self.run(&x, end - start)
+        self.run(&x, end - start, start)
     }
 }
 
@@ -444,15 +415,58 @@ impl ModelHandle {
     }
 }
 
-/// epsilon of DP-SGD (the RDP accountant, `crate::privacy::accountant`):
-/// Poisson sampling rate `q`, noise multiplier `sigma`, `steps` steps, at
-/// `delta`. Returns `{ epsilon, order, sampleRate, noiseMultiplier, steps,
-/// delta, conversion }` (`epsilon` is `Infinity` when sigma = 0).
-#[wasm_bindgen]
-pub fn accountant(q: f64, sigma: f64, steps: u32, delta: f64) -> Result<JsValue, JsValue> {
-    let e = crate::privacy::accountant::epsilon(q, sigma, u64::from(steps), delta)
+/// What a training run will spend, before it runs
+/// (`engine::train::plan`): `config` (a `TrainConfig` object, camelCase,
+/// every field optional) checked as training checks it, on `records`
+/// records; returns `{ schedule: { records, sampleRate, stepsPerEpoch,
+/// steps }, dp }`, `dp` the accountant's `{ epsilon, order, ... }` after
+/// every epoch (null without DP-SGD). Throws `bad_config` naming the field.
+#[wasm_bindgen(js_name = trainPlan)]
+pub fn train_plan(config: JsValue, records: usize) -> Result<JsValue, JsValue> {
+    let cfg: TrainConfig = serde_wasm_bindgen::from_value(config)
+        .map_err(|e| bad_argument(&format!("training settings: {e}")))?;
+    let plan = crate::engine::train::plan(&cfg, records).map_err(|e| e.to_js())?;
+    to_js_value(&plan)
+}
+
+/// The attack catalogue and the presets (`attacks::membership::audit`
+/// `CATALOGUE`, `PRESETS`): `{ attacks: [{ id, title, labelOnly,
+/// needsReferences, needsPopulation, quick }], presets: [{ id, title, attacks,
+/// references, followUp }] }`.
+#[wasm_bindgen(js_name = auditCatalogue)]
+pub fn audit_catalogue() -> Result<JsValue, JsValue> {
+    use crate::attacks::membership::audit::{CATALOGUE, PRESETS};
+    #[derive(Serialize)]
+    struct Catalogue {
+        attacks: &'static [crate::attacks::membership::audit::AttackInfo],
+        presets: &'static [crate::attacks::membership::audit::Preset],
+    }
+    to_js_value(&Catalogue {
+        attacks: &CATALOGUE,
+        presets: &PRESETS,
+    })
+}
+
+/// Check `settings` (an `AuditSettings` object, snake_case) and `guidance`
+/// (`GuidanceOptions`, optional) as an audit checks them
+/// (`AuditSettings::validate`: attack ids, every declared range, seed,
+/// delta, recipe; `GuidanceOptions::validate`); throws the audit's error,
+/// returns nothing.
+#[wasm_bindgen(js_name = checkAuditSettings)]
+pub fn check_audit_settings(settings: JsValue, guidance: JsValue) -> Result<(), JsValue> {
+    audit_settings(settings)?;
+    guidance_options(guidance).map(|_| ())
+}
+
+/// Split the CSV `bytes` on its 0/1 column `column` into a members and a
+/// non-members CSV (`data::split_by_membership`, within this instance's CSV
+/// limits): `{ members, nonmembers, memberRows, nonmemberRows }`, the parts
+/// as CSV text.
+#[wasm_bindgen(js_name = splitByMembership)]
+pub fn split_by_membership(bytes: &[u8], column: &str) -> Result<JsValue, JsValue> {
+    let split = crate::data::split_by_membership(bytes, column, &current_limits().csv_options())
         .map_err(|e| e.to_js())?;
-    to_js_value(&e)
+    to_js_value(&split)
 }
 
 /// The smallest noise multiplier whose epsilon after `steps` steps at
@@ -510,7 +524,11 @@ impl ModelHandle {
         self.kind_override.unwrap_or(self.model.graph.output_kind)
     }
 
-    fn run(&self, x: &Tensor, rows: usize) -> Result<Float32Array, JsValue> {
+    /// Class probabilities of `rows` records (`offset` records before them,
+    /// for messages), checked as the CLI's `predict` checks them
+    /// (`proba::checked_probabilities`: NaN, or "probabilities" outside
+    /// [0, 1], are refused, not clamped).
+    fn run(&self, x: &Tensor, rows: usize, offset: usize) -> Result<Float32Array, JsValue> {
         if rows == 0 {
             return Ok(Float32Array::new_with_length(0));
         }
@@ -519,16 +537,8 @@ impl ModelHandle {
             .graph
             .forward(&self.model.params, x)
             .map_err(|e| e.to_js())?;
-        if y.shape().first() != Some(&rows) {
-            return Err(js_error(
-                "output_shape",
-                &format!(
-                    "the model output has shape {:?}, expected one row of scores for each of the {rows} records",
-                    y.shape()
-                ),
-            ));
-        }
-        let probs = probabilities(&y, self.kind()).map_err(|e| e.to_js())?;
+        let probs = crate::engine::proba::checked_probabilities(&y, rows, self.kind(), offset)
+            .map_err(|e| e.to_js())?;
         Ok(match probs.as_slice() {
             Some(s) => Float32Array::from(s),
             None => Float32Array::from(probs.iter().copied().collect::<Vec<f32>>().as_slice()),
@@ -1111,6 +1121,9 @@ fn report_out(report: &crate::report::Report) -> Result<JsValue, JsValue> {
         .map_err(|_| js_error("internal", "report JSON did not parse"))?;
     set("report", &parsed);
     set("reportJson", &JsValue::from_str(&json));
+    // the downloads' base names (`Report::file_stem`)
+    set("fileStem", &JsValue::from_str(&report.file_stem(false)));
+    set("recordsStem", &JsValue::from_str(&report.file_stem(true)));
     set("html", &JsValue::from_str(&html::render(report, false)));
     set(
         "htmlStandalone",
@@ -1232,7 +1245,6 @@ pub fn run_attribute(
     progress: &js_sys::Function,
 ) -> Result<JsValue, JsValue> {
     use crate::attacks::attribute::{run, AttributeConfig};
-    use crate::attacks::membership::AttackError;
     use crate::report::Report;
     let mut cfg: AttributeConfig = if settings.is_undefined() || settings.is_null() {
         AttributeConfig::default()
@@ -1241,13 +1253,7 @@ pub fn run_attribute(
             .map_err(|e| bad_argument(&format!("attribute settings: {e}")))?
     };
     let names = members.data.feature_names.clone();
-    cfg.column = names.iter().position(|n| n == column).ok_or_else(|| {
-        AttackError::Config(format!(
-            "sensitive column '{column}' is not among the {} feature columns of the members CSV",
-            names.len()
-        ))
-        .to_js()
-    })?;
+    cfg.column = sensitive_column(members, column)?;
     let n_classes = model.num_classes.unwrap_or(2);
     let target = model.target();
     let seed = cfg.seed;
@@ -1268,6 +1274,69 @@ pub fn run_attribute(
     );
     report.attribute = Some(result);
     report_out(&report.with_limits(&current_limits()))
+}
+
+/// The automatic bin edges of the sensitive column `column` (its name among
+/// the members CSV's feature columns): `attacks::attribute::auto_bins`, the
+/// quartiles of every supplied record (members, non-members and the
+/// population when given), as the CLI's `attribute --auto-bins`.
+#[wasm_bindgen(js_name = attributeAutoBins)]
+pub fn attribute_auto_bins(
+    model: &ModelHandle,
+    members: &mut DatasetHandle,
+    nonmembers: &mut DatasetHandle,
+    population: Option<DatasetHandle>,
+    column: &str,
+) -> Result<Vec<f64>, JsValue> {
+    let col = sensitive_column(members, column)?;
+    with_audit_inputs(model, members, nonmembers, population, |inputs, _| {
+        crate::attacks::attribute::auto_bins(inputs, col).map_err(|e| e.to_js())
+    })
+}
+
+/// The index of the feature column `column` of the members CSV.
+fn sensitive_column(members: &DatasetHandle, column: &str) -> Result<usize, JsValue> {
+    let names = &members.data.feature_names;
+    names.iter().position(|n| n == column).ok_or_else(|| {
+        crate::attacks::membership::AttackError::Config(format!(
+            "sensitive column '{column}' is not among the {} feature columns of the members CSV",
+            names.len()
+        ))
+        .to_js()
+    })
+}
+
+/// Check one audit CSV (`role` names it: members, non-members, population)
+/// against `model` as the audit will: its records reshape to the model
+/// input and run (one record), and its labels lie within the model's
+/// classes (`audit::check_labels`). Throws the coded error.
+#[wasm_bindgen(js_name = checkAuditSet)]
+pub fn check_audit_set(model: &ModelHandle, ds: &DatasetHandle, role: &str) -> Result<(), JsValue> {
+    if !ds.data.is_empty() {
+        let one = Dataset {
+            feature_names: Vec::new(),
+            features: ds.data.features.slice(ndarray::s![0..1, ..]).to_owned(),
+            labels: None,
+            label_column: None,
+        };
+        let x = one
+            .to_batch(&model.model.graph.input)
+            .map_err(|e| e.to_js())?;
+        model
+            .model
+            .graph
+            .forward(&model.model.params, &x)
+            .map_err(|e| e.to_js())?;
+    }
+    if let Some(labels) = &ds.data.labels {
+        crate::attacks::membership::audit::check_labels(
+            role,
+            labels,
+            model.num_classes.unwrap_or(2),
+        )
+        .map_err(|e| e.to_js())?;
+    }
+    Ok(())
 }
 
 /// Run `f` on the members, non-members and optional population of an

@@ -529,21 +529,37 @@ fn references_trained_one_by_one_give_the_same_report() {
     assert_eq!(a, b);
 }
 
-/// The RDP accountant in wasm gives Opacus's epsilon for the committed
-/// reference case (tests/fixtures/privacy/accountant.json's first grid entry).
+/// The training plan in wasm (the page's DP-SGD figure: the core's schedule
+/// and RDP accountant) gives Opacus's epsilon for a committed reference
+/// case (tests/fixtures/privacy/accountant.json): q = 0.01 is a batch of 1
+/// of 100 records, 100 steps per epoch.
 #[wasm_bindgen_test]
-fn accountant_matches_opacus_in_wasm() {
+fn train_plan_matches_opacus_in_wasm() {
     let cases: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/privacy/accountant.json")).expect("json");
-    let c = &cases["grid"][0];
-    let out = privacy_inspector::wasm::accountant(
-        c["q"].as_f64().expect("q"),
+    let c = cases["grid"]
+        .as_array()
+        .expect("grid")
+        .iter()
+        .find(|c| {
+            c["q"].as_f64() == Some(0.01)
+                && c["steps"]
+                    .as_u64()
+                    .is_some_and(|s| s >= 100 && s % 100 == 0)
+                && c["sigma"].as_f64().is_some_and(|s| s > 0.0)
+        })
+        .expect("a case with q = 0.01 and whole epochs");
+    let config = js_sys::JSON::parse(&format!(
+        r#"{{"batchSize":1,"epochs":{},"dp":{{"clipNorm":1,"noiseMultiplier":{},"delta":{}}}}}"#,
+        c["steps"].as_u64().expect("steps") / 100,
         c["sigma"].as_f64().expect("sigma"),
-        c["steps"].as_u64().expect("steps") as u32,
         c["delta"].as_f64().expect("delta"),
-    )
-    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-    let eps = Reflect::get(&out, &"epsilon".into())
+    ))
+    .expect("config");
+    let out = privacy_inspector::wasm::train_plan(config, 100)
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let dp = Reflect::get(&out, &"dp".into()).expect("dp");
+    let eps = Reflect::get(&dp, &"epsilon".into())
         .expect("epsilon")
         .as_f64()
         .expect("number");
@@ -552,6 +568,10 @@ fn accountant_matches_opacus_in_wasm() {
         (eps - want).abs() <= 1e-6 * want.max(1.0),
         "{eps} vs {want}"
     );
+    // a recipe training refuses is refused here, with training's code
+    let bad = js_sys::JSON::parse(r#"{"batchSize":1,"epochs":1,"l2":-1}"#).expect("config");
+    let e = privacy_inspector::wasm::train_plan(bad, 100).expect_err("negative L2");
+    assert_eq!(error_code(&e), "bad_config", "{}", error_text(&e));
 }
 
 /// Model inversion and attribute inference run in wasm and their reports

@@ -1,7 +1,7 @@
 // Guessing what the user's files are, before the engine reads them: the
 // role of a dropped CSV from its name, its label column from its header and
-// first rows, and a membership column that splits one CSV into members and
-// non-members. Pure functions over text (no DOM, no wasm), so the page can
+// first rows, and which column is a 0/1 membership column (the split
+// itself is the core's: data::split_by_membership). Pure functions over text (no DOM, no wasm), so the page can
 // show its guess next to the file and the user can correct it, and
 // tests/e2e/inputs.test.mjs checks them in Node.
 
@@ -53,7 +53,7 @@ export function membershipColumn(header, rows) {
   const lower = header.map((h) => h.toLowerCase());
   for (const name of MEMBER_NAMES) {
     const j = lower.indexOf(name);
-    if (j >= 0 && rows.every((r) => r[j] === '0' || r[j] === '1' || /^(true|false)$/i.test(r[j] ?? ''))) {
+    if (j >= 0 && rows.every((r) => r[j] === '0' || r[j] === '1')) {
       return { column: header[j], index: j };
     }
   }
@@ -83,40 +83,6 @@ export function guessRole(name) {
     return { role: 'nonmembers', why: 'the file name says out / validation' };
   }
   return { role: null, why: 'the file name does not say' };
-}
-
-/**
- * Split one CSV with a 0/1 membership column into members and non-members
- * CSV texts without that column. Numeric CSVs only (no quoted fields with
- * delimiters). Throws an Error naming the line of a bad value.
- */
-export function splitByMembership(bytes, column) {
-  const text = new TextDecoder().decode(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).replace(/^\uFEFF/, '');
-  const lines = text.split(/\r?\n/);
-  const { delimiter } = sniffCsv(bytes, 1);
-  const header = lines[0].split(delimiter).map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
-  const j = header.indexOf(column);
-  if (j < 0) throw new Error(`the header has no column "${column}"`);
-  const drop = (cells) => cells.filter((_, k) => k !== j).join(',');
-  const members = [drop(header)];
-  const nonmembers = [drop(header)];
-  for (let i = 1; i < lines.length; i++) {
-    if (lines[i].trim() === '') continue;
-    const cells = lines[i].split(delimiter);
-    if (cells.length !== header.length) {
-      throw new Error(`line ${i + 1} has ${cells.length} fields, the header has ${header.length}`);
-    }
-    const v = cells[j].trim().toLowerCase();
-    if (v === '1' || v === 'true') members.push(drop(cells));
-    else if (v === '0' || v === 'false') nonmembers.push(drop(cells));
-    else throw new Error(`line ${i + 1}: "${column}" is "${cells[j]}", expected 0 or 1`);
-  }
-  const enc = new TextEncoder();
-  return {
-    members: enc.encode(members.join('\n') + '\n'),
-    nonmembers: enc.encode(nonmembers.join('\n') + '\n'),
-    counts: { members: members.length - 1, nonmembers: nonmembers.length - 1 },
-  };
 }
 
 /**

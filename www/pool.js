@@ -14,6 +14,7 @@
 // before its next job).
 
 import { WorkerBridge, InspectorError } from './bridge.js';
+import { WorkerApi } from './api.js';
 
 export class ReferencePool {
   /**
@@ -83,7 +84,8 @@ export class ReferencePool {
     const tasks = [];
     for (const { mode, k } of jobs) for (let index = 0; index < k; index++) tasks.push({ mode, index });
     const total = tasks.length;
-    await this.primary.call('clearReferences');
+    const primary = new WorkerApi(this.primary);
+    await primary.clearReferences();
     if (total === 0) return;
     const workers = Math.max(1, Math.min(size, total));
     this.#ensure(workers);
@@ -104,14 +106,15 @@ export class ReferencePool {
       if (w > 0) await this.#sync(this.helpers[w - 1]);
       while (!failed && next < total) {
         const task = tasks[next++];
+        const api = new WorkerApi(bridge);
         if (bridge === this.primary) {
-          await bridge.call('trainReference', { settings, mode: task.mode, index: task.index, keep: true });
+          await api.trainReference({ settings, mode: task.mode, index: task.index, keep: true });
         } else {
-          const { json } = await bridge.call('trainReference', { settings, mode: task.mode, index: task.index });
+          const { json } = await api.trainReference({ settings, mode: task.mode, index: task.index });
           // not awaited: the primary may be training its own model, and this
           // helper goes on to the next one meanwhile (the text waits in the
           // primary's queue and is parsed between its jobs)
-          handedOver.push(this.primary.call('addReference', { mode: task.mode, index: task.index, json }));
+          handedOver.push(primary.addReference({ mode: task.mode, index: task.index, json }));
         }
         done += 1;
         report(`Trained reference model ${done}/${total} (${task.mode}) on ${workers} worker${workers > 1 ? 's' : ''}`);

@@ -21,11 +21,22 @@ const PREFIX = 'privacy-inspector-shell-v1';
 const META = `${PREFIX}-meta`;
 const CURRENT_KEY = new URL('__current-shell-cache', self.registration.scope).href;
 const BUILD_INFO = 'pkg/build-info.json';
-/** The files the page loads (www/main.js, worker.js, bridge.js, index.html). */
+/** The files the page loads (index.html, every module of www/, the engine, the demos). */
 const SHELL = [
   './',
   'index.html',
   'main.js',
+  'state.js',
+  'api.js',
+  'ui.js',
+  'model.js',
+  'audit-inputs.js',
+  'audit.js',
+  'records.js',
+  'probes.js',
+  'teaching.js',
+  'limits.js',
+  'demos.js',
   'worker.js',
   'bridge.js',
   'pool.js',

@@ -18,8 +18,9 @@
 // Cancel is terminate + respawn (bridge.js).
 
 import {
-  accountant, CsvParser, currentLimits, guidanceDefaults, settingRanges, ReferenceSet, initSync, lastPanic, limitsDefaults, loadModel, parseCsv, testPanic, recordsCsv, referenceJobs, runAttribute, runAudit,
-  runInversion, runPredictionsAudit, scanModel, setLimits, stripMetadata, trainReference, trainTarget, version, dpAudit,
+  attributeAutoBins, auditCatalogue, checkAuditSet as coreCheckAuditSet, checkAuditSettings, CsvParser, currentLimits, dpAudit, guidanceDefaults, initSync, lastPanic,
+  limitsDefaults, loadModel, parseCsv, recordsCsv, ReferenceSet, referenceJobs, runAttribute, runAudit, runInversion, runPredictionsAudit, scanModel,
+  setLimits, settingRanges, splitByMembership, stripMetadata, testPanic, trainPlan, trainReference, trainTarget, version,
 } from './pkg/privacy_inspector.js';
 
 let model = null; // ModelHandle
@@ -97,25 +98,12 @@ function coded(code, message) {
 }
 
 /**
- * Check one audit CSV against the loaded model: its features must reshape to
- * the model input (the core's own check, through one predicted row) and its
- * labels must lie within the model's classes. Throws a coded error.
+ * Check one audit CSV against the loaded model as the audit will (the
+ * core's `checkAuditSet`: its records reshape to the model input and run,
+ * its labels lie within the model's classes). Throws a coded error.
  */
 function checkAuditSet(role, ds) {
-  if (!model) return;
-  if (ds.rows > 0) model.predictDataset(ds, 0, 1);
-  const classes = model.numClasses;
-  const labels = ds.labels();
-  if (labels && classes != null) {
-    const limit = Math.max(classes, 2);
-    const row = labels.findIndex((y) => y >= limit);
-    if (row >= 0) {
-      throw coded(
-        'bad_audit_input',
-        `${ROLE_NAMES[role]} row ${row + 1}: label ${labels[row]} is outside the model's ${classes} classes (0 to ${classes - 1})`,
-      );
-    }
-  }
+  if (model) coreCheckAuditSet(model, ds, ROLE_NAMES[role]);
 }
 
 function auditStatus() {
@@ -390,9 +378,32 @@ const methods = {
     return scanModel(new Uint8Array(bytes), undefined, undefined, undefined, guidance || undefined);
   },
 
-  /** epsilon of DP-SGD after `steps` steps at sampling rate q (the RDP accountant). */
-  accountant({ q, sigma, steps, delta }) {
-    return accountant(q, sigma, steps, delta);
+  /**
+   * What a training run with `config` (TrainConfig, camelCase) on `records`
+   * records will spend, checked by the core: {schedule, dp}.
+   */
+  trainPlan({ config, records }) {
+    return trainPlan(config, records);
+  },
+
+  /** The attack catalogue and the presets: {attacks, presets}. */
+  auditCatalogue() {
+    return auditCatalogue();
+  },
+
+  /** The core's check of audit settings (AuditSettings, snake_case) and guidance options; throws its error. */
+  checkAuditSettings({ settings, guidance }) {
+    checkAuditSettings(settings, guidance || undefined);
+    return {};
+  },
+
+  /**
+   * One CSV (File or Blob) split on its 0/1 membership column by the core's
+   * CSV parser: {members, nonmembers (CSV texts), memberRows, nonmemberRows}.
+   */
+  async splitByMembership({ file, column }) {
+    if (!(file instanceof Blob)) throw coded('bad_argument', 'a CSV arrives as a File or Blob');
+    return splitByMembership(new Uint8Array(await file.arrayBuffer()), column);
   },
 
   /**
@@ -439,24 +450,13 @@ const methods = {
     return { bytes: stripMetadata(new Uint8Array(bytes)) };
   },
 
-  /** Quartiles (25%, 50%, 75%, linear interpolation) and range of one members column. */
-  columnQuartiles({ column }) {
-    const ds = audit.members && audit.members.handle;
-    if (!ds) throw coded('no_data', 'no members CSV is loaded');
-    const j = ds.featureNames.indexOf(column);
-    if (j < 0) throw coded('bad_argument', `column '${column}' is not among the members CSV's feature columns`);
-    const data = ds.data();
-    const f = ds.features;
-    const vals = new Float64Array(ds.rows);
-    for (let r = 0; r < ds.rows; r++) vals[r] = data[r * f + j];
-    vals.sort();
-    const q = (p) => {
-      const pos = p * (vals.length - 1);
-      const lo = Math.floor(pos);
-      const hi = Math.min(vals.length - 1, lo + 1);
-      return vals[lo] + (pos - lo) * (vals[hi] - vals[lo]);
-    };
-    return { min: vals[0], q1: q(0.25), q2: q(0.5), q3: q(0.75), max: vals[vals.length - 1], rows: vals.length };
+  /**
+   * The automatic bin edges of the sensitive column `column` (the core's
+   * auto_bins: quartiles of every loaded record, as the CLI's --auto-bins).
+   */
+  attributeAutoBins({ column }) {
+    requireAuditInputs();
+    return Array.from(attributeAutoBins(model, audit.members.handle, audit.nonmembers.handle, freshPopulation(), column));
   },
 
   /** Class probabilities for every row of the dataset, in chunks with progress. */

@@ -69,6 +69,9 @@ pub enum DataError {
     NotUtf8 { row: usize },
     #[error("CSV parse error: {}", Shown(.0))]
     Parse(String),
+    /// A membership column that cannot split the CSV (`split_by_membership`).
+    #[error("{0}")]
+    Membership(String),
     /// A limit of [`crate::limits::Limits`]; `code()` names which.
     #[error(transparent)]
     Limit(#[from] crate::limits::LimitExceeded),
@@ -100,6 +103,7 @@ impl DataError {
             DataError::TooLarge { .. } => "csv_too_large",
             DataError::NotUtf8 { .. } => "csv_not_utf8",
             DataError::Parse(_) => "csv_parse",
+            DataError::Membership(_) => "bad_membership_column",
             DataError::Limit(e) => e.code(),
         }
     }

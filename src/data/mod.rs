@@ -10,14 +10,19 @@
 //!   large files are processed in bounded memory; the size limit is checked
 //!   as rows arrive. [`CsvPushParser`] takes the bytes as they arrive (the
 //!   page streams a `File` into it), with the same result and errors.
+//! - [`split_by_membership`] splits one CSV on a 0/1 membership column into
+//!   a members and a non-members CSV (parsed by [`read_csv`], written back
+//!   exactly: every f32 as its shortest round-trip text).
 //! - [`Dataset::to_batch`] checks the feature count against the model input
 //!   and returns the batch tensor in the model's input shape.
 
 mod csv_reader;
 mod error;
+mod split;
 
 pub use csv_reader::{
     read_csv, read_csv_from, CsvOptions, CsvPushParser, CsvStream, Dataset, DEFAULT_LABEL_COLUMN,
     PUSH_PORTION,
 };
 pub use error::DataError;
+pub use split::{split_by_membership, MembershipSplit};

@@ -27,6 +27,10 @@ pub enum EngineError {
     /// A broken invariant of the engine itself: a bug, not bad input.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A model output that is not what its declared kind says
+    /// (`proba::checked_probabilities`).
+    #[error("{0}")]
+    BadOutput(String),
 }
 
 impl From<crate::settings::SettingError> for EngineError {
@@ -47,6 +51,7 @@ impl EngineError {
             EngineError::Diverged { .. } => "diverged",
             EngineError::NonFinite(_) => "non_finite",
             EngineError::Internal(_) => "internal",
+            EngineError::BadOutput(_) => "bad_output",
         }
     }
 

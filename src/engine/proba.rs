@@ -67,6 +67,52 @@ pub fn probabilities(output: &Tensor, kind: OutputKind) -> Result<Array2<f32>, E
     }
 }
 
+/// Class probabilities of one batch of `n` records, as the CLI's `predict`
+/// and the page's predictions show them: [`probabilities`] after checking
+/// that the output has one row per record, that every score is finite and,
+/// for probabilities, inside [0, 1] (1e-4 tolerance): a model whose
+/// "probabilities" are not is more likely emitting logits, and clamping
+/// them would show nonsense. `offset` is the number of records before this
+/// batch (messages count records from 1). Errors are
+/// [`EngineError::BadOutput`] naming the record and the value.
+pub fn checked_probabilities(
+    y: &Tensor,
+    n: usize,
+    kind: OutputKind,
+    offset: usize,
+) -> Result<Array2<f32>, EngineError> {
+    let bad = |m: String| Err(EngineError::BadOutput(m));
+    if y.ndim() == 0 || y.shape()[0] != n {
+        return bad(format!(
+            "the output has shape {:?} for a batch of {n} records",
+            y.shape()
+        ));
+    }
+    let m = as_matrix(y)?;
+    if m.ncols() == 0 {
+        return bad(format!(
+            "the output has shape {:?}: no class scores",
+            y.shape()
+        ));
+    }
+    for (i, scores) in m.rows().into_iter().enumerate() {
+        let record = offset + i + 1;
+        if scores.iter().any(|v| !v.is_finite()) {
+            return bad(format!("the scores of record {record} are NaN or infinite"));
+        }
+        if kind == OutputKind::Probabilities {
+            if let Some(v) = scores.iter().find(|v| **v < -1e-4 || **v > 1.0 + 1e-4) {
+                return bad(format!(
+                    "record {record} has score {v}, outside [0, 1]: if the model emits logits, \
+                     declare its output kind as logits (CLI --output-kind logits; the page's \
+                     output kind menu)"
+                ));
+            }
+        }
+    }
+    probabilities(y, kind)
+}
+
 /// Predicted class per row (first maximum on ties) of a [N, K] matrix.
 pub fn argmax_rows(m: &Array2<f32>) -> Vec<usize> {
     m.axis_iter(Axis(0))
@@ -86,6 +132,30 @@ pub fn argmax_rows(m: &Array2<f32>) -> Vec<usize> {
 mod tests {
     use super::*;
     use ndarray::{array, IxDyn};
+
+    #[test]
+    fn checked_probabilities_refuse_what_clamping_would_hide() {
+        let ok = array![[0.25f32, 0.75]].into_dyn();
+        let p = checked_probabilities(&ok, 1, OutputKind::Probabilities, 0).unwrap();
+        assert_eq!(p, array![[0.25f32, 0.75]]);
+        // "probabilities" outside [0, 1]: logits declared wrongly
+        let out = array![[0.5f32, 0.5], [2.0, -1.0]].into_dyn();
+        let e = checked_probabilities(&out, 2, OutputKind::Probabilities, 10).unwrap_err();
+        assert_eq!(e.code(), "bad_output");
+        assert!(
+            e.to_string()
+                .starts_with("record 12 has score 2, outside [0, 1]"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--output-kind logits"), "{e}");
+        // the same output as logits is fine
+        assert!(checked_probabilities(&out, 2, OutputKind::Logits, 0).is_ok());
+        let nan = array![[f32::NAN, 0.5]].into_dyn();
+        let e = checked_probabilities(&nan, 1, OutputKind::Logits, 0).unwrap_err();
+        assert!(e.to_string().contains("record 1 are NaN"), "{e}");
+        let e = checked_probabilities(&ok, 2, OutputKind::Logits, 0).unwrap_err();
+        assert!(e.to_string().contains("for a batch of 2 records"), "{e}");
+    }
 
     #[test]
     fn softmax_of_logits_rows_sum_to_one_and_match_hand_values() {

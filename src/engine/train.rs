@@ -326,6 +326,71 @@ pub struct DpReport {
     pub records_seen: u64,
 }
 
+/// The DP-SGD schedule [`train`] runs: Poisson sampling at rate
+/// q = min(1, batch_size / N) and ceil(N / batch_size) steps per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DpSchedule {
+    pub records: usize,
+    pub sample_rate: f64,
+    pub steps_per_epoch: usize,
+    /// Steps of `epochs` full epochs (a run stopped early takes fewer).
+    pub steps: u64,
+}
+
+impl DpSchedule {
+    /// The schedule of `epochs` epochs over `records` records (0 records or
+    /// a batch of 0 give rate 0 and no steps).
+    pub fn of(records: usize, batch_size: usize, epochs: usize) -> DpSchedule {
+        let (sample_rate, steps_per_epoch) = if records == 0 || batch_size == 0 {
+            (0.0, 0)
+        } else {
+            (
+                (batch_size as f64 / records as f64).min(1.0),
+                records.div_ceil(batch_size),
+            )
+        };
+        DpSchedule {
+            records,
+            sample_rate,
+            steps_per_epoch,
+            steps: (steps_per_epoch as u64).saturating_mul(epochs as u64),
+        }
+    }
+}
+
+/// What a training run with `cfg` on `records` records will spend, before
+/// it runs: `cfg` checked ([`TrainConfig::validate`]), its schedule and,
+/// with DP-SGD, the accountant's epsilon after every epoch ran (the page's
+/// figure under the DP fields; the run's own [`DpReport`] counts the epochs
+/// it actually ran).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainPlan {
+    pub schedule: DpSchedule,
+    /// `None` without DP-SGD.
+    pub dp: Option<crate::privacy::accountant::EpsilonSpent>,
+}
+
+/// The [`TrainPlan`] of `cfg` on `records` records.
+pub fn plan(cfg: &TrainConfig, records: usize) -> Result<TrainPlan, EngineError> {
+    cfg.validate()?;
+    let schedule = DpSchedule::of(records, cfg.batch_size, cfg.epochs);
+    let dp = match &cfg.dp {
+        Some(dp) => Some(
+            crate::privacy::accountant::epsilon(
+                schedule.sample_rate,
+                dp.noise_multiplier,
+                schedule.steps,
+                dp.delta,
+            )
+            .map_err(|e| EngineError::Config(e.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(TrainPlan { schedule, dp })
+}
+
 /// The noisy clipped gradient of one DP-SGD step (see [`dp_gradient`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DpGradient {
@@ -841,8 +906,11 @@ pub fn train(
     let mut stopped_by = "epochs";
     let mut epochs_run = 0;
     // DP-SGD: Poisson rate, steps per epoch, expected batch size
-    let q = (cfg.batch_size as f64 / n as f64).min(1.0);
-    let steps_per_epoch = n.div_ceil(cfg.batch_size);
+    let DpSchedule {
+        sample_rate: q,
+        steps_per_epoch,
+        ..
+    } = DpSchedule::of(n, cfg.batch_size, cfg.epochs);
     let expected_batch = q * n as f64;
     let (mut clipped, mut seen) = (0u64, 0u64);
     let (mut best, mut stale) = (f64::INFINITY, 0usize);
@@ -1014,4 +1082,45 @@ pub fn train(
         loss_history: history,
         dp,
     })
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_the_trainers() {
+        // 300 records, batch 32: q = 32/300, ceil(300/32) = 10 steps per epoch
+        let s = DpSchedule::of(300, 32, 5);
+        assert_eq!((s.steps_per_epoch, s.steps), (10, 50));
+        assert!((s.sample_rate - 32.0 / 300.0).abs() < 1e-15);
+        // a batch larger than the data: q = 1, one step per epoch
+        let s = DpSchedule::of(10, 64, 3);
+        assert_eq!((s.sample_rate, s.steps_per_epoch, s.steps), (1.0, 1, 3));
+        assert_eq!(DpSchedule::of(0, 32, 5).steps, 0);
+    }
+
+    #[test]
+    fn the_plan_checks_the_recipe_and_gives_the_accountants_epsilon() {
+        let cfg = TrainConfig {
+            epochs: 5,
+            batch_size: 32,
+            dp: Some(DpConfig {
+                clip_norm: 1.0,
+                noise_multiplier: 1.1,
+                delta: 1e-5,
+            }),
+            ..TrainConfig::default()
+        };
+        let p = plan(&cfg, 300).unwrap();
+        let want = crate::privacy::accountant::epsilon(32.0 / 300.0, 1.1, 50, 1e-5).unwrap();
+        assert_eq!(p.dp.unwrap().epsilon, want.epsilon);
+        let bad = TrainConfig {
+            l2: -1.0,
+            ..cfg.clone()
+        };
+        assert_eq!(plan(&bad, 300).unwrap_err().code(), "bad_config");
+        let no_dp = TrainConfig { dp: None, ..cfg };
+        assert!(plan(&no_dp, 300).unwrap().dp.is_none());
+    }
 }

@@ -137,6 +137,44 @@ pub struct Report {
 pub const REDACTION_NOTE: &str = "values computed directly from training records (the members' mean record of each class in the model inversion) were left out of this export; export with training data included to keep them";
 
 impl Report {
+    /// The base name of this report's downloads (the page's JSON, HTML and
+    /// per-record CSV links): `privacy-{what}-{id}-seed{seed}`, `what` =
+    /// `audit`, `inversion` or `attribute-{column}` (the column name with
+    /// every character outside `[A-Za-z0-9_.-]` run replaced by `_`), or
+    /// `records` with `records`; `id` = the first 12 hex digits of the model
+    /// SHA-256, or, for an audit from predictions, `predictions-` and the
+    /// first 12 of its members file's.
+    pub fn file_stem(&self, records: bool) -> String {
+        let what = if records {
+            "records".to_string()
+        } else if let Some(a) = &self.attribute {
+            let mut col = String::new();
+            let mut in_run = false;
+            for c in a.column_name.chars() {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    col.push(c);
+                    in_run = false;
+                } else if !in_run {
+                    col.push('_');
+                    in_run = true;
+                }
+            }
+            format!("attribute-{col}")
+        } else if self.inversion.is_some() {
+            "inversion".to_string()
+        } else {
+            "audit".to_string()
+        };
+        let id = match (&self.predictions, self.model.sha256.is_empty()) {
+            (Some(p), true) => {
+                let sha = p.files.first().map_or("", |f| f.sha256.as_str());
+                format!("predictions-{}", &sha[..sha.len().min(12)])
+            }
+            _ => self.model.sha256[..self.model.sha256.len().min(12)].to_string(),
+        };
+        format!("privacy-{what}-{id}-seed{}", self.seed)
+    }
+
     /// A report with the model facts and no results yet.
     pub fn base(
         model: &Model,

@@ -1,8 +1,8 @@
 // The page's input guesses (www/inputs.js) in Node: role from the file name,
-// label column from the header and first rows, the membership-column split.
+// label column from the header and first rows, the membership column.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { guessLabelColumn, guessRole, membershipColumn, predictionColumns, sniffCsv, splitByMembership, fileKind } from '../../www/inputs.js';
+import { guessLabelColumn, guessRole, membershipColumn, predictionColumns, sniffCsv, fileKind } from '../../www/inputs.js';
 
 const enc = (s) => new TextEncoder().encode(s);
 
@@ -31,16 +31,12 @@ test('label column from names, else a whole-number last column', () => {
   assert.equal(guessLabelColumn(s.header, s.rows).column, 'kind');
 });
 
-test('one CSV with a membership column splits into members and non-members', () => {
-  const bytes = enc('f0,f1,label,member\n0.1,0.2,1,1\n0.3,0.4,0,0\n0.5,0.6,2,1\n');
-  const s = sniffCsv(bytes);
+test('a 0/1 membership column is recognised (the split itself is the core one: src/data/split.rs tests)', () => {
+  const s = sniffCsv(enc('f0,f1,label,member\n0.1,0.2,1,1\n0.3,0.4,0,0\n0.5,0.6,2,1\n'));
   assert.deepEqual(membershipColumn(s.header, s.rows), { column: 'member', index: 3 });
-  const out = splitByMembership(bytes, 'member');
-  assert.deepEqual(out.counts, { members: 2, nonmembers: 1 });
-  assert.equal(new TextDecoder().decode(out.members), 'f0,f1,label\n0.1,0.2,1\n0.5,0.6,2\n');
-  assert.equal(new TextDecoder().decode(out.nonmembers), 'f0,f1,label\n0.3,0.4,0\n');
-  assert.throws(() => splitByMembership(enc('f0,member\n1,2\n'), 'member'), /line 2: "member" is "2"/);
-  assert.throws(() => splitByMembership(enc('f0,member\n1\n'), 'member'), /line 2 has 1 fields/);
+  // the core's split reads numbers: true/false is not a membership column
+  const t = sniffCsv(enc('f0,member\n0.1,true\n0.3,false\n'));
+  assert.equal(membershipColumn(t.header, t.rows), null);
 });
 
 test('file kinds', () => {

@@ -38,7 +38,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -369,6 +369,37 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `page overflows a 390px viewport by ${overflow}px`);
     await page.screenshot({ path: path.join(ARTIFACTS, '4-demo-narrow.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('a model whose declared probabilities are not: the page refuses them with the CLI\'s error, not clamped', async () => {
+    const model = path.join(ROOT, 'tests/fixtures/torch_mlp_logits.onnx');
+    const csv = path.join(ROOT, 'tests/fixtures/torch_mlp_logits.input.csv');
+    // the CLI: predict with the logits declared as probabilities
+    let cli = '';
+    try {
+      execFileSync(cliBinary(), ['predict', model, '--data', csv, '--output-kind', 'probabilities'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      cli = String(err.stderr);
+    }
+    const want = /record \d+ has score [^\n]*/.exec(cli);
+    assert.ok(want, `the CLI refuses: ${cli}`);
+    const page = await open();
+    await page.getByTestId('model-input').setInputFiles(model);
+    await page.getByTestId('model-summary').waitFor({ state: 'visible', timeout: TIMEOUT });
+    await page.getByTestId('kind-select').selectOption('probabilities');
+    await page.getByTestId('summary-kind-source').filter({ hasText: 'override' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('data-input').setInputFiles(csv);
+    await page.getByTestId('data-error').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.equal(await text(page, 'data-error-code'), 'bad_output');
+    const got = await text(page, 'data-error-message');
+    assert.ok(got.endsWith(want[0]), `page "${got}" vs CLI "${want[0]}"`);
+    assert.ok(await page.getByTestId('prediction-table').isHidden(), 'no clamped table');
+    // declared as logits, the same rows predict
+    await page.getByTestId('kind-select').selectOption('logits');
+    await page.getByTestId('prediction-table').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.ok(await page.getByTestId('data-error').isHidden(), 'the error is cleared');
+    assertClean('prediction check');
     await page.close();
   });
 
@@ -1063,6 +1094,12 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="attr-bins"]').value !== '', null, { timeout: TIMEOUT });
     const auto = (await page.getByTestId('attr-bins').inputValue()).split(',').map(Number);
     assert.ok(auto.length >= 3 && auto.every((x, i) => i === 0 || x > auto[i - 1]), `quartile edges ${auto}`);
+    // one rule for the page and the CLI (attribute::auto_bins: quartiles of
+    // every record, members and non-members): the same edges, exactly
+    const cliAuto = cliReport([
+      'attribute', WINE.model, '--members', WINE.members, '--nonmembers', WINE.nonmembers, '--sensitive', 'f0', '--auto-bins',
+    ]).attribute.bins;
+    assert.deepEqual(auto, cliAuto, 'automatic bins: page vs CLI --auto-bins');
 
     // the page keeps working: with bins the run succeeds
     await page.getByTestId('attr-bins').fill(WINE.bins);
@@ -1478,11 +1515,65 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
     assertClean('requests');
   });
 
+  test('the page shows what the core declares: the attack catalogue, the ranges, and the core\'s error (the CLI\'s too)', async () => {
+    const page = await open();
+    // the catalogue, read independently from its one table in the source
+    const src = readFileSync(path.join(ROOT, 'src/attacks/membership/audit.rs'), 'utf8');
+    const table = [...src.matchAll(/attack\(\s*"([a-z_]+)",\s*"([^"]+)"/g)].map((m) => [m[1], m[2]]);
+    assert.equal(table.length, 15, 'the catalogue rows in audit.rs');
+    const shown = await page.locator('#attack-checks label').evaluateAll((ls) => ls.map((l) => [l.querySelector('input').value, l.querySelector('span').textContent]));
+    assert.deepEqual(shown, table, 'attack menu = audit.rs CATALOGUE, in order');
+    // the form's bounds, read independently from src/settings.rs
+    const settings = readFileSync(path.join(ROOT, 'src/settings.rs'), 'utf8');
+    const range = (name) => {
+      const m = new RegExp(`${name} = \\("[^"]+", [^,]+(?:\\))?, "[^"]+", (\\w+), (\\w+)\\);`).exec(settings);
+      assert.ok(m, `${name} in settings.rs`);
+      const num = (t) => (/^[\d_]+$/.test(t) ? Number(t.replace(/_/g, '')) : Number(new RegExp(`const ${t}: u64 = ([\\d_]+);`).exec(settings)[1].replace(/_/g, '')));
+      return [num(m[1]), num(m[2])];
+    };
+    for (const [id, name] of [['audit-references', 'REFERENCES'], ['recipe-max-epochs', 'REF_MAX_EPOCHS'], ['teach-epochs', 'TRAIN_EPOCHS'], ['inv-steps', 'INVERSION_STEPS']]) {
+      const field = page.getByTestId(id);
+      assert.deepEqual([Number(await field.getAttribute('min')), Number(await field.getAttribute('max'))], range(name), `${id} bounds`);
+    }
+    // a value out of range: the page shows the core's message, the CLI's own
+    await page.getByTestId('model-input').setInputFiles(AUDIT.model);
+    await page.getByTestId('members-input').setInputFiles(AUDIT.members);
+    await page.getByTestId('members-counts').filter({ hasText: 'rows' }).waitFor({ timeout: TIMEOUT });
+    await page.getByTestId('nonmembers-input').setInputFiles(AUDIT.nonmembers);
+    await page.waitForFunction(() => !document.querySelector('[data-testid="audit-run"]').disabled, null, { timeout: TIMEOUT });
+    await page.getByTestId('audit-preset').selectOption('standard');
+    await page.getByTestId('audit-references').fill('5000');
+    await page.getByTestId('audit-run').click();
+    await page.getByTestId('audit-settings-error').waitFor({ state: 'visible', timeout: TIMEOUT });
+    const got = await text(page, 'audit-settings-error-message');
+    let cli = '';
+    try {
+      execFileSync(cliBinary(), ['audit', AUDIT.model, '--members', AUDIT.members, '--nonmembers', AUDIT.nonmembers, '--references', '5000', '--report', path.join(tmpdir(), 'pi-e2e-never-written.json')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      cli = String(err.stderr);
+    }
+    const want = /reference models per mode \(references, --references\) must be 1 to 1,024, got 5,000/;
+    assert.match(got, want, `page: ${got}`);
+    assert.match(cli, want, `CLI: ${cli}`);
+    assert.ok(await page.getByTestId('audit-progress').isHidden(), 'nothing ran');
+    // the teaching recipe: the core's check (training's rules) before anything trains
+    await page.getByTestId('teach-l2').fill('-1');
+    await page.getByTestId('teach-run').click();
+    await page.getByTestId('teach-settings-error').waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.equal(await text(page, 'teach-settings-error-code'), 'bad_config');
+    assert.match(await text(page, 'teach-settings-error-message'), /L2 must be a finite number >= 0, got -1/);
+    assertClean('core declarations');
+    await page.close();
+  });
+
   test('presets: Thorough checks every attack with 64 references; every knob stays reachable', async () => {
     const page = await open();
     const preset = page.getByTestId('audit-preset');
     const options = await preset.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(options.map(([v]) => v), ['quick', 'standard', 'thorough', 'custom']);
+    // the menu says what the core's presets do (audit::PRESETS)
+    assert.equal(options[0][1], `Quick: ${AUDIT.quick.length} attacks, no reference models`);
+    assert.equal(options[1][1], 'Standard: every attack, 16 references');
     assert.equal(options[2][1], 'Thorough: every attack, 64 references, then inversion and attribute inference');
     const checked = () => page.getByTestId('audit-attacks').locator('input[type="checkbox"]')
       .evaluateAll((bs) => bs.filter((b) => b.checked).map((b) => b.value));
@@ -1597,7 +1688,10 @@ describe('privacy-inspector page (release build, headless Chromium)', () => {
       for (const n of names) for (const r of await (await caches.open(n)).keys()) urls.push(new URL(r.url).pathname);
       return { names, urls };
     });
-    for (const file of ['/', '/index.html', '/main.js', '/worker.js', '/bridge.js', '/pool.js', '/inputs.js', '/style.css',
+    // every module of the page (sw.js's SHELL must list each new one)
+    const modules = readdirSync(path.join(ROOT, 'www')).filter((f) => f.endsWith('.js') && !['sw.js', 'bench.js'].includes(f)).map((f) => `/${f}`);
+    assert.ok(modules.length >= 10, `the page's modules: ${modules}`);
+    for (const file of ['/', '/index.html', ...modules, '/style.css',
       '/pkg/privacy_inspector.js', '/pkg/privacy_inspector_bg.wasm', '/demo/demos.json', '/demo/digits_overfit.onnx',
       '/demo/digits_members.csv', '/demo/tabular_pipeline.onnx', '/demo/regularised_mlp.onnx']) {
       assert.ok(cached.urls.includes(file), `${file} is not cached (caches: ${cached.names.join(', ')})`);

@@ -48,34 +48,190 @@ use crate::stats::vulnerability::{self, AttackScores, RecordTable};
 use crate::stats::{evaluate, AttackStats, StatsConfig};
 use serde::{Deserialize, Serialize};
 
-/// Every attack id, in report order.
-pub const ALL_ATTACKS: [&str; 15] = [
-    "loss",
-    "confidence",
-    "entropy",
-    "modified_entropy",
-    "risk_score",
-    "gap",
-    "noise_robustness",
-    "boundary_distance",
-    "boundary_distance_gradient",
-    "shokri",
-    "qmia",
-    "lira_online",
-    "lira_offline",
-    "rmia_online",
-    "rmia_offline",
+/// One attack of the catalogue: what the page's form and the CLI's
+/// `--attacks` offer, and what it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttackInfo {
+    /// The id of settings, reports and `--attacks`.
+    pub id: &'static str,
+    /// A short title for a menu.
+    pub title: &'static str,
+    /// Uses predicted labels only (no scores).
+    pub label_only: bool,
+    /// Trains reference models whose count is `AuditSettings::references`.
+    pub needs_references: bool,
+    /// Skipped without population records.
+    pub needs_population: bool,
+    /// Trains no model at all (the Quick preset).
+    pub quick: bool,
+}
+
+const fn attack(
+    id: &'static str,
+    title: &'static str,
+    label_only: bool,
+    needs_references: bool,
+    needs_population: bool,
+    quick: bool,
+) -> AttackInfo {
+    AttackInfo {
+        id,
+        title,
+        label_only,
+        needs_references,
+        needs_population,
+        quick,
+    }
+}
+
+/// Every attack, in report order: the one table the id lists below, the
+/// presets and the page's attack menu come from.
+pub const CATALOGUE: [AttackInfo; 15] = [
+    attack("loss", "Loss threshold", false, false, false, true),
+    attack(
+        "confidence",
+        "Confidence threshold",
+        false,
+        false,
+        false,
+        true,
+    ),
+    attack("entropy", "Entropy threshold", false, false, false, true),
+    attack(
+        "modified_entropy",
+        "Modified entropy",
+        false,
+        false,
+        false,
+        true,
+    ),
+    attack("risk_score", "Risk score", false, false, false, true),
+    attack("gap", "Gap (label only)", true, false, false, true),
+    attack(
+        "noise_robustness",
+        "Noise robustness (label only)",
+        true,
+        false,
+        false,
+        true,
+    ),
+    attack(
+        "boundary_distance",
+        "Boundary distance (label only, queries)",
+        true,
+        false,
+        false,
+        false,
+    ),
+    attack(
+        "boundary_distance_gradient",
+        "Boundary distance (white-box gradients)",
+        false,
+        false,
+        false,
+        false,
+    ),
+    attack("shokri", "Shokri shadow models", false, false, true, false),
+    attack(
+        "qmia",
+        "QMIA (quantile regression)",
+        false,
+        false,
+        true,
+        false,
+    ),
+    attack("lira_online", "LiRA online", false, true, false, false),
+    attack("lira_offline", "LiRA offline", false, true, true, false),
+    attack("rmia_online", "RMIA online", false, true, true, false),
+    attack("rmia_offline", "RMIA offline", false, true, true, false),
 ];
 
-/// Attacks that need no reference models (the Quick preset).
-pub const QUICK_ATTACKS: [&str; 7] = [
-    "loss",
-    "confidence",
-    "entropy",
-    "modified_entropy",
-    "risk_score",
-    "gap",
-    "noise_robustness",
+/// The labels of one audit set (`set` names it in the message) lie within
+/// the model's `num_classes` classes (at least 2): the audit's check of
+/// every set, and the page's as each CSV loads.
+pub fn check_labels(set: &str, labels: &[usize], num_classes: usize) -> Result<(), AttackError> {
+    match labels
+        .iter()
+        .enumerate()
+        .find(|(_, &y)| y >= num_classes.max(2))
+    {
+        Some((row, &y)) => Err(AttackError::Input(format!(
+            "{set} row {}: label {y} is outside the model's {num_classes} classes (0 to {})",
+            row + 1,
+            num_classes.saturating_sub(1)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Every attack id, in report order ([`CATALOGUE`]).
+pub const ALL_ATTACKS: [&str; 15] = {
+    let mut out = [""; 15];
+    let mut i = 0;
+    while i < CATALOGUE.len() {
+        out[i] = CATALOGUE[i].id;
+        i += 1;
+    }
+    out
+};
+
+/// Attacks that train no model (the Quick preset; [`CATALOGUE`]'s `quick`).
+pub const QUICK_ATTACKS: [&str; 7] = {
+    let mut out = [""; 7];
+    let (mut i, mut k) = (0, 0);
+    while i < CATALOGUE.len() {
+        if CATALOGUE[i].quick {
+            out[k] = CATALOGUE[i].id;
+            k += 1;
+        }
+        i += 1;
+    }
+    assert!(k == 7, "QUICK_ATTACKS: the catalogue's quick count changed");
+    out
+};
+
+/// A named choice of attacks and reference models (the page's preset menu).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preset {
+    pub id: &'static str,
+    /// Its name in a menu.
+    pub title: &'static str,
+    /// The attack ids it chooses.
+    pub attacks: &'static [&'static str],
+    /// Reference models per mode it sets (`None`: leaves the count alone).
+    pub references: Option<usize>,
+    /// Also runs the model inversion and the attribute inference after the
+    /// audit.
+    pub follow_up: bool,
+}
+
+/// The presets: Quick (no model trained), Standard (every attack, 16
+/// reference models, the `AuditSettings` default), Thorough (every attack,
+/// 64 reference models, then inversion and attribute inference).
+pub const PRESETS: [Preset; 3] = [
+    Preset {
+        id: "quick",
+        title: "Quick",
+        attacks: &QUICK_ATTACKS,
+        references: None,
+        follow_up: false,
+    },
+    Preset {
+        id: "standard",
+        title: "Standard",
+        attacks: &ALL_ATTACKS,
+        references: Some(16),
+        follow_up: false,
+    },
+    Preset {
+        id: "thorough",
+        title: "Thorough",
+        attacks: &ALL_ATTACKS,
+        references: Some(64),
+        follow_up: true,
+    },
 ];
 
 /// What the user chose. Every field has a default.
@@ -211,6 +367,19 @@ impl AuditSettings {
         // every count (references, epochs, batch sizes, budgets, copies,
         // bins) within its declared range (`crate::settings`)
         crate::settings::Ranged::check_ranges(&self)?;
+        // the reference recipe as training will check it (learning rate,
+        // Adam's betas, L2), before any model trains
+        crate::engine::train::TrainConfig {
+            optimizer: self.recipe.optimizer,
+            batch_size: self.recipe.batch_size,
+            epochs: self.recipe.fixed_epochs.unwrap_or(self.recipe.max_epochs),
+            l2: self.recipe.l2.unwrap_or(0.0),
+            target_accuracy: self.recipe.target_accuracy,
+            target_loss: self.recipe.target_loss,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| AttackError::Config(format!("the reference recipe: {e}")))?;
         self.stats
             .validate()
             .map_err(|e| AttackError::Config(e.to_string()))?;
@@ -235,7 +404,12 @@ impl AuditSettings {
     pub fn check_target(&self, target: &Target) -> Result<(), AttackError> {
         let uses = |ids: &[&str]| self.attacks.iter().any(|a| ids.contains(&a.as_str()));
         let mut models = 0usize;
-        if uses(&["lira_online", "lira_offline", "rmia_online", "rmia_offline"]) {
+        let references: Vec<&str> = CATALOGUE
+            .iter()
+            .filter(|a| a.needs_references)
+            .map(|a| a.id)
+            .collect();
+        if uses(&references) {
             models = self.references;
         }
         if uses(&["shokri"]) {
@@ -642,18 +816,7 @@ pub fn run_audit_with(
         ("population", inputs.population.as_ref()),
     ] {
         if let Some(r) = recs {
-            if let Some((row, &y)) =
-                r.y.iter()
-                    .enumerate()
-                    .find(|(_, &y)| y >= target.num_classes.max(2))
-            {
-                return Err(AttackError::Input(format!(
-                    "{set} row {}: label {y} is outside the model's {} classes (0 to {})",
-                    row + 1,
-                    target.num_classes,
-                    target.num_classes.saturating_sub(1)
-                )));
-            }
+            check_labels(set, &r.y, target.num_classes)?;
         }
     }
     let total = settings.attacks.len();
@@ -769,4 +932,70 @@ pub fn run_audit_with(
         records,
         slices,
     })
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_is_the_one_table() {
+        // ids unique, in report order; the lists and presets derive from it
+        let ids: Vec<&str> = CATALOGUE.iter().map(|a| a.id).collect();
+        assert_eq!(ids, ALL_ATTACKS.to_vec());
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len());
+        assert!(QUICK_ATTACKS.iter().all(|id| CATALOGUE
+            .iter()
+            .any(|a| a.id == *id && a.quick && !a.needs_references)));
+        // every id the output-only audit runs is in the catalogue, none needs references
+        for id in OUTPUT_ONLY_ATTACKS {
+            assert!(CATALOGUE.iter().any(|a| a.id == id && !a.needs_references));
+        }
+        assert_eq!(PRESETS[0].attacks, &QUICK_ATTACKS[..]);
+        assert_eq!(
+            PRESETS[1].references,
+            Some(AuditSettings::default().references)
+        );
+        // the reference-model attacks are those whose settings the recipe sizes
+        let refs: Vec<&str> = CATALOGUE
+            .iter()
+            .filter(|a| a.needs_references)
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(
+            refs,
+            ["lira_online", "lira_offline", "rmia_online", "rmia_offline"]
+        );
+    }
+
+    #[test]
+    fn labels_outside_the_classes_are_named() {
+        assert!(check_labels("members", &[0, 1, 2], 3).is_ok());
+        let e = check_labels("non-members", &[0, 3], 3).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("non-members row 2: label 3 is outside the model's 3 classes (0 to 2)"),
+            "{e}"
+        );
+        // a one-score model has two classes
+        assert!(check_labels("members", &[1], 1).is_ok());
+    }
+
+    #[test]
+    fn the_reference_recipe_is_checked_before_any_training() {
+        let mut s = AuditSettings::default();
+        s.recipe.optimizer = crate::engine::train::Optimizer::adam(0.0);
+        let e = s.validate().unwrap_err();
+        assert!(
+            e.to_string().contains("the reference recipe: ")
+                && e.to_string().contains("learning rate"),
+            "{e}"
+        );
+        let mut s = AuditSettings::default();
+        s.recipe.l2 = Some(-1.0);
+        assert!(s.validate().unwrap_err().to_string().contains("L2"));
+    }
 }
