@@ -541,7 +541,8 @@ fn evaluate_one(report: &Report, c: &Condition) -> GateOutcome {
     }
 }
 
-fn fmt_fig(v: f64) -> String {
+/// A figure as messages and summaries show it.
+pub(crate) fn fmt_fig(v: f64) -> String {
     if v == v.trunc() && v.abs() < 1e9 {
         format!("{v:.0}")
     } else if v.abs() >= 0.001 {

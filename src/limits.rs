@@ -298,7 +298,7 @@ impl LimitExceeded {
 }
 
 /// 1234567 -> "1,234,567".
-fn grouped(v: u128) -> String {
+pub fn grouped(v: u128) -> String {
     let s = v.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {

@@ -17,7 +17,7 @@
 //! ([`md_esc`]).
 
 use super::Report;
-use crate::gate::{status_label, GateStatus};
+use crate::gate::{fmt_fig as num, status_label, GateStatus};
 use crate::guidance::Status;
 use std::fmt::Write;
 
@@ -70,16 +70,6 @@ pub fn md_code(s: &str) -> String {
             c => c.to_string(),
         })
         .collect()
-}
-
-fn num(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e9 {
-        format!("{v:.0}")
-    } else if v.abs() >= 0.001 {
-        format!("{v:.4}")
-    } else {
-        format!("{v:.3e}")
-    }
 }
 
 struct Case {
